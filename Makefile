@@ -1,0 +1,42 @@
+# DecisionOS — two commands set everything up on a fresh machine:
+#   make run    the whole product (embedded Postgres + Redis, web, worker, beat, local OIDC IdP)
+#   make test   lint + the whole test suite against real Postgres (RLS), Redis and Celery
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt bench clean-var help
+
+help:
+	@echo "make run | make test | make lint | make fmt | make bench | make clean-var"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) requirements/base.txt requirements/dev.txt pyproject.toml
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+run: $(STAMP)
+	$(PY) -m dos.devstack run
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+
+test: $(STAMP) lint
+	DJANGO_ENV=test $(PY) -m dos.devstack exec --db-role owner --redis-db 1 -- \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) -m dos.devstack exec -- $(PY) $$b || exit 1; done
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Meter events, usage rollups, quotas and throttling, plans and prices, rating, invoices, payments, dunning."""

@@ -1,0 +1,8 @@
+"""Meter events, usage rollups, quotas and throttling, plans and prices, rating, invoices, payments, dunning."""
+
+from django.apps import AppConfig
+
+
+class BillingConfig(AppConfig):
+    name = "billing"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,1 @@
+"""Data assets, datasets, fields, contracts, lineage, search and connectors."""

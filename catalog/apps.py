@@ -1,0 +1,8 @@
+"""Data assets, datasets, fields, contracts, lineage, search and connectors."""
+
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "catalog"
+    default_auto_field = "django.db.models.BigAutoField"

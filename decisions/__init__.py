@@ -1,0 +1,1 @@
+"""Policy sets and versions, CEL rules, /decide /simulate /explain /replay, decision ledger, packs."""

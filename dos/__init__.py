@@ -1,0 +1,1 @@
+"""DecisionOS project package and core app: settings, API foundation, ledger, idempotency."""

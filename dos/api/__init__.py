@@ -1,0 +1,1 @@
+"""API foundation: base viewset, permissions, errors, pagination. Every endpoint builds on it."""

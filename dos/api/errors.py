@@ -1,0 +1,152 @@
+"""RFC 9457 problem+json for every error under /api/.
+
+Body: ``type``, ``title``, ``status``, ``detail``, ``code``, ``corr_id`` and, for validation errors,
+``errors`` (field path → list of messages). DRF exceptions go through
+``problem_exception_handler``; Django-level errors (404 for unknown paths, 413, 500) through
+``problem_response``.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+API_PREFIX = "/api/"
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith(API_PREFIX)
+
+
+def problem_type(code: str) -> str:
+    return f"urn:decisionos:problem:{code}"
+
+
+def problem_body(*, status_code: int, code: str, detail: str, corr_id: str | None,
+                 title: str | None = None, errors: dict | None = None, **extra) -> dict:
+    body = {
+        "type": problem_type(code),
+        "title": title or HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        "corr_id": corr_id,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
+def problem_response(request, status_code: int, code: str, detail: str, *, errors: dict | None = None,
+                     headers: dict | None = None, **extra) -> HttpResponse:
+    """A plain Django response; for code paths outside DRF views (middleware, handlers)."""
+    body = problem_body(status_code=status_code, code=code, detail=detail,
+                        corr_id=getattr(request, "corr_id", None), errors=errors, **extra)
+    response = HttpResponse(json.dumps(body, ensure_ascii=False), status=status_code,
+                            content_type=PROBLEM_CONTENT_TYPE)
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+class Problem(exceptions.APIException):
+    """Raise from services or views to answer with a specific problem code and extra members.
+
+    ``Problem(409, "illegal_transition", "…", allowed=["approve"])`` → 409 with ``allowed`` in the
+    body. Services raise domain exceptions; views may translate them into Problems.
+    """
+
+    def __init__(self, status_code: int, code: str, detail: str, *, errors: dict | None = None,
+                 headers: dict | None = None, **extra):
+        super().__init__(detail=detail, code=code)
+        self.status_code = status_code
+        self.problem_code = code
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested ValidationError detail → {"field.sub[0].name": ["message", …]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten_errors(value, path))
+    elif isinstance(detail, list):
+        if all(not isinstance(v, (dict, list)) for v in detail):
+            out[prefix or "non_field_errors"] = [str(v) for v in detail]
+        else:
+            for i, value in enumerate(detail):
+                if value:
+                    out.update(flatten_errors(value, f"{prefix}[{i}]"))
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+_CODES = {
+    exceptions.ParseError: "malformed_request",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.Throttled: "throttled",
+}
+
+
+def problem_exception_handler(exc, context):
+    request = context.get("request")
+    corr_id = getattr(request, "corr_id", None)
+
+    if isinstance(exc, RequestDataTooBig):
+        exc = Problem(413, "payload_too_large", str(exc))
+    elif isinstance(exc, SuspiciousOperation):
+        exc = Problem(400, "bad_request", "The request was malformed.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+
+    if isinstance(exc, Problem):
+        body = problem_body(status_code=exc.status_code, code=exc.problem_code, detail=str(exc.detail),
+                            corr_id=corr_id, errors=exc.errors, **exc.extra)
+        return Response(body, status=exc.status_code, headers=exc.headers, content_type=PROBLEM_CONTENT_TYPE)
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # not an API exception: ApiExceptionMiddleware answers 500
+
+    errors = None
+    if isinstance(exc, exceptions.ValidationError):
+        code = "validation_error"
+        errors = flatten_errors(exc.detail)
+        detail = "The request has invalid fields; see errors."
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        # Exact DRF classes get our names; subclasses (PermissionUnmapped, …) keep their own code.
+        code = _CODES.get(type(exc))
+        if code is None:
+            codes = exc.get_codes()
+            code = codes if isinstance(codes, str) else "error"
+        detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else json.dumps(exc.detail)
+    extra = {}
+    permission = getattr(exc, "permission", None)
+    if permission:
+        extra["permission"] = permission
+    response.data = problem_body(status_code=response.status_code, code=code, detail=detail,
+                                 corr_id=corr_id, errors=errors, **extra)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DosConfig(AppConfig):
+    name = "dos"
+    verbose_name = "DecisionOS core"

@@ -1,0 +1,61 @@
+"""`dosctl`: DecisionOS operations from the shell.
+
+Each group is a Django management command (``manage.py <group> …`` works too); dosctl shows them
+by domain, sets up Django and passes the arguments on. Every command accepts ``--json`` and exits
+non-zero on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# group → (management command, one-line help). Apps add their groups here as they land.
+GROUPS: dict[str, tuple[str, str]] = {
+    "status": ("status", "versions, database role and RLS safety, migrations, Redis, Celery workers"),
+}
+
+USAGE = """usage: dosctl <group> [subcommand] [options]
+
+DecisionOS operations. Every command takes --json for machine-readable output and exits
+non-zero on failure. Settings come from the environment (DATABASE_URL, REDIS_URL, …).
+
+groups:
+{groups}
+
+Run 'dosctl <group> --help' for a group's subcommands and options.
+"""
+
+
+def _usage() -> str:
+    width = max(len(name) for name in GROUPS)
+    rows = "\n".join(f"  {name.ljust(width)}  {text}" for name, (_cmd, text) in GROUPS.items())
+    return USAGE.format(groups=rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    group, rest = argv[0], argv[1:]
+    if group not in GROUPS:
+        print(f"dosctl: unknown group '{group}'\n", file=sys.stderr)
+        print(_usage(), file=sys.stderr)
+        return 2
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dos.settings")
+    import django
+    from django.core.management import get_commands, load_command_class
+
+    django.setup()
+    command_name = GROUPS[group][0]
+    command = load_command_class(get_commands()[command_name], command_name)
+    try:
+        command.run_from_argv(["dosctl", group, *rest])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

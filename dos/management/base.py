@@ -1,0 +1,29 @@
+"""Base for dosctl commands: a --json flag, one way to print results, non-zero exit on failure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django.core.management.base import BaseCommand, CommandError  # noqa: F401 - re-exported
+
+
+def add_json_flag(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+class DosCommand(BaseCommand):
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser) -> None:
+        add_json_flag(parser)
+
+    def emit(self, options: dict, data, human: Callable[[object], str] | str | None = None) -> None:
+        if options.get("json"):
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        elif callable(human):
+            self.stdout.write(human(data))
+        elif human is not None:
+            self.stdout.write(human)
+        else:
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))

@@ -1,0 +1,1 @@
+"""Human review: cases, tasks, queues, SLA policies, routing, appeals, notes and attachments."""

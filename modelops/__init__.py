@@ -1,0 +1,1 @@
+"""Model registry, deployments (shadow, canary, blue-green), drift and skew."""

@@ -1,0 +1,1 @@
+"""Probes, metrics, SLO-as-code, evidence and judge, error budgets, release gate, status."""

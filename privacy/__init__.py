@@ -1,0 +1,1 @@
+"""Consent, the PII vault, discovery and masking, DSAR, retention and legal hold."""

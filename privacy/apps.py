@@ -1,0 +1,8 @@
+"""Consent, the PII vault, discovery and masking, DSAR, retention and legal hold."""
+
+from django.apps import AppConfig
+
+
+class PrivacyConfig(AppConfig):
+    name = "privacy"
+    default_auto_field = "django.db.models.BigAutoField"

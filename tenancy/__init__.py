@@ -1,0 +1,1 @@
+"""Orgs, projects, environments, users, memberships, roles and permissions, API keys, plans."""

@@ -1,0 +1,29 @@
+import re
+
+import pytest
+from django.test import override_settings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_exposes_a_latency_histogram_labelled_by_route_after_an_api_request(client):
+    client.get("/api/v1/not-a-route")
+    text = client.get("/metrics").content.decode()
+    assert "# TYPE dos_http_request_duration_seconds histogram" in text
+    buckets = re.findall(r'^dos_http_request_duration_seconds_bucket\{([^}]*)\}', text, re.M)
+    api = [labels for labels in buckets if 'route="dos.views.api_not_found"' in labels and 'status="404"' in labels]
+    assert api, "no histogram series for the API request"
+    # Route names, never raw paths: an id in a URL must not create a new series.
+    assert not any("not-a-route" in labels for labels in buckets)
+
+
+def test_it_counts_database_queries_per_request(client):
+    client.get("/readyz")
+    text = client.get("/metrics").content.decode()
+    assert re.search(r'^dos_http_db_queries_per_request_count\{route="readyz"\} [1-9]', text, re.M)
+
+
+@override_settings(METRICS_BEARER_TOKEN="s3cret-token")
+def test_it_can_require_a_bearer_token(client):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
