@@ -155,7 +155,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenancy.authentication.ApiKeyAuthentication",
+        "tenancy.authentication.AdminSessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["dos.api.permissions.ActionPermission"],
     "DEFAULT_PAGINATION_CLASS": "dos.api.pagination.PagePagination",
     "PAGE_SIZE": 50,

@@ -1,4 +1,7 @@
-"""Shared fixtures. Tests run against the embedded (or configured) Postgres with RLS and Redis.
+"""Shared fixtures and the named actors of every test base (STYLE §3).
+
+Acme Lending is the tenant under test: alice is a reviewer, bob a senior reviewer, olivia the
+owner. Outsider Co is the other tenant: mallory works there and must never see Acme's data.
 
 `make test` runs pytest inside `python -m dos.devstack exec`, which exports DATABASE_URL (a
 NOSUPERUSER NOBYPASSRLS role with CREATEDB for the throwaway test database), REDIS_URL and, for
@@ -10,6 +13,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory, add_member, make_key, make_org
 
 
 @pytest.fixture
@@ -29,3 +35,70 @@ def celery_worker(transactional_db):
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
+
+
+@pytest.fixture
+def acme(db):
+    return make_org("Acme Lending", plan="pro", slug="acme")
+
+
+@pytest.fixture
+def outsider(db):
+    return make_org("Outsider Co", plan="sandbox", slug="outsider")
+
+
+@pytest.fixture
+def olivia(acme):
+    user = UserFactory(email="olivia@acme.example", full_name="Olivia Owner")
+    add_member(acme, user, "owner")
+    return user
+
+
+@pytest.fixture
+def alice(acme):
+    user = UserFactory(email="alice@acme.example", full_name="Alice Reviewer")
+    add_member(acme, user, "reviewer")
+    return user
+
+
+@pytest.fixture
+def bob(acme):
+    user = UserFactory(email="bob@acme.example", full_name="Bob Senior")
+    add_member(acme, user, "senior_reviewer")
+    return user
+
+
+@pytest.fixture
+def mallory(outsider):
+    user = UserFactory(email="mallory@outsider.example", full_name="Mallory Outsider")
+    add_member(outsider, user, "owner")
+    return user
+
+
+ADMIN_SCOPES = ["project.manage", "keys.manage", "members.manage", "audit.read", "decisions.run", "policy.read"]
+
+
+@pytest.fixture
+def acme_key(acme):
+    return make_key(acme, scopes=ADMIN_SCOPES, name="acme admin key")
+
+
+@pytest.fixture
+def outsider_key(outsider):
+    return make_key(outsider, scopes=ADMIN_SCOPES, name="outsider admin key")
+
+
+def api_client(created_key) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {created_key.secret}")
+    return client
+
+
+@pytest.fixture
+def acme_api(acme_key):
+    return api_client(acme_key)
+
+
+@pytest.fixture
+def outsider_api(outsider_key):
+    return api_client(outsider_key)

@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
 PUBLIC = "__public__"
+AUTHENTICATED = "__authenticated__"  # any authenticated principal; data is still tenant-scoped
 
 
 class PermissionUnmapped(exceptions.PermissionDenied):
@@ -61,6 +62,8 @@ class ActionPermission(BasePermission):
         principal = request.auth
         if principal is None:
             raise exceptions.NotAuthenticated("Send 'Authorization: Bearer dos_…' with an API key.")
+        if perm == AUTHENTICATED:
+            return True
         has_perm = getattr(principal, "has_perm", None)
         if not callable(has_perm) or not has_perm(perm):
             raise MissingPermission(perm)

@@ -1,5 +1,9 @@
 """/api/v1/ — each app contributes its routes through its own api/urls.py."""
 
+from django.urls import include, path
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", include("tenancy.api.urls")),
+]

@@ -1,0 +1,33 @@
+"""The audit chain: who did what, to what, from where. Always appended through ledger_append."""
+
+from __future__ import annotations
+
+import uuid
+
+from dos.ledger import Appended, ledger_append
+
+
+def actor_label(actor) -> str:
+    """A stable, PII-light label for the chain: user:<id>, apikey:<prefix>, system:<job>."""
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor
+    label = getattr(actor, "audit_label", None)
+    if label:
+        return label() if callable(label) else label
+    if getattr(actor, "pk", None) is not None and hasattr(actor, "email"):
+        return f"user:{actor.pk}"
+    return str(actor)
+
+
+def audit_record(*, org_id: uuid.UUID, action: str, actor=None, target: str = "", data: dict | None = None) -> Appended:
+    return ledger_append(chain="audit", org_id=org_id, action=action, actor=actor_label(actor),
+                         target=target, data=data or {})
+
+
+def audit_platform_scope_used(*, reason: str, actor=None) -> Appended:
+    from tenancy.models import PLATFORM_ORG_ID
+
+    return audit_record(org_id=PLATFORM_ORG_ID, action="platform_scope.used", actor=actor,
+                        data={"reason": reason[:300]})

@@ -1,0 +1,169 @@
+"""The append-only hash chain per (chain, org) — SPEC §8. One mechanism for every chain.
+
+    content_hash = sha256(canonical_json(content))
+    hash         = sha256(prev_hash || content_hash)      (genesis prev_hash = 64 × "0")
+
+``ledger_append`` locks the chain head row (SELECT … FOR UPDATE) inside the caller's transaction,
+so concurrent writers queue on the head and can never fork the chain, and a rolled-back write
+leaves no gap. ``chain_verify`` walks a chain and names the first entry whose content, link or
+sequence does not check out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from django.db import connection, transaction
+from django.utils import timezone
+
+from dos.canonical import canonical_json, sha256_hex
+
+GENESIS = "0" * 64
+CHAINS = ("audit", "decisions", "billing")
+
+
+def _content(*, chain: str, org_id, seq: int, action: str, actor: str, target: str, data: dict,
+             corr_id: str, created_at: datetime) -> dict:
+    return {
+        "chain": chain, "org_id": str(org_id), "seq": seq, "action": action, "actor": actor,
+        "target": target, "data": data, "corr_id": corr_id,
+        "created_at": created_at.astimezone(dt.UTC).isoformat(),
+    }
+
+
+def link_hash(prev_hash: str, content_hash: str) -> str:
+    return sha256_hex(prev_hash + content_hash)
+
+
+@dataclass(frozen=True)
+class Appended:
+    id: int
+    seq: int
+    hash: str
+
+
+def current_corr_id() -> str:
+    return str(structlog.contextvars.get_contextvars().get("corr_id", ""))[:64]
+
+
+def ledger_append(*, chain: str, org_id: uuid.UUID, action: str, actor: str, target: str = "",
+                  data: dict | None = None, corr_id: str | None = None) -> Appended:
+    """Append one entry to ``chain`` of ``org_id`` in the current transaction (or a new one)."""
+    if chain not in CHAINS:
+        raise ValueError(f"unknown chain '{chain}'")
+    data = data or {}
+    corr_id = current_corr_id() if corr_id is None else corr_id
+    created_at = timezone.now()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO dos_chainhead (org_id, chain, seq, hash, updated_at) VALUES (%s, %s, 0, %s, %s) "
+            "ON CONFLICT (org_id, chain) DO NOTHING",
+            [org_id, chain, GENESIS, created_at],
+        )
+        cur.execute("SELECT seq, hash FROM dos_chainhead WHERE org_id = %s AND chain = %s FOR UPDATE",
+                    [org_id, chain])
+        row = cur.fetchone()
+        if row is None:  # RLS hid the head: the scope does not cover this org
+            raise PermissionError(f"chain '{chain}' of org {org_id} is outside the current scope")
+        prev_seq, prev_hash = row
+        seq = prev_seq + 1
+        content_hash = sha256_hex(canonical_json(_content(
+            chain=chain, org_id=org_id, seq=seq, action=action, actor=actor, target=target, data=data,
+            corr_id=corr_id, created_at=created_at)))
+        entry_hash = link_hash(prev_hash, content_hash)
+        cur.execute(
+            "INSERT INTO dos_ledgerentry (org_id, chain, seq, action, actor, target, data, corr_id, created_at, "
+            "content_hash, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s) "
+            "RETURNING id",
+            [org_id, chain, seq, action, actor[:120], target[:200], canonical_json(data), corr_id, created_at,
+             content_hash, prev_hash, entry_hash],
+        )
+        entry_id = cur.fetchone()[0]
+        cur.execute("UPDATE dos_chainhead SET seq = %s, hash = %s, updated_at = %s WHERE org_id = %s AND chain = %s",
+                    [seq, entry_hash, created_at, org_id, chain])
+    return Appended(id=entry_id, seq=seq, hash=entry_hash)
+
+
+@dataclass
+class VerifyResult:
+    org_id: str
+    chain: str
+    ok: bool
+    checked: int
+    head_seq: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"org_id": self.org_id, "chain": self.chain, "ok": self.ok, "checked": self.checked,
+                "head_seq": self.head_seq, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
+
+
+def chain_verify(*, org_id, chain: str, batch: int = 5000) -> VerifyResult:
+    """Recompute every entry of one chain; stop at the first one that does not check out."""
+    result = VerifyResult(org_id=str(org_id), chain=chain, ok=True, checked=0, head_seq=0)
+    with connection.cursor() as cur:
+        cur.execute("SELECT seq, hash FROM dos_chainhead WHERE org_id = %s AND chain = %s", [org_id, chain])
+        head = cur.fetchone()
+    if head is None:
+        return result
+    result.head_seq, head_hash = head
+    expected_seq, prev = 1, GENESIS
+    last_seq = 0
+    while True:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT seq, action, actor, target, data, corr_id, created_at, content_hash, prev_hash, hash "
+                "FROM dos_ledgerentry WHERE org_id = %s AND chain = %s AND seq > %s ORDER BY seq LIMIT %s",
+                [org_id, chain, last_seq, batch],
+            )
+            rows = cur.fetchall()
+        if not rows:
+            break
+        for seq, action, actor, target, data, corr_id, created_at, content_hash, prev_hash, entry_hash in rows:
+            if isinstance(data, str):
+                data = json.loads(data)
+            reason = ""
+            if seq != expected_seq:
+                reason = f"sequence gap: expected {expected_seq}, found {seq}"
+            elif prev_hash != prev:
+                reason = "prev_hash does not match the previous entry's hash"
+            else:
+                recomputed = sha256_hex(canonical_json(_content(
+                    chain=chain, org_id=org_id, seq=seq, action=action, actor=actor, target=target, data=data,
+                    corr_id=corr_id, created_at=created_at)))
+                if recomputed != content_hash:
+                    reason = "content does not match its content_hash (entry altered)"
+                elif link_hash(prev_hash, content_hash) != entry_hash:
+                    reason = "hash does not match prev_hash || content_hash"
+            if reason:
+                result.ok, result.first_bad_seq, result.reason = False, seq, reason
+                return result
+            result.checked += 1
+            prev, expected_seq, last_seq = entry_hash, seq + 1, seq
+    if result.checked != result.head_seq or prev != head_hash:
+        result.ok = False
+        result.first_bad_seq = result.checked + 1
+        result.reason = f"head says seq {result.head_seq}, chain ends at {result.checked} (entries missing)"
+    return result
+
+
+def chains_in_scope(*, org_id=None, chain: str | None = None) -> list[tuple[str, str]]:
+    """(org_id, chain) pairs visible in the current scope, optionally filtered."""
+    sql = "SELECT org_id, chain FROM dos_chainhead WHERE TRUE"
+    params: list = []
+    if org_id:
+        sql += " AND org_id = %s"
+        params.append(org_id)
+    if chain:
+        sql += " AND chain = %s"
+        params.append(chain)
+    with connection.cursor() as cur:
+        cur.execute(sql + " ORDER BY org_id, chain", params)
+        return [(str(o), c) for o, c in cur.fetchall()]

@@ -1,0 +1,81 @@
+"""Four eyes (SPEC §6): one choke point for every two-person action.
+
+Publishing a policy version, unsealing PII, rotating keys, high-value refunds and JIT elevation
+call ``approval_require`` for the requester and ``approval_grant`` for the approver. The approver
+must differ from the requester and hold the action's permission; both rules are also Cedar
+policies, so an org's own ``forbid`` rules apply too. Every step lands on the audit chain.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from dos.audit import audit_record
+from tenancy import cedar
+from tenancy.choices import ApprovalStatus
+from tenancy.models import ApprovalRequest, Org
+from tenancy.permissions import user_permissions
+
+# action → permission the approver needs
+APPROVAL_ACTIONS = {
+    "policy.publish": "policy.approve",
+    "vault.unseal": "vault.unseal",
+    "keys.rotate": "keys.rotate",
+    "billing.refund": "billing.manage",
+    "access.elevate": "members.manage",
+}
+
+
+class FourEyesViolation(PermissionError):
+    """The same person tried to request and approve, or the approver lacks the permission."""
+
+
+class ApprovalStateError(ValueError):
+    pass
+
+
+def approval_require(*, org: Org, action: str, target: str, requested_by, payload: dict | None = None,
+                     reason: str = "") -> ApprovalRequest:
+    if action not in APPROVAL_ACTIONS:
+        raise ValueError(f"'{action}' is not a two-person action; known: {', '.join(APPROVAL_ACTIONS)}")
+    with transaction.atomic():
+        request = ApprovalRequest.objects.create(org=org, action=action, target=target, payload=payload or {},
+                                                 requested_by=requested_by, reason=reason)
+        audit_record(org_id=org.id, action="approval.requested", actor=requested_by, target=target,
+                     data={"approval": str(request.id), "action": action})
+    return request
+
+
+def _decide(*, request: ApprovalRequest, approver, approve: bool, reason: str) -> ApprovalRequest:
+    if request.status != ApprovalStatus.PENDING:
+        raise ApprovalStateError(f"This request is already {request.status}.")
+    permission = APPROVAL_ACTIONS[request.action]
+    if approver.pk == request.requested_by_id:
+        raise FourEyesViolation("You requested this action; a second person must approve it (four eyes).")
+    org = Org.objects.get(id=request.org_id)
+    perms = user_permissions(approver, org.id)
+    decision = cedar.authorize(
+        org=org, user_id=str(approver.pk), permissions=perms, action="approve", permission=permission,
+        resource_type="Approval", resource_id=str(request.id),
+        resource_attrs={"requested_by": ("User", request.requested_by_id), "kind": request.action},
+    )
+    if not decision.allowed:
+        raise FourEyesViolation(f"Approving '{request.action}' needs the '{permission}' permission.")
+    with transaction.atomic():
+        request.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
+        request.decided_by = approver
+        request.decided_at = timezone.now()
+        request.reason = reason or request.reason
+        request.save(update_fields=["status", "decided_by", "decided_at", "reason"])
+        audit_record(org_id=org.id, action=f"approval.{request.status}", actor=approver, target=request.target,
+                     data={"approval": str(request.id), "action": request.action})
+    return request
+
+
+def approval_grant(*, request: ApprovalRequest, approver, reason: str = "") -> ApprovalRequest:
+    return _decide(request=request, approver=approver, approve=True, reason=reason)
+
+
+def approval_reject(*, request: ApprovalRequest, approver, reason: str = "") -> ApprovalRequest:
+    return _decide(request=request, approver=approver, approve=False, reason=reason)

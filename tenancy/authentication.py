@@ -1,0 +1,108 @@
+"""DRF authentication: API keys (`Authorization: Bearer dos_<prefix>_<secret>`) and admin sessions.
+
+Both run inside the request's transaction (dos.api.views), so the narrow pre-scope reads they
+need — the key row for the presented prefix, the user's own memberships — are allowed by the RLS
+policies only for this transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from dos import scope
+from dos.api.errors import Problem
+from tenancy.choices import OrgStatus
+from tenancy.models import ApiKey, Membership, Org
+from tenancy.permissions import user_permissions
+from tenancy.principals import ApiKeyPrincipal, UserPrincipal
+
+KEY_RE = re.compile(r"^dos_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+
+def hash_secret(secret: str) -> str:
+    # Secrets are 256 random bits: a fast hash is safe (no dictionary to attack) and keeps auth cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyAuthFailed(exceptions.AuthenticationFailed):
+    def __init__(self, code: str, detail: str):
+        super().__init__(detail=detail, code=code)
+        self.default_code = code
+
+
+def client_ip(request) -> str | None:
+    # Behind a proxy, configure it to set REMOTE_ADDR (e.g. gunicorn --forwarded-allow-ips);
+    # X-Forwarded-For is never trusted here because a caller could forge it.
+    return request.META.get("REMOTE_ADDR")
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="decisionos"'
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0] != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise KeyAuthFailed("invalid_api_key", "Send exactly 'Authorization: Bearer dos_<prefix>_<secret>'.")
+        match = KEY_RE.match(parts[1])
+        if not match:
+            raise KeyAuthFailed("invalid_api_key", "That is not a DecisionOS API key.")
+        prefix, secret = match.groups()
+        scope.reveal_key_prefix(prefix)
+        presented = hash_secret(secret)
+        key = next((k for k in ApiKey.unscoped_objects.filter(prefix=prefix)
+                    if hmac.compare_digest(k.secret_hash, presented)), None)
+        if key is None:
+            raise KeyAuthFailed("invalid_api_key", "Unknown API key.")
+        if key.revoked_at:
+            raise KeyAuthFailed("api_key_revoked", f"API key dos_{prefix}_… was revoked.")
+        now = timezone.now()
+        if key.expires_at and key.expires_at <= now:
+            raise KeyAuthFailed("api_key_expired", f"API key dos_{prefix}_… expired at {key.expires_at.isoformat()}.")
+        scope.enter_org_scope(key.org_id)
+        org = Org.objects.get(id=key.org_id)
+        if org.status == OrgStatus.SUSPENDED:
+            raise Problem(403, "org_suspended", "This organisation is suspended.")
+        ip = client_ip(request)
+        if not org.ip_allowed(ip):
+            raise Problem(403, "ip_not_allowed", f"Calls from {ip} are outside the organisation's IP allowlist.")
+        if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        principal = ApiKeyPrincipal(key=key, org=org)
+        return principal, principal
+
+
+class AdminSessionAuthentication(authentication.SessionAuthentication):
+    """Browser users (OIDC + TOTP) calling the API from the admin: CSRF enforced, one org."""
+
+    def authenticate(self, request):
+        user = getattr(request._request, "user", None)
+        if not user or not user.is_active or not user.is_authenticated:
+            return None
+        self.enforce_csrf(request)
+        if not getattr(user, "is_verified", lambda: False)():
+            raise exceptions.AuthenticationFailed("Complete the TOTP step first.", code="otp_required")
+        org_id = request._request.session.get("active_org_id")
+        scope.reveal_for_user(user.pk)
+        membership = (Membership.unscoped_objects.filter(user=user, org_id=org_id).first() if org_id
+                      else Membership.unscoped_objects.filter(user=user).order_by("created_at").first())
+        if membership is None:
+            raise exceptions.PermissionDenied("You are not a member of any organisation.")
+        scope.enter_org_scope(membership.org_id)
+        org = Org.objects.get(id=membership.org_id)
+        principal = UserPrincipal(user=user, org=org, permissions=user_permissions(user, org.id))
+        return principal, principal

@@ -1,0 +1,37 @@
+"""Effective permissions: roles (org and project) ∪ allow grants − deny grants (deny wins)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q
+from django.utils import timezone
+
+from tenancy.choices import GrantEffect, GrantScope
+from tenancy.models import Grant, Membership, PlatformRole, ProjectMember
+from tenancy.roles import PLATFORM_ROLE_PERMISSIONS, permissions_for_roles
+
+
+def user_roles(user, org_id: uuid.UUID) -> list[str]:
+    return list(Membership.objects.filter(org_id=org_id, user=user).values_list("role", flat=True))
+
+
+def user_permissions(user, org_id: uuid.UUID, project_id: uuid.UUID | None = None) -> frozenset[str]:
+    roles = user_roles(user, org_id)
+    if project_id:
+        roles += list(ProjectMember.objects.filter(org_id=org_id, project_id=project_id, user=user)
+                      .values_list("role", flat=True))
+    perms = set(permissions_for_roles(roles))
+    now = timezone.now()
+    grants = Grant.objects.filter(org_id=org_id, user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    applicable = [g for g in grants if g.scope == GrantScope.ORG or (project_id and g.project_id == project_id)]
+    perms |= {g.permission for g in applicable if g.effect == GrantEffect.ALLOW}
+    perms -= {g.permission for g in applicable if g.effect == GrantEffect.DENY}
+    return frozenset(perms)
+
+
+def platform_permissions(user) -> frozenset[str]:
+    out: set[str] = set()
+    for role in PlatformRole.objects.filter(user=user).values_list("role", flat=True):
+        out |= PLATFORM_ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(out)

@@ -1,0 +1,65 @@
+"""Who is calling: an API key or a signed-in user acting in one org. Both offer the same face to
+the API layer: ``has_perm``, ``enter_scope`` and an ``audit_label`` for the chain."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from dos import scope
+
+
+@dataclass
+class ApiKeyPrincipal:
+    key: object  # tenancy.models.ApiKey
+    org: object
+    is_authenticated: bool = True
+    kind: str = "api_key"
+
+    @property
+    def org_id(self) -> uuid.UUID:
+        return self.org.id
+
+    @property
+    def project_id(self) -> uuid.UUID:
+        return self.key.project_id
+
+    @property
+    def permissions(self) -> frozenset[str]:
+        return frozenset(self.key.scopes)
+
+    def has_perm(self, perm: str) -> bool:
+        return perm in self.key.scopes
+
+    def enter_scope(self) -> None:
+        scope.enter_org_scope(self.org_id)
+
+    def audit_label(self) -> str:
+        return f"apikey:{self.key.prefix}"
+
+    @property
+    def user(self):
+        return self.key.created_by
+
+
+@dataclass
+class UserPrincipal:
+    user: object
+    org: object
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    project_id: uuid.UUID | None = None
+    is_authenticated: bool = True
+    kind: str = "user"
+
+    @property
+    def org_id(self) -> uuid.UUID:
+        return self.org.id
+
+    def has_perm(self, perm: str) -> bool:
+        return perm in self.permissions
+
+    def enter_scope(self) -> None:
+        scope.enter_org_scope(self.org_id)
+
+    def audit_label(self) -> str:
+        return f"user:{self.user.pk}"

@@ -1,0 +1,72 @@
+"""Tenancy API: me, org, projects, members, audit events."""
+
+import pytest
+
+from tests.factories import default_project
+
+pytestmark = pytest.mark.django_db
+
+
+def test_me_describes_the_key(acme_api, acme, acme_key):
+    body = acme_api.get("/api/v1/me").json()
+    assert body["kind"] == "api_key"
+    assert body["org"]["slug"] == "acme"
+    assert body["api_key"] == f"dos_{acme_key.key.prefix}_…"
+    assert "project.manage" in body["permissions"]
+
+
+def test_orgs_current(acme_api):
+    assert acme_api.get("/api/v1/orgs/current").json()["name"] == "Acme Lending"
+
+
+def test_project_lifecycle(acme_api):
+    created = acme_api.post("/api/v1/projects", {"name": "Broker leads", "slug": "leads"}, format="json")
+    assert created.status_code == 201
+    project = created.json()
+    assert project["environments"] == ["dev", "stage", "prod"] or sorted(project["environments"]) == ["dev", "prod", "stage"]
+    renamed = acme_api.patch(f"/api/v1/projects/{project['id']}", {"name": "Leads"}, format="json")
+    assert renamed.json()["name"] == "Leads"
+    assert acme_api.delete(f"/api/v1/projects/{project['id']}").status_code == 204
+    assert acme_api.get(f"/api/v1/projects/{project['id']}").json()["archived_at"] is not None
+
+
+def test_project_slugs_are_unique_per_org(acme_api, outsider_api):
+    assert acme_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json").status_code == 201
+    again = acme_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json")
+    assert again.status_code == 400 and "slug" in again.json()["errors"]
+    assert outsider_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json").status_code == 201
+
+
+def test_members_add_list_remove_and_keep_an_owner(acme_api, olivia):
+    added = acme_api.post("/api/v1/members", {"email": "carol@acme.example", "role": "qa"}, format="json")
+    assert added.status_code == 201
+    members = acme_api.get("/api/v1/members").json()["results"]
+    assert {(m["email"], m["role"]) for m in members} >= {("carol@acme.example", "qa"), ("olivia@acme.example", "owner")}
+    assert acme_api.delete(f"/api/v1/members/{added.json()['id']}").status_code == 204
+    owner = next(m for m in members if m["role"] == "owner")
+    refused = acme_api.delete(f"/api/v1/members/{owner['id']}")
+    assert refused.status_code == 409 and refused.json()["code"] == "last_owner"
+
+
+def test_members_reject_unknown_roles(acme_api):
+    response = acme_api.post("/api/v1/members", {"email": "x@acme.example", "role": "emperor"}, format="json")
+    assert response.status_code == 400
+    assert "role" in response.json()["errors"]
+
+
+def test_audit_events_filter_and_paginate(acme_api, acme):
+    for i in range(3):
+        acme_api.post("/api/v1/projects", {"name": f"P{i}", "slug": f"p{i}"}, format="json")
+    page = acme_api.get("/api/v1/audit/events", {"action": "project.created", "page_size": 2}).json()
+    assert len(page["results"]) == 2 and page["next"]
+    rest = acme_api.get(page["next"]).json()
+    seqs = [e["seq"] for e in page["results"] + rest["results"]]
+    assert seqs == sorted(seqs, reverse=True)
+    assert len(seqs) == 4  # the default project plus three
+    none = acme_api.get("/api/v1/audit/events", {"from": "2999-01-01T00:00:00Z"}).json()["results"]
+    assert none == []
+
+
+def test_a_project_is_visible_by_id(acme_api, acme):
+    project = default_project(acme)
+    assert acme_api.get(f"/api/v1/projects/{project.id}").json()["slug"] == "default"
