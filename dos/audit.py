@@ -26,8 +26,23 @@ def audit_record(*, org_id: uuid.UUID, action: str, actor=None, target: str = ""
                          target=target, data=data or {})
 
 
+def ensure_platform_org() -> None:
+    """The org that owns platform-level audit entries (created by a migration; restored if a
+    database was flushed). Runs in platform scope."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO tenancy_org (id, slug, name, plan, status, region, ip_allowlist, settings, created_at) "
+            "VALUES (%s, '_platform', 'DecisionOS platform', 'enterprise', 'active', 'KR', '[]', '{}', now()) "
+            "ON CONFLICT (id) DO NOTHING",
+            ["00000000-0000-0000-0000-000000000000"],
+        )
+
+
 def audit_platform_scope_used(*, reason: str, actor=None) -> Appended:
     from tenancy.models import PLATFORM_ORG_ID
 
+    ensure_platform_org()
     return audit_record(org_id=PLATFORM_ORG_ID, action="platform_scope.used", actor=actor,
                         data={"reason": reason[:300]})

@@ -65,6 +65,22 @@ def org_create(*, name: str, plan: str = "sandbox", slug: str | None = None, own
     return org
 
 
+ORG_EDITABLE = {"name", "plan", "status", "region", "ip_allowlist", "settings"}
+
+
+def org_update(*, org: Org, fields, actor=None) -> Org:
+    """Save admin edits of an org; plan/status/allowlist changes are audited with their new values."""
+    fields = [f for f in fields if f in ORG_EDITABLE]
+    if "plan" in fields and org.plan not in plan_names():
+        raise TenancyError({"plan": [f"Unknown plan '{org.plan}'."]})
+    org.full_clean(exclude=["id", "slug", "created_at"])
+    org.save(update_fields=fields or None)
+    audit_record(org_id=org.id, action="org.updated", actor=actor, target=f"org:{org.id}",
+                 data={f: getattr(org, f) for f in fields if f in {"plan", "status", "region", "ip_allowlist"}}
+                 | {"fields": sorted(fields)})
+    return org
+
+
 def project_create(*, org: Org, name: str, slug: str | None = None, description: str = "", actor=None) -> Project:
     slug = slug or slugify(name)[:63]
     if not slug:

@@ -40,3 +40,16 @@ def make_key(org, *, scopes=None, project=None, expires_at=None, name="test key"
         project = project or Project.objects.get(org=org, slug="default")
         return services.apikey_create(project=project, name=name, scopes=scopes, expires_at=expires_at,
                                       actor="system:test")
+
+
+def verified_client(client, user):
+    """Sign the user in and pass the TOTP step (as the OTP page would after a valid code)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="test", defaults={"confirmed": True})
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client

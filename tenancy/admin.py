@@ -1,0 +1,351 @@
+"""Back office for tenancy: orgs, projects, members, API keys, grants, approvals, platform staff.
+
+Every change goes through tenancy.services / tenancy.approvals, so the admin writes the same audit
+entries as the API and dosctl.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from dos.admin_base import ANY, DosModelAdmin
+from tenancy import services
+from tenancy.approvals import ApprovalStateError, FourEyesViolation, approval_grant, approval_reject
+from tenancy.choices import GrantScope
+from tenancy.models import ApiKey, ApprovalRequest, Environment, Grant, Membership, Org, PlatformRole, Project
+from tenancy.plans import load_plans
+from tenancy.roles import DEFAULT_KEY_SCOPES, PERMISSIONS
+
+User = get_user_model()
+
+
+def _actor(request):
+    return request.dos_principal
+
+
+def _raise_as_form_error(exc: services.TenancyError):
+    messages_ = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    raise ValidationError(messages_)
+
+
+@admin.register(Org)
+class OrgAdmin(DosModelAdmin):
+    permission_map = {"view": ANY, "change": "org.manage"}
+    list_display = ["name", "slug", "plan", "status", "region", "created_at"]
+    list_filter = ["plan", "status", "region"]
+    search_fields = ["name", "slug"]
+    readonly_fields = ["id", "slug", "created_at", "plan_summary"]
+    fields = ["id", "name", "slug", "plan", "plan_summary", "status", "region", "ip_allowlist", "settings", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not self._is_platform(request):
+            fields += ["plan", "status"]  # commercial state is changed by platform staff (billing)
+        return fields
+
+    @admin.display(description="entitlements and quotas")
+    def plan_summary(self, obj) -> str:
+        plan = load_plans().get(obj.plan)
+        if plan is None:
+            return "unknown plan"
+        quotas = ", ".join(f"{k}={v}" for k, v in plan.quotas.items())
+        return f"{plan.title}: {', '.join(plan.entitlements)} · {quotas}"
+
+    def save_model(self, request, obj, form, change):
+        services.org_update(org=obj, actor=_actor(request), fields=form.changed_data)
+
+
+class EnvironmentInline(admin.TabularInline):
+    model = Environment
+    extra = 0
+    fields = ["kind", "created_at"]
+    readonly_fields = ["kind", "created_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description"]
+
+
+@admin.register(Project)
+class ProjectAdmin(DosModelAdmin):
+    permission_map = {"view": ANY, "add": "project.manage", "change": "project.manage"}
+    form = ProjectForm
+    list_display = ["name", "slug", "key_count", "created_at", "archived_at"]
+    list_filter = [("archived_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "slug"]
+    inlines = [EnvironmentInline]
+    actions = ["archive_selected"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_keys=Count("api_keys"))
+
+    @admin.display(description="API keys", ordering="_keys")
+    def key_count(self, obj) -> int:
+        return obj._keys
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                services.project_update(project=obj, actor=_actor(request),
+                                        **{f: form.cleaned_data[f] for f in form.changed_data if f != "slug"})
+            else:
+                org = Org.objects.get(id=_actor(request).org_id)
+                created = services.project_create(org=org, name=obj.name, slug=obj.slug, description=obj.description,
+                                                  actor=_actor(request))
+                obj.pk, obj.id = created.pk, created.id
+        except services.TenancyError as exc:
+            _raise_as_form_error(exc)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self._is_platform(request)
+
+    @admin.action(description="Archive selected projects (revokes their API keys)")
+    def archive_selected(self, request, queryset):
+        return self.confirm_action(
+            request, queryset.filter(archived_at__isnull=True), action="archive_selected", title="Archive projects?",
+            verb="Archived", detail="Archiving revokes every API key of these projects at once.",
+            apply=lambda p: services.project_archive(project=p, actor=_actor(request)))
+
+
+class MemberAddForm(forms.ModelForm):
+    email = forms.EmailField(help_text="The person's sign-in e-mail; an account is created if needed.")
+
+    class Meta:
+        model = Membership
+        fields = ["role"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(DosModelAdmin):
+    permission_map = {"view": "members.manage", "add": "members.manage", "delete": "members.manage"}
+    list_display = ["user_email", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "user__full_name"]
+    list_select_related = ["user"]
+    form = MemberAddForm
+
+    @admin.display(description="e-mail", ordering="user__email")
+    def user_email(self, obj) -> str:
+        return obj.user.email
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self._is_platform(request)
+
+    def save_model(self, request, obj, form, change):
+        org = Org.objects.get(id=_actor(request).org_id)
+        created = services.membership_add(org=org, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
+                                          actor=_actor(request))
+        obj.pk, obj.id = created.pk, created.id
+
+    def delete_model(self, request, obj):
+        try:
+            services.membership_remove(membership=obj, actor=_actor(request))
+        except services.TenancyError as exc:
+            messages.error(request, "; ".join(exc.messages))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class KeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True).exclude(expires_at__lte=now)
+        return queryset
+
+
+class ApiKeyCreateForm(forms.Form):
+    project = forms.ModelChoiceField(queryset=Project.objects.none())
+    name = forms.CharField(max_length=100)
+    scopes = forms.MultipleChoiceField(choices=[(p, f"{p} — {d}") for p, d in PERMISSIONS.items()],
+                                       initial=list(DEFAULT_KEY_SCOPES), widget=forms.CheckboxSelectMultiple)
+    expires_at = forms.DateTimeField(required=False, help_text="Optional, e.g. 2027-06-30 18:00")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.filter(archived_at__isnull=True).order_by("name")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(DosModelAdmin):
+    permission_map = {"view": "keys.manage", "add": "keys.manage"}
+    list_display = ["name", "display_prefix", "project", "state_label", "scope_list", "last_used_at", "expires_at",
+                    "created_at"]
+    list_filter = [KeyStateFilter, "project"]
+    search_fields = ["name", "prefix"]
+    list_select_related = ["project"]
+    readonly_fields = ["name", "prefix", "project", "scopes", "expires_at", "revoked_at", "last_used_at", "created_at"]
+    exclude = ["secret_hash", "created_by", "revoked_by"]
+    actions = ["revoke_selected"]
+
+    @admin.display(description="key")
+    def display_prefix(self, obj) -> str:
+        return f"dos_{obj.prefix}_…"
+
+    @admin.display(description="state")
+    def state_label(self, obj) -> str:
+        return obj.state
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj) -> str:
+        return ", ".join(obj.scopes)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self._is_platform(request)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            return self.changelist_view(request)
+        form = ApiKeyCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                created = services.apikey_create(actor=_actor(request), **form.cleaned_data)
+            except services.TenancyError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                context = {**self.admin_site.each_context(request), "title": "API key created",
+                           "key": created.key, "secret": created.secret}
+                return TemplateResponse(request, "admin/dos_key_created.html", context)
+        context = {**self.admin_site.each_context(request), "title": "Create API key", "adminform": None,
+                   "form": form, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/dos_key_form.html", context)
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_selected(self, request, queryset):
+        if not self._allowed(request, "add"):
+            messages.error(request, "Revoking keys needs the keys.manage permission.")
+            return None
+        return self.confirm_action(
+            request, queryset.filter(revoked_at__isnull=True), action="revoke_selected", title="Revoke API keys?",
+            verb="Revoked", detail="Systems using these keys will get 401 api_key_revoked from their next call.",
+            apply=lambda key: services.apikey_revoke(key=key, actor=_actor(request), reason="revoked in admin"))
+
+
+class GrantAddForm(forms.ModelForm):
+    email = forms.EmailField(help_text="A member of this organisation.")
+    permission = forms.ChoiceField(choices=[(p, p) for p in PERMISSIONS])
+
+    class Meta:
+        model = Grant
+        fields = ["permission", "effect", "scope", "project", "reason", "expires_at"]
+
+
+@admin.register(Grant)
+class GrantAdmin(DosModelAdmin):
+    permission_map = {"view": "members.manage", "add": "members.manage", "delete": "members.manage"}
+    list_display = ["user_email", "effect", "permission", "scope", "project", "expires_at", "created_at"]
+    list_filter = ["effect", "scope", "permission"]
+    search_fields = ["user__email", "permission", "reason"]
+    list_select_related = ["user", "project"]
+    form = GrantAddForm
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, obj) -> str:
+        return obj.user.email
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self._is_platform(request)
+
+    def save_model(self, request, obj, form, change):
+        org = Org.objects.get(id=_actor(request).org_id)
+        member = Membership.objects.filter(user__email=form.cleaned_data["email"].lower()).select_related("user").first()
+        if member is None:
+            raise ValidationError({"email": "Not a member of this organisation."})
+        created = services.grant_create(
+            org=org, user=member.user, permission=form.cleaned_data["permission"], effect=form.cleaned_data["effect"],
+            scope_kind=form.cleaned_data["scope"] or GrantScope.ORG, project=form.cleaned_data.get("project"),
+            reason=form.cleaned_data.get("reason", ""), expires_at=form.cleaned_data.get("expires_at"),
+            actor=_actor(request))
+        obj.pk, obj.id = created.pk, created.id
+
+    def delete_model(self, request, obj):
+        services.grant_revoke(grant=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(DosModelAdmin):
+    permission_map = {"view": ANY}
+    list_display = ["action", "target", "status", "requested_by", "decided_by", "created_at", "decided_at"]
+    list_filter = ["status", "action"]
+    search_fields = ["target", "reason"]
+    list_select_related = ["requested_by", "decided_by"]
+    readonly_fields = ["action", "target", "payload", "status", "requested_by", "decided_by", "reason", "created_at",
+                       "decided_at"]
+    actions = ["approve_selected", "reject_selected"]
+
+    def _decide(self, request, queryset, fn, verb):
+        for item in queryset:
+            try:
+                fn(request=item, approver=request.user, reason=f"{verb} in admin")
+                messages.success(request, f"{verb}: {item}")
+            except (FourEyesViolation, ApprovalStateError) as exc:
+                messages.error(request, f"{item}: {exc}")
+
+    @admin.action(description="Approve selected requests (four eyes)")
+    def approve_selected(self, request, queryset):
+        self._decide(request, queryset, approval_grant, "Approved")
+
+    @admin.action(description="Reject selected requests")
+    def reject_selected(self, request, queryset):
+        self._decide(request, queryset, approval_reject, "Rejected")
+
+
+@admin.register(PlatformRole)
+class PlatformRoleAdmin(DosModelAdmin):
+    platform_only = True
+    permission_map = {"view": "org.manage", "add": "org.manage", "delete": "org.manage"}
+    list_display = ["user", "role", "created_at"]
+    list_filter = ["role"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin, DosModelAdmin):
+    """Users span orgs, so only platform staff see this list; orgs manage people through members."""
+
+    platform_only = True
+    permission_map = {"view": "org.manage", "change": "org.manage"}
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_active", "is_superuser"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [(None, {"fields": ["email", "full_name", "is_active", "is_staff", "oidc_subject"]}),
+                 ("Dates", {"fields": ["last_login", "date_joined"]})]
+    add_fieldsets = [(None, {"fields": ["email", "full_name"]})]
+    readonly_fields = ["last_login", "date_joined", "oidc_subject"]
+    filter_horizontal: list = []
+
+

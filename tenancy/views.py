@@ -1,0 +1,62 @@
+"""Account pages: the TOTP step every staff user passes after signing in (SPEC §6)."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import qrcode
+import qrcode.image.svg
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from tenancy import otp
+
+
+def _next(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or reverse("admin:index")
+    return target if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}) else reverse("admin:index")
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def otp_step(request):
+    user = request.user
+    if user.is_verified():
+        return redirect(_next(request))
+    device = otp.confirmed_totp(user)
+    enrolling = device is None
+    if enrolling:
+        device = otp.pending_totp(user)
+    error = ""
+    if request.method == "POST":
+        token = request.POST.get("token", "").strip().replace(" ", "")
+        verified = otp.verify_and_login(request, token=token, enrolling=enrolling)
+        if verified.ok:
+            if verified.backup_codes:
+                return render(request, "account/backup_codes.html",
+                              {"codes": verified.backup_codes, "next": _next(request)})
+            return redirect(_next(request))
+        error = "That code is not valid. Check your authenticator's clock and try the current code."
+    context = {"enrolling": enrolling, "error": error, "next": _next(request)}
+    if enrolling:
+        context["qr_svg"] = _qr_svg(device.config_url)
+        context["secret"] = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return render(request, "account/otp.html", context, status=400 if error else 200)
+
+
+@require_http_methods(["POST"])
+def sign_out(request):
+    logout(request)
+    return redirect(reverse("admin:login"))
