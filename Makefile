@@ -7,8 +7,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+IDP := dos/devstack/idp
+IDP_STAMP := $(IDP)/node_modules/.installed
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint fmt bench clean-var help
+.PHONY: run test lint fmt bench clean-var help browser
 
 help:
 	@echo "make run | make test | make lint | make fmt | make bench | make clean-var"
@@ -22,7 +25,17 @@ $(STAMP): $(PY) requirements/base.txt requirements/dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-run: $(STAMP)
+# The local OpenID Connect provider (npm package oidc-provider) for make run and the login tests.
+$(IDP_STAMP): $(IDP)/package.json $(IDP)/package-lock.json
+	cd $(IDP) && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+# Debian's chromium drives the browser tests (Playwright for Python); fonts-nanum renders Korean.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-nanum; }
+
+run: $(STAMP) $(IDP_STAMP)
 	$(PY) -m dos.devstack run
 
 lint: $(STAMP)
@@ -31,7 +44,7 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
-test: $(STAMP) lint
+test: $(STAMP) $(IDP_STAMP) browser lint
 	DJANGO_ENV=test $(PY) -m dos.devstack exec --db-role owner --redis-db 1 -- \
 		$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -2,10 +2,20 @@
 
 from datetime import timedelta
 
+from celery.schedules import crontab
+
 DEFAULT_BEAT_SCHEDULE = {
     "beat-heartbeat": {
         "task": "observability.tasks.beat_heartbeat",
         "schedule": timedelta(seconds=30),
         "options": {"expires": 25},
+    },
+    "ledger-anchor-daily": {
+        "task": "dos.tasks.ledger_anchor_daily",
+        "schedule": crontab(hour=15, minute=5),  # 00:05 Asia/Seoul
+    },
+    "idempotency-purge": {
+        "task": "dos.tasks.idempotency_purge_expired",
+        "schedule": timedelta(hours=1),
     },
 }

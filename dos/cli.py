@@ -13,6 +13,9 @@ import sys
 # group → (management command, one-line help). Apps add their groups here as they land.
 GROUPS: dict[str, tuple[str, str]] = {
     "status": ("status", "versions, database role and RLS safety, migrations, Redis, Celery workers"),
+    "tenant": ("tenant", "create an org (default project + bootstrap API key), list orgs"),
+    "apikey": ("apikey", "create, list and revoke API keys of a project"),
+    "audit": ("audit", "verify the hash chains (names the first broken entry), list entries"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]

@@ -31,10 +31,22 @@ def seed_break_glass() -> list[str]:
     if not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
-    return [f"Break-glass   {BREAK_GLASS_EMAIL} / {password}  (admin password login)"]
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenancy.demo import dev_totp_key_hex
+
+    TOTPDevice.objects.update_or_create(user=user, name="Dev authenticator",
+                                        defaults={"key": dev_totp_key_hex(), "confirmed": True})
+    return [f"Break-glass  {BREAK_GLASS_EMAIL} / {password}  (password + TOTP, superuser only)"]
 
 
-SEED_STEPS: list[Callable[[], list[str]]] = [seed_break_glass]
+def _tenancy() -> list[str]:
+    from tenancy.demo import seed_tenancy
+
+    return seed_tenancy()
+
+
+SEED_STEPS: list[Callable[[], list[str]]] = [seed_break_glass, _tenancy]
 
 
 def run_seed_steps() -> list[str]:

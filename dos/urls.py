@@ -7,6 +7,7 @@ from dos import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("tenancy.urls")),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -115,7 +115,7 @@ class ProjectAdmin(DosModelAdmin):
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not self._is_platform(request)
 
-    @admin.action(description="Archive selected projects (revokes their API keys)")
+    @admin.action(description="Archive selected projects (revokes their API keys)", permissions=["change"])
     def archive_selected(self, request, queryset):
         return self.confirm_action(
             request, queryset.filter(archived_at__isnull=True), action="archive_selected", title="Archive projects?",
@@ -239,11 +239,8 @@ class ApiKeyAdmin(DosModelAdmin):
                    "form": form, "opts": self.model._meta}
         return TemplateResponse(request, "admin/dos_key_form.html", context)
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.action(description="Revoke selected API keys", permissions=["add"])
     def revoke_selected(self, request, queryset):
-        if not self._allowed(request, "add"):
-            messages.error(request, "Revoking keys needs the keys.manage permission.")
-            return None
         return self.confirm_action(
             request, queryset.filter(revoked_at__isnull=True), action="revoke_selected", title="Revoke API keys?",
             verb="Revoked", detail="Systems using these keys will get 401 api_key_revoked from their next call.",

@@ -7,4 +7,4 @@ class TenancyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenancy import audit_auth, schema  # noqa: F401 - signal receivers, OpenAPI security schemes
+        from tenancy import audit_auth, schema, sessions  # noqa: F401 - signal receivers, OpenAPI schemes

@@ -75,6 +75,23 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
+class UserSession(models.Model):
+    """One signed-in browser session of a person (not tenant-owned: a person may work for several orgs)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="browser_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    ip = models.CharField(max_length=45, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="usersession_user_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+
 def validate_cidrs(value) -> None:
     if not isinstance(value, list):
         raise ValidationError("Give a list of CIDR blocks, e.g. [\"203.0.113.0/24\"].")

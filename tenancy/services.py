@@ -3,6 +3,7 @@ change that matters for security is appended to the audit chain in the same tran
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -203,6 +204,31 @@ def membership_remove(*, membership: Membership, actor=None) -> None:
     audit_record(org_id=membership.org_id, action="member.role_revoked", actor=actor,
                  target=f"user:{membership.user_id}", data={"role": membership.role})
     membership.delete()
+
+
+def membership_sync(*, user, roles: list[str], actor=None) -> None:
+    """Make the user's memberships equal ``roles`` ("<org-slug>:<role>"), e.g. from IdP claims.
+
+    Unknown orgs or roles are ignored (logged by the caller's IdP configuration, not trusted here);
+    an org's last owner is never removed by a sync.
+    """
+    wanted: dict[str, set[str]] = {}
+    for item in roles:
+        slug, _, role = item.partition(":")
+        if slug and role in OrgRole.values:
+            wanted.setdefault(slug, set()).add(role)
+    with scope.platform_scope(reason="oidc: membership sync", actor=actor):
+        orgs = {o.slug: o for o in Org.objects.filter(slug__in=list(wanted))}
+        current = list(Membership.objects.filter(user=user).select_related("org"))
+    for slug, org in orgs.items():
+        with scope.org_scope(org.id):
+            for role in sorted(wanted[slug]):
+                membership_add(org=org, email=user.email, role=role, actor=actor)
+    for membership in current:
+        if membership.role not in wanted.get(membership.org.slug, set()):
+            # The last owner stays: the IdP and the org must agree on a new owner first.
+            with scope.org_scope(membership.org_id), contextlib.suppress(TenancyError):
+                membership_remove(membership=membership, actor=actor)
 
 
 def grant_create(*, org: Org, user, permission: str, effect: str, scope_kind: str = GrantScope.ORG,

@@ -60,3 +60,22 @@ def otp_step(request):
 def sign_out(request):
     logout(request)
     return redirect(reverse("admin:login"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sessions(request):
+    """The person's signed-in sessions; revoke any but the current one."""
+    from tenancy.models import UserSession
+    from tenancy.sessions import session_end
+
+    if not request.user.is_verified():
+        return redirect(f"{reverse('account-otp')}?next={reverse('account-sessions')}")
+    if request.method == "POST":
+        record = UserSession.objects.filter(user=request.user, pk=request.POST.get("session")).first()
+        if record and record.session_key != request.session.session_key:
+            session_end(record)
+        return redirect(reverse("account-sessions"))
+    rows = UserSession.objects.filter(user=request.user)
+    return render(request, "account/sessions.html",
+                  {"sessions": rows, "current": request.session.session_key})

@@ -53,6 +53,24 @@ class Runner:
                 proc.wait()
         self.stack.down()
 
+    def _start_idp(self, env: dict[str, str]) -> None:
+        """The local OpenID Connect provider (dos/devstack/idp) and the web app's client settings."""
+        import secrets
+
+        port = int(os.environ.get("DOS_IDP_PORT", "8980"))
+        secret_file = var_dir() / "idp-client-secret"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_urlsafe(24))
+            secret_file.chmod(0o600)
+        issuer = f"http://127.0.0.1:{port}"
+        idp_env = {**env, "DOS_IDP_PORT": str(port), "DOS_IDP_ACCOUNTS": str(var_dir() / "idp-accounts.json"),
+                   "DOS_IDP_CLIENT_ID": "decisionos-dev", "DOS_IDP_CLIENT_SECRET": secret_file.read_text().strip(),
+                   "DOS_IDP_REDIRECT_URIS": f"{env['DOS_BASE_URL']}/oidc/callback/"}
+        self._spawn("idp", ["node", str(REPO / "dos/devstack/idp/server.mjs")], idp_env)
+        env.update(OIDC_RP_CLIENT_ID="decisionos-dev", OIDC_RP_CLIENT_SECRET=idp_env["DOS_IDP_CLIENT_SECRET"],
+                   OIDC_OP_AUTHORIZATION_ENDPOINT=f"{issuer}/auth", OIDC_OP_TOKEN_ENDPOINT=f"{issuer}/token",
+                   OIDC_OP_USER_ENDPOINT=f"{issuer}/me", OIDC_OP_JWKS_ENDPOINT=f"{issuer}/jwks")
+
     def _wait_ready(self, timeout: float = 120.0) -> dict:
         url = f"http://127.0.0.1:{self.port}/readyz"
         deadline = time.monotonic() + timeout
@@ -88,6 +106,8 @@ class Runner:
             self._manage({**env, "DATABASE_URL": env["MIGRATE_DATABASE_URL"]}, "migrate", "--no-input", "-v", "0")
             self._manage({**env, "DATABASE_URL": env["MIGRATE_DATABASE_URL"]}, "collectstatic", "--no-input", "-v", "0")
             self._manage(env, "demo_seed", quiet=True)
+            if not env.get("OIDC_RP_CLIENT_ID"):
+                self._start_idp(env)
 
             self._spawn("web", [venv_bin("gunicorn"), "-c", str(REPO / "dos/gunicorn_conf.py"), "dos.wsgi"], env)
             self._spawn("worker", [venv_bin("celery"), "-A", "celery_app", "worker", "-l", "info",
@@ -130,7 +150,7 @@ class Runner:
             f"  API docs      {base}/api/docs/",
             f"  OpenAPI       {base}/api/schema/",
             f"  Probes        {base}/healthz  {base}/readyz  {base}/livez  {base}/metrics",
-            f"  Logs          {var_dir()}/{{web,worker,beat}}.log",
+            f"  Logs          {var_dir()}/{{web,worker,beat,idp}}.log",
         ]
         for line in demo.get("banner", []):
             lines.append(f"  {line}")

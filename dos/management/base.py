@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from django.core.management.base import BaseCommand, CommandError  # noqa: F401 - re-exported
+from django.core.management.base import BaseCommand, CommandError
 
 
 def add_json_flag(parser) -> None:
@@ -27,3 +27,20 @@ class DosCommand(BaseCommand):
             self.stdout.write(human)
         else:
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def resolve_org(value: str):
+    """An org by slug or id, for commands that take --org. Reading across orgs is platform scope."""
+    import uuid
+
+    from dos import scope
+    from tenancy.models import Org
+
+    with scope.platform_scope(reason=f"dosctl: resolve org '{value[:60]}'"):
+        try:
+            org = Org.unscoped_objects.filter(id=uuid.UUID(value)).first()
+        except ValueError:
+            org = Org.unscoped_objects.filter(slug=value).first()
+    if org is None:
+        raise CommandError(f"No organisation '{value}' (give its slug or id; see 'dosctl tenant list').")
+    return org

@@ -143,3 +143,11 @@ def test_verify_chain_reports_an_intact_chain(client, olivia):
     c = verified_client(client, olivia)
     response = c.post("/admin/dos/ledgerentry/verify/", follow=True)
     assert b"intact" in response.content
+
+
+def test_actions_are_offered_only_with_their_permission(client, alice, olivia):
+    reviewer_page = verified_client(client, alice).get("/admin/tenancy/project/").content.decode()
+    assert "archive_selected" not in reviewer_page
+    client.logout()
+    owner_page = verified_client(client, olivia).get("/admin/tenancy/project/").content.decode()
+    assert "archive_selected" in owner_page

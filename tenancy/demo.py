@@ -1,0 +1,120 @@
+"""Demo tenants for `make run` (never in production: demo_seed refuses DJANGO_ENV=prod).
+
+Acme Lending (plan pro) has one person per org role, Outsider Co has its owner, and two platform
+staff exist. Everyone signs in through the local IdP with the dev password; every demo account
+shares one dev TOTP key so an authenticator app (or `python -m dos.devstack totp`) gives the code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from dos import scope
+from tenancy import services
+from tenancy.choices import OrgRole, PlatformRoleName
+from tenancy.models import ApiKey, Org, PlatformRole, Project
+
+User = get_user_model()
+DEMO_ORGS = [("acme", "Acme Lending", "pro"), ("outsider", "Outsider Co", "sandbox")]
+
+
+def _var(name: str) -> Path:
+    return Path(settings.VAR_DIR) / name
+
+
+def _secret(name: str, make) -> str:
+    path = _var(name)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def dev_totp_key_hex() -> str:
+    import secrets
+
+    return _secret("demo-totp-key", lambda: secrets.token_hex(20))
+
+
+def dev_totp_base32() -> str:
+    return base64.b32encode(bytes.fromhex(dev_totp_key_hex())).decode().rstrip("=")
+
+
+def _org(slug: str, name: str, plan: str) -> Org:
+    with scope.platform_scope(reason="demo_seed: find demo org"):
+        org = Org.objects.filter(slug=slug).first()
+    return org or services.org_create(name=name, plan=plan, slug=slug, actor="system:demo_seed")
+
+
+def _person(email: str, name: str) -> User:
+    user, _ = User.objects.get_or_create(email=email, defaults={"full_name": name, "is_staff": True})
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="Dev authenticator",
+                                                 defaults={"key": dev_totp_key_hex(), "confirmed": True})
+    if device.key != dev_totp_key_hex():
+        device.key = dev_totp_key_hex()
+        device.save(update_fields=["key"])
+    return user
+
+
+def _demo_key(org: Org) -> str:
+    """A stable demo API key for Acme, recreated only if it was revoked or lost."""
+    stored = _var("demo-api-key")
+    with scope.org_scope(org.id):
+        if stored.exists():
+            prefix = stored.read_text().split("_")[1]
+            if ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).exists():
+                return stored.read_text().strip()
+        project = Project.objects.get(org=org, slug="default")
+        scopes = ["decisions.run", "decisions.read", "policy.read", "usage.read", "meter.write", "project.manage",
+                  "keys.manage", "members.manage", "audit.read"]
+        created = services.apikey_create(project=project, name="demo", scopes=scopes, actor="system:demo_seed")
+    stored.write_text(created.secret)
+    stored.chmod(0o600)
+    return created.secret
+
+
+def seed_tenancy() -> list[str]:
+    import secrets
+
+    password = _secret("demo-password", lambda: "dos-" + secrets.token_urlsafe(9))
+    acme, outsider = (_org(*spec) for spec in DEMO_ORGS)
+    accounts = []
+
+    def account(user, roles):
+        accounts.append({"sub": str(user.pk), "email": user.email, "password": password, "name": user.full_name,
+                         "roles": roles})
+
+    for role in OrgRole.values:
+        user = _person(f"{role.replace('_', '.')}@acme.example", f"Acme {role.replace('_', ' ')}")
+        with scope.org_scope(acme.id):
+            services.membership_add(org=acme, email=user.email, role=role, actor="system:demo_seed")
+        account(user, [f"acme:{role}"])
+    mallory = _person("owner@outsider.example", "Outsider owner")
+    with scope.org_scope(outsider.id):
+        services.membership_add(org=outsider, email=mallory.email, role=OrgRole.OWNER, actor="system:demo_seed")
+    account(mallory, ["outsider:owner"])
+    for role, email in ((PlatformRoleName.FINANCE, "finance@decisionos.example"),
+                        (PlatformRoleName.OPS, "ops@decisionos.example")):
+        user = _person(email, role.label)
+        PlatformRole.objects.get_or_create(user=user, role=role)
+        account(user, [])
+    path = _var("idp-accounts.json")
+    path.write_text(json.dumps(accounts, ensure_ascii=False, indent=1))
+    path.chmod(0o600)
+    key = _demo_key(acme)
+    return [
+        "Demo logins  (Sign in with SSO on the admin login page; password for all: " + password + ")",
+        "  Acme Lending: owner@acme.example, admin@, reviewer@, senior.reviewer@, qa@, auditor@, … @acme.example",
+        "  Outsider Co: owner@outsider.example · platform staff: finance@ / ops@decisionos.example",
+        f"TOTP (dev)    every demo account shares the key {dev_totp_base32()}",
+        "               add it to an authenticator app, or print the current code: .venv/bin/python -m dos.devstack totp",
+        f"API key      {key}  (Acme Lending, project default)",
+        f"Try it       curl -s -H 'Authorization: Bearer {key}' {settings.DOS_BASE_URL}/api/v1/me",
+    ]
