@@ -5,7 +5,8 @@
 
 ``ledger_append`` locks the chain head row (SELECT … FOR UPDATE) inside the caller's transaction,
 so concurrent writers queue on the head and can never fork the chain, and a rolled-back write
-leaves no gap. ``chain_verify`` walks a chain and names the first entry whose content, link or
+leaves no gap. The content hash is computed before the lock; lock, link and insert are one
+statement. ``chain_verify`` walks a chain and names the first entry whose content, link or
 sequence does not check out.
 """
 
@@ -27,12 +28,13 @@ GENESIS = "0" * 64
 CHAINS = ("audit", "decisions", "billing")
 
 
-def _content(*, chain: str, org_id, seq: int, action: str, actor: str, target: str, data: dict,
-             corr_id: str, created_at: datetime) -> dict:
+def _content(*, chain: str, org_id, action: str, actor: str, target: str, data: dict, corr_id: str,
+             created_at: datetime) -> dict:
+    # The sequence number is not part of the content: order is bound by prev_hash (and checked for
+    # gaps by chain_verify), which lets the content hash be computed before the head is locked.
     return {
-        "chain": chain, "org_id": str(org_id), "seq": seq, "action": action, "actor": actor,
-        "target": target, "data": data, "corr_id": corr_id,
-        "created_at": created_at.astimezone(dt.UTC).isoformat(),
+        "chain": chain, "org_id": str(org_id), "action": action, "actor": actor, "target": target, "data": data,
+        "corr_id": corr_id, "created_at": created_at.astimezone(dt.UTC).isoformat(),
     }
 
 
@@ -51,6 +53,30 @@ def current_corr_id() -> str:
     return str(structlog.contextvars.get_contextvars().get("corr_id", ""))[:64]
 
 
+# One statement: lock the head, advance it with the link hash computed by PostgreSQL
+# (sha256(prev_hash || content_hash), the same as link_hash), and insert the entry. The head row
+# lock is held only for this statement and the commit, so concurrent writers queue briefly.
+_APPEND_SQL = """
+WITH old AS (
+    SELECT seq, hash FROM dos_chainhead WHERE org_id = %(org)s AND chain = %(chain)s FOR UPDATE
+), new AS (
+    UPDATE dos_chainhead AS h
+       SET seq = old.seq + 1,
+           hash = encode(sha256(convert_to(old.hash || %(content_hash)s, 'UTF8')), 'hex'),
+           updated_at = %(created_at)s
+      FROM old
+     WHERE h.org_id = %(org)s AND h.chain = %(chain)s
+    RETURNING h.seq, h.hash, old.hash AS prev_hash
+)
+INSERT INTO dos_ledgerentry (org_id, chain, seq, action, actor, target, data, corr_id, created_at, content_hash,
+                             prev_hash, hash)
+SELECT %(org)s, %(chain)s, new.seq, %(action)s, %(actor)s, %(target)s, %(data)s::jsonb, %(corr_id)s, %(created_at)s,
+       %(content_hash)s, new.prev_hash, new.hash
+  FROM new
+RETURNING id, seq, hash
+"""
+
+
 def ledger_append(*, chain: str, org_id: uuid.UUID, action: str, actor: str, target: str = "",
                   data: dict | None = None, corr_id: str | None = None) -> Appended:
     """Append one entry to ``chain`` of ``org_id`` in the current transaction (or a new one)."""
@@ -58,34 +84,30 @@ def ledger_append(*, chain: str, org_id: uuid.UUID, action: str, actor: str, tar
         raise ValueError(f"unknown chain '{chain}'")
     data = data or {}
     corr_id = current_corr_id() if corr_id is None else corr_id
+    actor, target = actor[:120], target[:200]
     created_at = timezone.now()
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO dos_chainhead (org_id, chain, seq, hash, updated_at) VALUES (%s, %s, 0, %s, %s) "
-            "ON CONFLICT (org_id, chain) DO NOTHING",
-            [org_id, chain, GENESIS, created_at],
-        )
-        cur.execute("SELECT seq, hash FROM dos_chainhead WHERE org_id = %s AND chain = %s FOR UPDATE",
-                    [org_id, chain])
+    content_hash = sha256_hex(canonical_json(_content(
+        chain=chain, org_id=org_id, action=action, actor=actor, target=target, data=data, corr_id=corr_id,
+        created_at=created_at)))
+    params = {"org": org_id, "chain": chain, "content_hash": content_hash, "created_at": created_at,
+              "action": action, "actor": actor, "target": target, "data": canonical_json(data), "corr_id": corr_id}
+    # No savepoint: the append is one statement, atomic by itself; inside a caller's transaction a
+    # failure aborts that transaction anyway.
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        cur.execute(_APPEND_SQL, params)
         row = cur.fetchone()
-        if row is None:  # RLS hid the head: the scope does not cover this org
+        if row is None:
+            # First entry of this chain for this org (or the scope hides the head: then the insert fails).
+            cur.execute(
+                "INSERT INTO dos_chainhead (org_id, chain, seq, hash, updated_at) VALUES (%s, %s, 0, %s, %s) "
+                "ON CONFLICT (org_id, chain) DO NOTHING",
+                [org_id, chain, GENESIS, created_at],
+            )
+            cur.execute(_APPEND_SQL, params)
+            row = cur.fetchone()
+        if row is None:
             raise PermissionError(f"chain '{chain}' of org {org_id} is outside the current scope")
-        prev_seq, prev_hash = row
-        seq = prev_seq + 1
-        content_hash = sha256_hex(canonical_json(_content(
-            chain=chain, org_id=org_id, seq=seq, action=action, actor=actor, target=target, data=data,
-            corr_id=corr_id, created_at=created_at)))
-        entry_hash = link_hash(prev_hash, content_hash)
-        cur.execute(
-            "INSERT INTO dos_ledgerentry (org_id, chain, seq, action, actor, target, data, corr_id, created_at, "
-            "content_hash, prev_hash, hash) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s) "
-            "RETURNING id",
-            [org_id, chain, seq, action, actor[:120], target[:200], canonical_json(data), corr_id, created_at,
-             content_hash, prev_hash, entry_hash],
-        )
-        entry_id = cur.fetchone()[0]
-        cur.execute("UPDATE dos_chainhead SET seq = %s, hash = %s, updated_at = %s WHERE org_id = %s AND chain = %s",
-                    [seq, entry_hash, created_at, org_id, chain])
+    entry_id, seq, entry_hash = row
     return Appended(id=entry_id, seq=seq, hash=entry_hash)
 
 
@@ -136,7 +158,7 @@ def chain_verify(*, org_id, chain: str, batch: int = 5000) -> VerifyResult:
                 reason = "prev_hash does not match the previous entry's hash"
             else:
                 recomputed = sha256_hex(canonical_json(_content(
-                    chain=chain, org_id=org_id, seq=seq, action=action, actor=actor, target=target, data=data,
+                    chain=chain, org_id=org_id, action=action, actor=actor, target=target, data=data,
                     corr_id=corr_id, created_at=created_at)))
                 if recomputed != content_hash:
                     reason = "content does not match its content_hash (entry altered)"

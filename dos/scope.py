@@ -84,15 +84,22 @@ def org_scope(org_id: uuid.UUID | str):
     """Run the block in one transaction scoped to ``org_id``; the previous scope is restored after."""
     org_uuid = org_id if isinstance(org_id, uuid.UUID) else uuid.UUID(str(org_id))
     previous = _current.get()
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         _apply(Scope(org_id=org_uuid))
         try:
             yield
         finally:
-            if connection.in_atomic_block and not connection.needs_rollback:
-                _apply(previous)
-            else:
-                _current.set(previous)
+            _restore(previous, outermost)
+
+
+def _restore(previous: Scope | None, outermost: bool) -> None:
+    """Leave a scope block: an outermost transaction's COMMIT clears the settings by itself; inside
+    an outer transaction the previous scope must be put back explicitly."""
+    if not outermost and connection.in_atomic_block and not connection.needs_rollback:
+        _apply(previous)
+    else:
+        _current.set(previous)
 
 
 def enter_org_scope(org_id: uuid.UUID) -> None:
@@ -109,6 +116,7 @@ def platform_scope(*, reason: str, actor=None, org_id: uuid.UUID | None = None):
     if not reason:
         raise ScopeError("platform_scope needs a reason: it is written to the audit chain.")
     previous = _current.get()
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         _apply(Scope(org_id=org_id, platform=True, reason=reason))
         from dos.audit import audit_platform_scope_used
@@ -117,10 +125,7 @@ def platform_scope(*, reason: str, actor=None, org_id: uuid.UUID | None = None):
         try:
             yield
         finally:
-            if connection.in_atomic_block and not connection.needs_rollback:
-                _apply(previous)
-            else:
-                _current.set(previous)
+            _restore(previous, outermost)
 
 
 def reveal_for_user(user_id: uuid.UUID) -> None:

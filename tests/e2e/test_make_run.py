@@ -59,6 +59,9 @@ def test_make_run_serves_readyz_and_stops_every_process_on_ctrl_c(tmp_path):
             _get(f"http://127.0.0.1:{port}/api/v1/unknown")
         except urllib.error.HTTPError as exc:
             assert exc.code == 404
+        # Static files (admin, local Swagger UI) are served under gunicorn.
+        assert _get(f"http://127.0.0.1:{port}/static/admin/css/base.css")[0] == 200
+        assert _get(f"http://127.0.0.1:{port}/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css")[0] == 200
         _status, metrics = _get(f"http://127.0.0.1:{port}/metrics")
         assert b'route="dos.views.api_not_found"' in metrics
 

@@ -1,0 +1,78 @@
+"""Shared set-up for benchmarks: a throwaway database migrated from scratch, Django configured on it.
+
+Benchmarks connect as the owning role (NOSUPERUSER NOBYPASSRLS): row-level security is forced, so
+every figure includes it exactly as the application role would see it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+@contextlib.contextmanager
+def bench_database():
+    import psycopg
+
+    owner_url = os.environ.get("MIGRATE_DATABASE_URL") or os.environ["DATABASE_URL"]
+    base, _db = owner_url.rsplit("/", 1)
+    name = f"dos_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = f"{base}/{name}"
+    os.environ.setdefault("DJANGO_ENV", "test")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "dos.settings"
+    try:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        _drop(base, name)
+
+
+def _drop(base: str, name: str) -> None:
+    import psycopg
+
+    # An autovacuum worker may still be on the database; only a superuser may terminate it, so
+    # retry for a few seconds, then leave the database behind with a note rather than fail.
+    for _attempt in range(10):
+        try:
+            with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            time.sleep(0.5)
+    print(f"note: could not drop benchmark database {name}; drop it by hand", file=sys.stderr)
+
+
+def timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def report(name: str, value: float, target: str, ok: bool, unit: str = "") -> bool:
+    print(f"{name:<48} {value:>12.3f} {unit:<8} target {target:<10} {'OK' if ok else 'MISSED'}")
+    return ok
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
