@@ -18,9 +18,9 @@ from rest_framework import authentication, exceptions
 from dos import scope
 from dos.api.errors import Problem
 from tenancy.choices import OrgStatus
-from tenancy.models import ApiKey, Membership, Org
-from tenancy.permissions import user_permissions
+from tenancy.models import ApiKey, Org
 from tenancy.principals import ApiKeyPrincipal, UserPrincipal
+from tenancy.selectors import browser_principal
 
 KEY_RE = re.compile(r"^dos_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 LAST_USED_GRANULARITY = timedelta(seconds=60)
@@ -29,12 +29,6 @@ LAST_USED_GRANULARITY = timedelta(seconds=60)
 def hash_secret(secret: str) -> str:
     # Secrets are 256 random bits: a fast hash is safe (no dictionary to attack) and keeps auth cheap.
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class KeyAuthFailed(exceptions.AuthenticationFailed):
-    def __init__(self, code: str, detail: str):
-        super().__init__(detail=detail, code=code)
-        self.default_code = code
 
 
 def client_ip(request) -> str | None:
@@ -57,22 +51,24 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parts[0] != self.keyword:
             return None
         if len(parts) != 2:
-            raise KeyAuthFailed("invalid_api_key", "Send exactly 'Authorization: Bearer dos_<prefix>_<secret>'.")
+            raise exceptions.AuthenticationFailed(
+                code="invalid_api_key", detail="Send exactly 'Authorization: Bearer dos_<prefix>_<secret>'.")
         match = KEY_RE.match(parts[1])
         if not match:
-            raise KeyAuthFailed("invalid_api_key", "That is not a DecisionOS API key.")
+            raise exceptions.AuthenticationFailed(code="invalid_api_key", detail="That is not a DecisionOS API key.")
         prefix, secret = match.groups()
         scope.reveal_key_prefix(prefix)
         presented = hash_secret(secret)
         key = next((k for k in ApiKey.unscoped_objects.filter(prefix=prefix)
                     if hmac.compare_digest(k.secret_hash, presented)), None)
         if key is None:
-            raise KeyAuthFailed("invalid_api_key", "Unknown API key.")
+            raise exceptions.AuthenticationFailed(code="invalid_api_key", detail="Unknown API key.")
         if key.revoked_at:
-            raise KeyAuthFailed("api_key_revoked", f"API key dos_{prefix}_… was revoked.")
+            raise exceptions.AuthenticationFailed(code="api_key_revoked", detail=f"API key dos_{prefix}_… was revoked.")
         now = timezone.now()
         if key.expires_at and key.expires_at <= now:
-            raise KeyAuthFailed("api_key_expired", f"API key dos_{prefix}_… expired at {key.expires_at.isoformat()}.")
+            raise exceptions.AuthenticationFailed(
+                code="api_key_expired", detail=f"API key dos_{prefix}_… expired at {key.expires_at.isoformat()}.")
         scope.enter_org_scope(key.org_id)
         org = Org.objects.get(id=key.org_id)
         if org.status == OrgStatus.SUSPENDED:
@@ -96,13 +92,10 @@ class AdminSessionAuthentication(authentication.SessionAuthentication):
         self.enforce_csrf(request)
         if not getattr(user, "is_verified", lambda: False)():
             raise exceptions.AuthenticationFailed("Complete the TOTP step first.", code="otp_required")
-        org_id = request._request.session.get("active_org_id")
-        scope.reveal_for_user(user.pk)
-        membership = (Membership.unscoped_objects.filter(user=user, org_id=org_id).first() if org_id
-                      else Membership.unscoped_objects.filter(user=user).order_by("created_at").first())
-        if membership is None:
-            raise exceptions.PermissionDenied("You are not a member of any organisation.")
-        scope.enter_org_scope(membership.org_id)
-        org = Org.objects.get(id=membership.org_id)
-        principal = UserPrincipal(user=user, org=org, permissions=user_permissions(user, org.id))
+        browser = browser_principal(request._request)
+        if browser is None or browser.platform:
+            # The tenant API always acts in one org; platform staff use the admin or dosctl.
+            raise exceptions.PermissionDenied("The API acts within one organisation you are a member of.")
+        org = Org.objects.get(id=browser.org_id)
+        principal = UserPrincipal(user=user, org=org, permissions=browser.permissions)
         return principal, principal

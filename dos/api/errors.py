@@ -138,11 +138,11 @@ def problem_exception_handler(exc, context):
         detail = "The request has invalid fields; see errors."
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
-        # Exact DRF classes get our names; subclasses (PermissionUnmapped, …) keep their own code.
-        code = _CODES.get(type(exc))
-        if code is None:
-            codes = exc.get_codes()
-            code = codes if isinstance(codes, str) else "error"
+        # A code given explicitly (raise AuthenticationFailed(..., code="otp_required")) or by a
+        # subclass wins; plain DRF exceptions get our names for their classes.
+        codes = exc.get_codes()
+        explicit = codes if isinstance(codes, str) and codes != type(exc).default_code else None
+        code = explicit or _CODES.get(type(exc)) or (codes if isinstance(codes, str) else "error")
         detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else json.dumps(exc.detail)
     extra = {}
     permission = getattr(exc, "permission", None)

@@ -70,3 +70,22 @@ def test_audit_events_filter_and_paginate(acme_api, acme):
 def test_a_project_is_visible_by_id(acme_api, acme):
     project = default_project(acme)
     assert acme_api.get(f"/api/v1/projects/{project.id}").json()["slug"] == "default"
+
+
+def test_a_signed_in_verified_user_calls_the_api_in_their_org(client, alice):
+    from tests.factories import verified_client
+
+    c = verified_client(client, alice)
+    body = c.get("/api/v1/me").json()
+    assert body["kind"] == "user" and body["email"] == "alice@acme.example"
+    assert body["org"]["slug"] == "acme"
+    assert "hitl.review" in body["permissions"]
+    # Reviewers may not manage members: the session principal carries the role's permissions only.
+    assert c.get("/api/v1/members").json()["permission"] == "members.manage"
+
+
+def test_a_session_without_totp_is_refused_by_the_api(client, alice):
+    client.force_login(alice)
+    response = client.get("/api/v1/me")
+    assert response.status_code in (401, 403)
+    assert response.json()["code"] == "otp_required"
