@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "mozilla_django_oidc",
+    "guardian",
     "dos",
     "tenancy",
     "decisions",
@@ -143,7 +144,11 @@ OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
 OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
 OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", default="openid email profile dos")
 OIDC_SYNC_ROLES = env.bool("OIDC_SYNC_ROLES", default=True)
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "guardian.backends.ObjectPermissionBackend"]
+# Object-level grants use tenant-scoped direct tables (tenancy.ProjectUserObjectPermission); no
+# anonymous user object is needed.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_MONKEY_PATCH_USER = False
 if OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.insert(0, "tenancy.oidc.DosOIDCBackend")
 OTP_TOTP_ISSUER = "DecisionOS"
@@ -174,6 +179,7 @@ STATIC_URL = "static/"
 VAR_DIR = Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var")))  # local state for make run / tests
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = not PROD  # dev/test serve straight from the apps; prod from collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if PROD

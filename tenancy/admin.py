@@ -19,9 +19,19 @@ from dos.admin_base import ANY, DosModelAdmin
 from tenancy import services
 from tenancy.approvals import ApprovalStateError, FourEyesViolation, approval_grant, approval_reject
 from tenancy.choices import GrantScope
-from tenancy.models import ApiKey, ApprovalRequest, Environment, Grant, Membership, Org, PlatformRole, Project
+from tenancy.models import (
+    ApiKey,
+    ApprovalRequest,
+    Environment,
+    Grant,
+    Membership,
+    Org,
+    PlatformRole,
+    Project,
+    ProjectUserObjectPermission,
+)
 from tenancy.plans import load_plans
-from tenancy.roles import DEFAULT_KEY_SCOPES, PERMISSIONS
+from tenancy.roles import DEFAULT_KEY_SCOPES, PERMISSIONS, PROJECT_OBJECT_PERMISSIONS
 
 User = get_user_model()
 
@@ -286,6 +296,57 @@ class GrantAdmin(DosModelAdmin):
 
     def delete_model(self, request, obj):
         services.grant_revoke(grant=obj, actor=_actor(request))
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ProjectGrantAddForm(forms.ModelForm):
+    email = forms.EmailField(help_text="A member of this organisation.")
+    primitive = forms.ChoiceField(label="permission", choices=[(p, p) for p in PROJECT_OBJECT_PERMISSIONS])
+
+    class Meta:
+        model = ProjectUserObjectPermission
+        fields = ["content_object"]
+        labels = {"content_object": "project"}
+
+
+@admin.register(ProjectUserObjectPermission)
+class ProjectGrantAdmin(DosModelAdmin):
+    """Per-project grants (django-guardian), e.g. a reviewer allowed to edit one product's policies."""
+
+    permission_map = {"view": "members.manage", "add": "members.manage", "delete": "members.manage"}
+    list_display = ["user_email", "permission_name", "content_object", "created_at"]
+    list_filter = ["content_object"]
+    search_fields = ["user__email"]
+    list_select_related = ["user", "permission", "content_object"]
+    form = ProjectGrantAddForm
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, obj) -> str:
+        return obj.user.email
+
+    @admin.display(description="permission")
+    def permission_name(self, obj) -> str:
+        return obj.permission.codename.replace("_", ".", 1)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not self._is_platform(request)
+
+    def save_model(self, request, obj, form, change):
+        member = Membership.objects.filter(user__email=form.cleaned_data["email"].lower()).select_related("user").first()
+        if member is None:
+            raise ValidationError({"email": "Not a member of this organisation."})
+        try:
+            created = services.project_grant(project=form.cleaned_data["content_object"], user=member.user,
+                                             permission=form.cleaned_data["primitive"], actor=_actor(request))
+        except services.TenancyError as exc:
+            _raise_as_form_error(exc)
+        obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.project_grant_revoke(grant=obj, actor=_actor(request))
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:

@@ -14,6 +14,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
 
 from dos.rls import TenantManager, TenantModel
 from tenancy.choices import (
@@ -25,6 +26,7 @@ from tenancy.choices import (
     OrgStatus,
     PlatformRoleName,
 )
+from tenancy.roles import PROJECT_OBJECT_PERMISSIONS, object_codename
 
 PLATFORM_ORG_ID = uuid.UUID(int=0)  # owns platform-level audit entries; visible in platform scope only
 
@@ -152,6 +154,7 @@ class Project(TenantModel):
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["org", "slug"], name="project_org_slug_uniq")]
         indexes = [models.Index(fields=["org", "created_at"], name="project_org_created_idx")]
+        permissions = [(object_codename(p), f"{p} on this project") for p in PROJECT_OBJECT_PERMISSIONS]
 
     def __str__(self) -> str:
         return self.name
@@ -293,3 +296,24 @@ class ApprovalRequest(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.target} ({self.status})"
+
+
+class ProjectUserObjectPermission(UserObjectPermissionBase, TenantModel):
+    """A django-guardian object grant: one permission primitive, one person, one project.
+
+    Guardian's generic tables carry no org and so cannot be scoped; this direct table is
+    tenant-owned like every other (RLS forced, org-leading indexes).
+    """
+
+    # Redeclared without single-column indexes: every index of a tenant table leads with org_id.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="project_grants", db_index=False)
+    permission = models.ForeignKey("auth.Permission", on_delete=models.CASCADE, related_name="+", db_index=False)
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="user_grants", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "project grant"
+        unique_together: list = []
+        constraints = [models.UniqueConstraint(fields=["org", "content_object", "user", "permission"],
+                                               name="projectgrant_org_obj_user_perm_uniq")]
+        indexes = [models.Index(fields=["org", "user"], name="projectgrant_org_user_idx")]

@@ -22,6 +22,8 @@ def user_permissions(user, org_id: uuid.UUID, project_id: uuid.UUID | None = Non
         roles += list(ProjectMember.objects.filter(org_id=org_id, project_id=project_id, user=user)
                       .values_list("role", flat=True))
     perms = set(permissions_for_roles(roles))
+    if project_id:
+        perms |= project_object_permissions(user, project_id)
     now = timezone.now()
     grants = Grant.objects.filter(org_id=org_id, user=user).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     applicable = [g for g in grants if g.scope == GrantScope.ORG or (project_id and g.project_id == project_id)]
@@ -35,3 +37,17 @@ def platform_permissions(user) -> frozenset[str]:
     for role in PlatformRole.objects.filter(user=user).values_list("role", flat=True):
         out |= PLATFORM_ROLE_PERMISSIONS.get(role, frozenset())
     return frozenset(out)
+
+
+def project_object_permissions(user, project_id) -> set[str]:
+    """Primitives granted to ``user`` on this one project through django-guardian."""
+    from guardian.core import ObjectPermissionChecker
+
+    from tenancy.models import Project
+    from tenancy.roles import PROJECT_OBJECT_PERMISSIONS, object_codename
+
+    project = Project.objects.filter(id=project_id).first()
+    if project is None:
+        return set()
+    held = set(ObjectPermissionChecker(user).get_perms(project))
+    return {p for p in PROJECT_OBJECT_PERMISSIONS if object_codename(p) in held}

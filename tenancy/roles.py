@@ -57,6 +57,15 @@ PLATFORM_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     PlatformRoleName.SUPPORT: frozenset({"ops.read", "audit.read", "usage.read", "decisions.read"}),
 }
 
+# Primitives that can also be granted on one project to one person (django-guardian object grants).
+PROJECT_OBJECT_PERMISSIONS = ("policy.read", "policy.write", "policy.approve", "decisions.run", "decisions.read",
+                              "keys.manage", "catalog.read", "catalog.write", "hitl.review")
+
+
+def object_codename(primitive: str) -> str:
+    return primitive.replace(".", "_")
+
+
 # Scopes a new API key gets unless the creator names others.
 DEFAULT_KEY_SCOPES = ("decisions.run", "decisions.read", "policy.read", "usage.read", "meter.write")
 

@@ -252,3 +252,32 @@ def grant_revoke(*, grant: Grant, actor=None) -> None:
     audit_record(org_id=grant.org_id, action="grant.revoked", actor=actor, target=f"user:{grant.user_id}",
                  data={"permission": grant.permission, "effect": grant.effect})
     grant.delete()
+
+
+def project_grant(*, project: Project, user, permission: str, actor=None):
+    """Grant one permission primitive on one project to one member (django-guardian object grant)."""
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from tenancy.models import ProjectUserObjectPermission
+    from tenancy.roles import PROJECT_OBJECT_PERMISSIONS, object_codename
+
+    if permission not in PROJECT_OBJECT_PERMISSIONS:
+        raise TenancyError({"permission": [f"'{permission}' cannot be granted per project; choose one of "
+                                           f"{', '.join(PROJECT_OBJECT_PERMISSIONS)}."]})
+    if not Membership.objects.filter(org_id=project.org_id, user=user).exists():
+        raise TenancyError({"user": ["Only members of the organisation can be granted access."]})
+    perm = Permission.objects.get(content_type=ContentType.objects.get_for_model(Project),
+                                  codename=object_codename(permission))
+    grant, created = ProjectUserObjectPermission.objects.get_or_create(
+        org_id=project.org_id, content_object=project, user=user, permission=perm)
+    if created:
+        audit_record(org_id=project.org_id, action="project_grant.created", actor=actor, target=f"user:{user.pk}",
+                     data={"project": str(project.id), "permission": permission})
+    return grant
+
+
+def project_grant_revoke(*, grant, actor=None) -> None:
+    audit_record(org_id=grant.org_id, action="project_grant.revoked", actor=actor, target=f"user:{grant.user_id}",
+                 data={"project": str(grant.content_object_id), "permission": grant.permission.codename})
+    grant.delete()
