@@ -14,6 +14,8 @@ class DosModelAdmin(admin.ModelAdmin):
 
     permission_map: dict[str, str | None] = {"view": None, "add": None, "change": None, "delete": None}
     platform_only = False
+    # Rows created in the admin belong to the org being worked in; platform scope has none.
+    add_in_org_only = True
     list_per_page = 50
 
     @staticmethod
@@ -34,13 +36,18 @@ class DosModelAdmin(admin.ModelAdmin):
         return self._allowed(request, "view") or self._allowed(request, "change")
 
     def has_add_permission(self, request):
-        return self._allowed(request, "add")
+        return self._allowed(request, "add") and not (self.add_in_org_only and self._is_platform(request))
 
     def has_change_permission(self, request, obj=None):
         return self._allowed(request, "change")
 
     def has_delete_permission(self, request, obj=None):
         return self._allowed(request, "delete")
+
+    def delete_queryset(self, request, queryset):
+        # Bulk deletes go object by object through delete_model, i.e. through the services.
+        for obj in queryset:
+            self.delete_model(request, obj)
 
     def _is_platform(self, request) -> bool:
         principal = self.principal(request)

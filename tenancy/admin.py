@@ -40,6 +40,19 @@ def _actor(request):
     return request.dos_principal
 
 
+def _member_by_email(email: str):
+    member = Membership.objects.filter(user__email=email.lower()).select_related("user").first()
+    if member is None:
+        raise ValidationError({"email": "Not a member of this organisation."})
+    return member.user
+
+
+class PersonColumnMixin:
+    @admin.display(description="person", ordering="user__email")
+    def user_email(self, obj) -> str:
+        return obj.user.email
+
+
 def _raise_as_form_error(exc: services.TenancyError):
     messages_ = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
     raise ValidationError(messages_)
@@ -122,9 +135,6 @@ class ProjectAdmin(DosModelAdmin):
         except services.TenancyError as exc:
             _raise_as_form_error(exc)
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and not self._is_platform(request)
-
     @admin.action(description="Archive selected projects (revokes their API keys)", permissions=["change"])
     def archive_selected(self, request, queryset):
         return self.confirm_action(
@@ -142,20 +152,13 @@ class MemberAddForm(forms.ModelForm):
 
 
 @admin.register(Membership)
-class MembershipAdmin(DosModelAdmin):
+class MembershipAdmin(PersonColumnMixin, DosModelAdmin):
     permission_map = {"view": "members.manage", "add": "members.manage", "delete": "members.manage"}
     list_display = ["user_email", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "user__full_name"]
     list_select_related = ["user"]
     form = MemberAddForm
-
-    @admin.display(description="e-mail", ordering="user__email")
-    def user_email(self, obj) -> str:
-        return obj.user.email
-
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and not self._is_platform(request)
 
     def save_model(self, request, obj, form, change):
         org = Org.objects.get(id=_actor(request).org_id)
@@ -168,10 +171,6 @@ class MembershipAdmin(DosModelAdmin):
             services.membership_remove(membership=obj, actor=_actor(request))
         except services.TenancyError as exc:
             messages.error(request, "; ".join(exc.messages))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
 
 
 class KeyStateFilter(admin.SimpleListFilter):
@@ -228,9 +227,6 @@ class ApiKeyAdmin(DosModelAdmin):
     def scope_list(self, obj) -> str:
         return ", ".join(obj.scopes)
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and not self._is_platform(request)
-
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             return self.changelist_view(request)
@@ -267,7 +263,7 @@ class GrantAddForm(forms.ModelForm):
 
 
 @admin.register(Grant)
-class GrantAdmin(DosModelAdmin):
+class GrantAdmin(PersonColumnMixin, DosModelAdmin):
     permission_map = {"view": "members.manage", "add": "members.manage", "delete": "members.manage"}
     list_display = ["user_email", "effect", "permission", "scope", "project", "expires_at", "created_at"]
     list_filter = ["effect", "scope", "permission"]
@@ -275,20 +271,11 @@ class GrantAdmin(DosModelAdmin):
     list_select_related = ["user", "project"]
     form = GrantAddForm
 
-    @admin.display(description="user", ordering="user__email")
-    def user_email(self, obj) -> str:
-        return obj.user.email
-
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and not self._is_platform(request)
-
     def save_model(self, request, obj, form, change):
         org = Org.objects.get(id=_actor(request).org_id)
-        member = Membership.objects.filter(user__email=form.cleaned_data["email"].lower()).select_related("user").first()
-        if member is None:
-            raise ValidationError({"email": "Not a member of this organisation."})
         created = services.grant_create(
-            org=org, user=member.user, permission=form.cleaned_data["permission"], effect=form.cleaned_data["effect"],
+            org=org, user=_member_by_email(form.cleaned_data["email"]), permission=form.cleaned_data["permission"],
+            effect=form.cleaned_data["effect"],
             scope_kind=form.cleaned_data["scope"] or GrantScope.ORG, project=form.cleaned_data.get("project"),
             reason=form.cleaned_data.get("reason", ""), expires_at=form.cleaned_data.get("expires_at"),
             actor=_actor(request))
@@ -296,10 +283,6 @@ class GrantAdmin(DosModelAdmin):
 
     def delete_model(self, request, obj):
         services.grant_revoke(grant=obj, actor=_actor(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
 
 
 class ProjectGrantAddForm(forms.ModelForm):
@@ -313,7 +296,7 @@ class ProjectGrantAddForm(forms.ModelForm):
 
 
 @admin.register(ProjectUserObjectPermission)
-class ProjectGrantAdmin(DosModelAdmin):
+class ProjectGrantAdmin(PersonColumnMixin, DosModelAdmin):
     """Per-project grants (django-guardian), e.g. a reviewer allowed to edit one product's policies."""
 
     permission_map = {"view": "members.manage", "add": "members.manage", "delete": "members.manage"}
@@ -323,23 +306,14 @@ class ProjectGrantAdmin(DosModelAdmin):
     list_select_related = ["user", "permission", "content_object"]
     form = ProjectGrantAddForm
 
-    @admin.display(description="user", ordering="user__email")
-    def user_email(self, obj) -> str:
-        return obj.user.email
-
     @admin.display(description="permission")
     def permission_name(self, obj) -> str:
         return obj.permission.codename.replace("_", ".", 1)
 
-    def has_add_permission(self, request):
-        return super().has_add_permission(request) and not self._is_platform(request)
-
     def save_model(self, request, obj, form, change):
-        member = Membership.objects.filter(user__email=form.cleaned_data["email"].lower()).select_related("user").first()
-        if member is None:
-            raise ValidationError({"email": "Not a member of this organisation."})
         try:
-            created = services.project_grant(project=form.cleaned_data["content_object"], user=member.user,
+            created = services.project_grant(project=form.cleaned_data["content_object"],
+                                             user=_member_by_email(form.cleaned_data["email"]),
                                              permission=form.cleaned_data["primitive"], actor=_actor(request))
         except services.TenancyError as exc:
             _raise_as_form_error(exc)
@@ -347,10 +321,6 @@ class ProjectGrantAdmin(DosModelAdmin):
 
     def delete_model(self, request, obj):
         services.project_grant_revoke(grant=obj, actor=_actor(request))
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete_model(request, obj)
 
 
 @admin.register(ApprovalRequest)
@@ -384,6 +354,7 @@ class ApprovalRequestAdmin(DosModelAdmin):
 @admin.register(PlatformRole)
 class PlatformRoleAdmin(DosModelAdmin):
     platform_only = True
+    add_in_org_only = False
     permission_map = {"view": "org.manage", "add": "org.manage", "delete": "org.manage"}
     list_display = ["user", "role", "created_at"]
     list_filter = ["role"]

@@ -13,6 +13,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -110,7 +111,11 @@ def problem_exception_handler(exc, context):
     request = context.get("request")
     corr_id = getattr(request, "corr_id", None)
 
-    if isinstance(exc, RequestDataTooBig):
+    if isinstance(exc, DjangoValidationError):
+        # Services refuse bad changes with Django's ValidationError (field → messages).
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = Problem(400, "validation_error", "The request has invalid fields; see errors.", errors=errors)
+    elif isinstance(exc, RequestDataTooBig):
         exc = Problem(413, "payload_too_large", str(exc))
     elif isinstance(exc, SuspiciousOperation):
         exc = Problem(400, "bad_request", "The request was malformed.")

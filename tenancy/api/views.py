@@ -19,11 +19,6 @@ from tenancy.filters import AuditEventFilter
 from tenancy.models import ApiKey, Membership, Project
 
 
-def _problem_from(error: services.TenancyError) -> Problem:
-    errors = error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
-    return Problem(400, "validation_error", "The request has invalid fields; see errors.", errors=errors)
-
-
 class MeApi(DosApiView):
     permission_map = {"get": AUTHENTICATED}
 
@@ -59,10 +54,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSe
     def create(self, request):
         data = s.ProjectCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            project = services.project_create(org=request.auth.org, actor=request.auth, **data.validated_data)
-        except services.TenancyError as exc:
-            raise _problem_from(exc)
+        project = services.project_create(org=request.auth.org, actor=request.auth, **data.validated_data)
         return Response(s.ProjectOut(project).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ProjectUpdateIn, responses=s.ProjectOut, summary="Rename or describe a project")
@@ -98,10 +90,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, DosViewSet):
         project = self._project()
         data = s.ApiKeyCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            created = services.apikey_create(project=project, actor=request.auth, **data.validated_data)
-        except services.TenancyError as exc:
-            raise _problem_from(exc)
+        created = services.apikey_create(project=project, actor=request.auth, **data.validated_data)
         body = s.ApiKeyOut(created.key).data | {"secret": created.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -125,10 +114,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, DosViewSet)
     def create(self, request):
         data = s.MemberCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            membership = services.membership_add(org=request.auth.org, actor=request.auth, **data.validated_data)
-        except services.TenancyError as exc:
-            raise _problem_from(exc)
+        membership = services.membership_add(org=request.auth.org, actor=request.auth, **data.validated_data)
         return Response(s.MemberOut(membership).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
