@@ -76,3 +76,23 @@ def report(name: str, value: float, target: str, ok: bool, unit: str = "") -> bo
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def _cpu_times() -> list[int]:
+    with open("/proc/stat") as stat:
+        return [int(x) for x in stat.readline().split()[1:]]
+
+
+@contextlib.contextmanager
+def cpu_steal_report():
+    """Print the share of CPU time the hypervisor stole during the block: on a shared VM a high
+    steal share, not the code, explains a slow figure."""
+    before = _cpu_times()
+    try:
+        yield
+    finally:
+        after = _cpu_times()
+        delta = [a - b for a, b in zip(after, before, strict=False)]
+        total = sum(delta) or 1
+        steal = delta[7] if len(delta) > 7 else 0
+        print(f"cpu steal during the measurement: {100 * steal / total:.0f}% of all CPU time")

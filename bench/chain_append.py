@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from _common import bench_database, report
+from _common import bench_database, cpu_steal_report, report
 
 WRITERS, PER_WRITER = 16, 250
 
@@ -55,11 +55,12 @@ def main() -> int:
             threads = [multiprocessing.get_context("fork").Process(target=writer, args=(w,)) for w in range(WRITERS)]
         for t in threads:
             t.start()
-        barrier.wait()
-        started = time.perf_counter()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - started
+        with cpu_steal_report():
+            barrier.wait()
+            started = time.perf_counter()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
         total = WRITERS * PER_WRITER
         with scope.org_scope(org.id):
             result = chain_verify(org_id=org.id, chain="audit")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from _common import bench_database, median_ms, report, timed
+from _common import bench_database, cpu_steal_report, median_ms, report, timed
 
 ROWS, REPEAT = 1000, 400
 
@@ -53,9 +53,10 @@ def main() -> int:
             with_rls()
             without_rls()
         rls, plain = [], []
-        for _ in range(REPEAT // 20):
-            rls += timed(with_rls, 20)
-            plain += timed(without_rls, 20)
+        with cpu_steal_report():
+            for _ in range(REPEAT // 20):
+                rls += timed(with_rls, 20)
+                plain += timed(without_rls, 20)
         ratio = median_ms(rls) / median_ms(plain)
         print(f"rows per query: {ROWS}; samples: {len(rls)} each")
         report("median with RLS", median_ms(rls), "-", True, "ms")
