@@ -198,6 +198,7 @@ REST_FRAMEWORK = {
         "tenancy.authentication.AdminSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["dos.api.permissions.ActionPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["billing.throttle.OrgTokenBucketThrottle"],
     "DEFAULT_PAGINATION_CLASS": "dos.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -234,6 +235,14 @@ METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 # prometheus-client reads this itself; set it (to an empty, writable dir) for multi-process servers.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 DOS_READ_ONLY = env.bool("DOS_READ_ONLY", default=False)
+
+# -- metering ---------------------------------------------------------------------------------------
+USAGE_FUTURE_SKEW_SECONDS = env.int("USAGE_FUTURE_SKEW_SECONDS", default=300)
+USAGE_LATE_LAG_SECONDS = env.int("USAGE_LATE_LAG_SECONDS", default=3600)  # watermark: older is "late"
+USAGE_MAX_LATENESS_DAYS = env.int("USAGE_MAX_LATENESS_DAYS", default=62)  # older events are dropped
+USAGE_PERIOD_CLOSE_GRACE_DAYS = env.int("USAGE_PERIOD_CLOSE_GRACE_DAYS", default=3)
+USAGE_ROLLUP_SETTLE_SECONDS = env.int("USAGE_ROLLUP_SETTLE_SECONDS", default=30)
+USAGE_RECONCILE_ALERT_PCT = env.float("USAGE_RECONCILE_ALERT_PCT", default=1.0)
 
 from dos.logging import configure_logging  # noqa: E402 - needs the values above
 

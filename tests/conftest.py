@@ -44,7 +44,7 @@ def acme(db):
 
 @pytest.fixture
 def outsider(db):
-    return make_org("Outsider Co", plan="sandbox", slug="outsider")
+    return make_org("Outsider Co", plan="pilot", slug="outsider")
 
 
 @pytest.fixture

@@ -6,4 +6,5 @@ app_name = "api"
 
 urlpatterns = [
     path("", include("tenancy.api.urls")),
+    path("", include("billing.api.urls")),
 ]

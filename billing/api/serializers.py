@@ -1,0 +1,72 @@
+from rest_framework import serializers
+
+from billing.catalog import METRICS, SOURCES
+from billing.selectors import GRANULARITIES
+
+MAX_BATCH = 1000
+
+
+class MeterEventIn(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=sorted(METRICS))
+    value = serializers.DecimalField(max_digits=24, decimal_places=6, min_value=0)
+    corr_id = serializers.CharField(max_length=64, help_text="Your id for the usage; repeats are duplicates.")
+    ts = serializers.DateTimeField(required=False, help_text="When it happened (ISO 8601 with offset); default now.")
+    unit = serializers.CharField(max_length=16, required=False)
+    project = serializers.UUIDField(required=False, allow_null=True)
+    source = serializers.ChoiceField(choices=SOURCES, required=False, default="api")
+    meta = serializers.DictField(required=False, default=dict)
+
+
+class MeterBatchIn(serializers.Serializer):
+    events = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=MAX_BATCH,
+                                   help_text=f"At most {MAX_BATCH} events.")
+
+
+class MeterItemOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    id = serializers.IntegerField(required=False)
+    reason = serializers.CharField(required=False)
+    late = serializers.CharField(required=False)
+
+
+class MeterBatchOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = MeterItemOut(many=True)
+
+
+class UsageQueryIn(serializers.Serializer):
+    metric = serializers.ChoiceField(choices=sorted(METRICS))
+    from_ = serializers.DateTimeField(required=False, help_text="default: start of the current billing month")
+    to = serializers.DateTimeField(required=False, help_text="default: now")
+    granularity = serializers.ChoiceField(choices=GRANULARITIES, default="day")
+    project = serializers.UUIDField(required=False)
+
+    def to_internal_value(self, data):
+        data = data.copy()
+        if "from" in data:
+            data["from_"] = data.pop("from")[0] if hasattr(data, "getlist") else data.pop("from")
+        return super().to_internal_value(data)
+
+
+class UsageBucketOut(serializers.Serializer):
+    bucket = serializers.CharField(help_text="UTC hour, Seoul day (YYYY-MM-DD) or Seoul month (YYYY-MM)")
+    value = serializers.CharField()
+    events = serializers.IntegerField()
+
+
+class UsageOut(serializers.Serializer):
+    metric = serializers.CharField()
+    unit = serializers.CharField()
+    granularity = serializers.CharField()
+    from_ = serializers.DateTimeField(source="start")
+    to = serializers.DateTimeField(source="end")
+    series = UsageBucketOut(many=True)
+    total = serializers.CharField()
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["from"] = data.pop("from_")
+        return data

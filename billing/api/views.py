@@ -1,0 +1,88 @@
+"""Metering API: ingest meter events, read usage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework.response import Response
+
+from billing.api import serializers as s
+from billing.catalog import METRICS
+from billing.periods import month_of, month_start_utc
+from billing.selectors import usage_series
+from billing.services import MeterInput, meter_record_many
+from dos.api.errors import Problem
+from dos.api.views import DosApiView
+
+
+def _item(raw) -> tuple[MeterInput | None, str]:
+    data = s.MeterEventIn(data=raw)
+    if not data.is_valid():
+        first = next(iter(data.errors.items()))
+        return None, f"invalid: {first[0]}: {first[1][0]}"
+    v = data.validated_data
+    return MeterInput(metric=v["metric"], value=v["value"], corr_id=v["corr_id"], ts=v.get("ts"), unit=v.get("unit"),
+                      project_id=v.get("project"), source=v["source"], meta=v["meta"]), ""
+
+
+class MeterEventsApi(DosApiView):
+    """One transaction per request: items are validated one by one first (a bad item is rejected
+    alone, with its reason), then all valid items are inserted in one statement — so the accepted
+    ones land together or not at all, and duplicates (same metric + corr_id) are never counted twice."""
+
+    permission_map = {"post": "meter.write"}
+
+    @extend_schema(request=s.MeterBatchIn, responses=s.MeterBatchOut,
+                   summary="Send meter events (one object, or {events: [...]} with at most 1000)")
+    def post(self, request):
+        body = request.data
+        if isinstance(body, dict) and "events" in body:
+            batch = s.MeterBatchIn(data=body)
+            batch.is_valid(raise_exception=True)
+            raw_items = batch.validated_data["events"]
+        elif isinstance(body, dict):
+            raw_items = [body]
+        else:
+            raise Problem(400, "validation_error", "Send one event object or {\"events\": [...]}.",
+                          errors={"non_field_errors": ["Expected a JSON object."]})
+        parsed = [_item(raw) for raw in raw_items]
+        valid = [(i, item) for i, (item, _) in enumerate(parsed) if item is not None]
+        outcomes = dict(zip([i for i, _ in valid],
+                            meter_record_many(org=request.auth.org, items=[item for _, item in valid]), strict=True))
+        results = []
+        for index, (_item_obj, problem) in enumerate(parsed):
+            out = {"index": index, **(outcomes[index].as_dict() if index in outcomes
+                                      else {"status": "rejected", "reason": problem})}
+            results.append(out)
+        counts = {k: sum(1 for r in results if r["status"] == v)
+                  for k, v in (("accepted", "accepted"), ("duplicates", "duplicate"), ("rejected", "rejected"))}
+        return Response({**counts, "results": results})
+
+
+class UsageApi(DosApiView):
+    permission_map = {"get": "usage.read"}
+
+    @extend_schema(
+        parameters=[OpenApiParameter("metric", str, required=True, enum=sorted(METRICS)),
+                    OpenApiParameter("from", str, description="ISO timestamp, inclusive (default: month start)"),
+                    OpenApiParameter("to", str, description="ISO timestamp, exclusive (default: now)"),
+                    OpenApiParameter("granularity", str, enum=["hour", "day", "month"]),
+                    OpenApiParameter("project", str, description="project id")],
+        responses=s.UsageOut, summary="Usage over time: rollups plus the not-yet-rolled tail, so it is current")
+    def get(self, request):
+        query = s.UsageQueryIn(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        now = timezone.now()
+        start = q.get("from_") or month_start_utc(month_of(now))
+        end = q.get("to") or now
+        if end <= start:
+            raise drf_serializers.ValidationError({"to": ["'to' must be after 'from'."]})
+        series = usage_series(org_id=request.auth.org_id, metric=q["metric"], start=start, end=end,
+                              granularity=q["granularity"], project_id=q.get("project"))
+        total = sum((Decimal(b["value"]) for b in series), Decimal(0))
+        return Response(s.UsageOut({"metric": q["metric"], "unit": METRICS[q["metric"]], "granularity": q["granularity"],
+                                    "start": start, "end": end, "series": series, "total": str(total.normalize())}).data)

@@ -1,0 +1,131 @@
+"""Quotas, entitlements and the observed-usage counters (SPEC §7, §11).
+
+Quotas come from the org's plan (``tenancy/plans.yaml``) as ``<metric>_per_<minute|day|month>``,
+optionally overridden per org in ``Org.settings["quotas"]``. Windows are calendar windows in
+Asia/Seoul. Current usage lives in Redis window counters, incremented when a meter event commits
+(so a refused or rolled-back call never counts). ``quota_check`` runs *before* the work:
+
+* over the hard limit → 429 ``usage_exceeded`` with ``Retry-After`` (seconds to the window's end);
+* over the soft limit (plan ``soft_ratio`` of the hard limit) → a warning for ``X-Usage-Warning``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
+
+from billing.metrics import QUOTA_REFUSALS
+from billing.periods import SEOUL, day_end_utc, month_of, month_start_utc, next_month, seoul_day
+from dos.api.errors import Problem
+from dos.redis_client import redis_client
+
+WINDOWS = ("minute", "day", "month")
+
+
+def _bucket(window: str, ts: dt.datetime) -> tuple[str, dt.datetime]:
+    """(bucket label, end of the bucket in UTC) for a timestamp."""
+    if window == "minute":
+        start = ts.astimezone(dt.UTC).replace(second=0, microsecond=0)
+        return start.strftime("%Y%m%d%H%M"), start + dt.timedelta(minutes=1)
+    if window == "day":
+        return seoul_day(ts).isoformat(), day_end_utc(ts)
+    month = month_of(ts)
+    return month.strftime("%Y-%m"), month_start_utc(next_month(month))
+
+
+def _key(org_id, metric: str, window: str, label: str, kind: str = "q") -> str:
+    return f"dos:{kind}:{org_id}:{metric}:{window}:{label}"
+
+
+def window_counters_add(org_id, events: list[tuple[str, dt.datetime, Decimal]]) -> None:
+    """Add committed usage to the quota windows (called on commit by the metering service)."""
+    pipe = redis_client().pipeline(transaction=False)
+    for metric, ts, value in events:
+        for window in WINDOWS:
+            label, ends = _bucket(window, ts)
+            key = _key(org_id, metric, window, label)
+            pipe.incrbyfloat(key, float(value))
+            pipe.expireat(key, int((ends + dt.timedelta(days=2)).timestamp()))
+    pipe.execute()
+
+
+def window_usage(org_id, metric: str, window: str, now: dt.datetime) -> Decimal:
+    label, _ends = _bucket(window, now)
+    raw = redis_client().get(_key(org_id, metric, window, label))
+    return Decimal(raw.decode()) if raw else Decimal(0)
+
+
+def quotas_for(org) -> dict[tuple[str, str], int]:
+    from tenancy.plans import plan_for
+
+    merged = {**plan_for(org.plan).quotas, **((org.settings or {}).get("quotas") or {})}
+    out = {}
+    for name, limit in merged.items():
+        metric, sep, window = name.rpartition("_per_")
+        if sep and window in WINDOWS and isinstance(limit, int):
+            out[(metric, window)] = limit
+    return out
+
+
+def soft_ratio(org) -> float:
+    from tenancy.plans import plan_for
+
+    return float((org.settings or {}).get("soft_ratio", plan_for(org.plan).soft_ratio))
+
+
+@dataclass(frozen=True)
+class QuotaStatus:
+    warning: str = ""
+
+
+def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime | None = None) -> QuotaStatus:
+    """Refuse (429) work that would exceed a hard quota; say so when it passes the soft one."""
+    now = now or timezone.now()
+    amount = Decimal(amount)
+    warnings = []
+    for (q_metric, window), limit in quotas_for(org).items():
+        if q_metric != metric:
+            continue
+        used = window_usage(org.id, metric, window, now)
+        _label, ends = _bucket(window, now)
+        if used + amount > limit:
+            QUOTA_REFUSALS.labels(metric=metric, window=window).inc()
+            retry_after = max(1, int((ends - now).total_seconds()) + 1)
+            raise Problem(429, "usage_exceeded",
+                          f"The {metric}_per_{window} quota of {limit} is used up ({used.normalize()} used); "
+                          f"it resets at {ends.astimezone(SEOUL).isoformat()}.",
+                          headers={"Retry-After": str(retry_after)},
+                          quota=f"{metric}_per_{window}", limit=limit, used=str(used.normalize()))
+        if used + amount > limit * soft_ratio(org):
+            warnings.append(f"{metric}_per_{window}={(used + amount).normalize()}/{limit}")
+    return QuotaStatus(warning="; ".join(warnings))
+
+
+def entitlement_require(*, org, entitlement: str) -> None:
+    """403 ``entitlement_missing`` unless the org's plan (or its overrides) includes it."""
+    from tenancy.plans import plan_for
+
+    extra = (org.settings or {}).get("entitlements") or []
+    if plan_for(org.plan).entitled(entitlement) or entitlement in extra:
+        return
+    raise Problem(403, "entitlement_missing",
+                  f"The {org.plan} plan does not include '{entitlement}'. Upgrade the plan to use it.",
+                  entitlement=entitlement)
+
+
+def usage_observe(*, org_id, metric: str, amount=1, now: dt.datetime | None = None) -> None:
+    """Count usage where it is served, independently of meter events, for reconciliation."""
+    now = now or timezone.now()
+    key = _key(org_id, metric, "day", seoul_day(now).isoformat(), kind="obs")
+    pipe = redis_client().pipeline(transaction=False)
+    pipe.incrbyfloat(key, float(amount))
+    pipe.expire(key, 40 * 86400)
+    pipe.execute()
+
+
+def observed_total(org_id, metric: str, day: dt.date) -> Decimal:
+    raw = redis_client().get(_key(org_id, metric, "day", day.isoformat(), kind="obs"))
+    return Decimal(raw.decode()) if raw else Decimal(0)
