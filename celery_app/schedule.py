@@ -14,6 +14,15 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "dos.tasks.ledger_anchor_daily",
         "schedule": crontab(hour=15, minute=5),  # 00:05 Asia/Seoul
     },
+    "usage-rollup": {
+        "task": "billing.tasks.usage_rollup_all",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 240},
+    },
+    "usage-reconcile-daily": {
+        "task": "billing.tasks.usage_reconcile_daily",
+        "schedule": crontab(hour=15, minute=30),  # 00:30 Asia/Seoul, for the day before
+    },
     "idempotency-purge": {
         "task": "dos.tasks.idempotency_purge_expired",
         "schedule": timedelta(hours=1),

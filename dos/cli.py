@@ -16,6 +16,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "tenant": ("tenant", "create an org (default project + bootstrap API key), list orgs"),
     "apikey": ("apikey", "create, list and revoke API keys of a project"),
     "audit": ("audit", "verify the hash chains (names the first broken entry), list entries"),
+    "usage": ("usage", "show usage, run or backfill rollups, reconcile metered vs observed"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]
