@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from billing.periods import seoul_day
 from billing.rollups import usage_rollup
 from billing.services import meter_record
 from dos import scope
@@ -59,3 +62,28 @@ def test_the_meter_event_changelist_runs_a_constant_number_of_queries(client, ol
         for i in range(10):
             meter_record(org=acme, metric="api_requests", corr_id=f"q{i}")
     assert count() == before
+
+
+@pytest.mark.parametrize("page", ["meterevent", "usagedaily", "usagecounter", "usageadjustment",
+                                  "reconciliationreport"])
+def test_every_billing_page_is_scoped_to_the_users_org(client, mallory, olivia, acme, page):
+    from billing.quotas import usage_observe
+    from billing.reconcile import usage_reconcile
+    from billing.services import MeterInput, meter_record_many
+
+    now = timezone.now()
+    with scope.org_scope(acme.id):
+        meter_record_many(org=acme, now=now, items=[
+            MeterInput(metric="decision_calls", value=5, corr_id="acme-only-1", ts=now),
+            MeterInput(metric="decision_calls", value=5, corr_id="acme-only-1", ts=now),  # a duplicate
+            MeterInput(metric="decision_calls", value=5, corr_id="acme-old", ts=now - timedelta(days=45)),
+        ])
+        usage_rollup(org_id=acme.id, now=now, settle_seconds=0)
+        usage_observe(org_id=acme.id, metric="decision_calls", amount=99, now=now)
+        usage_reconcile(org_id=acme.id, day=seoul_day(now))
+    owner_view = verified_client(client, olivia).get(f"/admin/billing/{page}/")
+    assert owner_view.context_data["cl"].result_count > 0  # Acme's own page has rows …
+    client.logout()
+    outsider_view = verified_client(client, mallory).get(f"/admin/billing/{page}/")
+    assert outsider_view.status_code == 200
+    assert outsider_view.context_data["cl"].result_count == 0  # … the outsider sees none of them
