@@ -28,9 +28,15 @@ def _default(value):
 def _check(value):
     if isinstance(value, float):
         raise TypeError("floats are not allowed in hashed content; use str or Decimal")
-    if isinstance(value, str) and "\x00" in value:
-        # PostgreSQL text and jsonb cannot hold NUL; refuse rather than silently alter content.
-        raise ValueError("NUL characters cannot be stored in hashed content")
+    if isinstance(value, str):
+        if "\x00" in value:
+            # PostgreSQL text and jsonb cannot hold NUL; refuse rather than silently alter content.
+            raise ValueError("NUL characters cannot be stored in hashed content")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON allows "\ud800") has no UTF-8 form, so it cannot be hashed.
+            raise ValueError("invalid Unicode (lone surrogate) in hashed content") from None
     if isinstance(value, dict):
         for k, v in value.items():
             _check(k)

@@ -148,3 +148,13 @@ def test_it_hides_internal_errors_behind_a_problem_500(client):
     body = problem(response, 500)
     assert body["code"] == "server_error"
     assert "secret internal detail" not in response.content.decode()
+
+
+@pytest.mark.parametrize("text, what", [("\\u0000", "NUL"), ("\\ud800", "surrogate")])
+def test_it_refuses_text_that_cannot_be_stored(client, text, what):
+    body = '{"email": "a@example.com", "note": "x' + text + '"}'
+    response = client.post("/api/v1/probe", data=body, content_type="application/json")
+    problem_body = problem(response, 400)
+    assert problem_body["code"] == "malformed_request"
+    assert what in problem_body["detail"] and "'note'" in problem_body["detail"]
+    assert not get_user_model().objects.exists()

@@ -12,7 +12,8 @@ from dos import scope
 from dos.ledger import chain_verify, ledger_append
 from dos.models import LedgerEntry
 
-TEXT = st.characters(blacklist_characters="\x00")  # PostgreSQL cannot store NUL; refused below
+# PostgreSQL cannot store NUL and UTF-8 has no lone surrogates: both are refused (tests below).
+TEXT = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
 
 
 def _append(org_id, n=1, **data):
@@ -109,3 +110,9 @@ def test_any_payloads_verify_and_links_chain(acme, payloads):
 def test_nul_characters_are_refused_with_a_clear_error(acme):
     with scope.org_scope(acme.id), pytest.raises(ValueError, match="NUL"):
         ledger_append(chain="audit", org_id=acme.id, action="x", actor="system:test", data={"a\x00": 1})
+
+
+@pytest.mark.django_db
+def test_lone_surrogates_are_refused_with_a_clear_error(acme):
+    with scope.org_scope(acme.id), pytest.raises(ValueError, match="surrogate"):
+        ledger_append(chain="audit", org_id=acme.id, action="x", actor="system:test", data={"\ud800": 1})

@@ -1,0 +1,1 @@
+"""The policy language (language.py) and its evaluation engine (engine.py)."""
