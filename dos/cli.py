@@ -17,6 +17,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "apikey": ("apikey", "create, list and revoke API keys of a project"),
     "audit": ("audit", "verify the hash chains (names the first broken entry), list entries"),
     "usage": ("usage", "show usage, run or backfill rollups, reconcile metered vs observed"),
+    "policy": ("policy", "install a domain pack, lint a policy file, evaluate an input (dry run)"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]

@@ -225,6 +225,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "OrgStatusEnum": "tenancy.choices.OrgStatus",
+        "PolicyVersionStatusEnum": "decisions.choices.VersionStatus",
+        "MeterItemStatusEnum": ["accepted", "duplicate", "rejected"],
+    },
 }
 
 # -- logging and metrics ---------------------------------------------------------------------------

@@ -109,6 +109,7 @@ def seed_tenancy() -> list[str]:
     path.write_text(json.dumps(accounts, ensure_ascii=False, indent=1))
     path.chmod(0o600)
     key = _demo_key(acme)
+    decide_lines = _demo_policy(acme, key)
     return [
         "Demo logins  (Sign in with SSO on the admin login page; password for all: " + password + ")",
         "  Acme Lending: owner@acme.example, admin@, reviewer@, senior.reviewer@, qa@, auditor@, … @acme.example",
@@ -117,4 +118,25 @@ def seed_tenancy() -> list[str]:
         "               add it to an authenticator app, or print the current code: .venv/bin/python -m dos.devstack totp",
         f"API key      {key}  (Acme Lending, project default)",
         f"Try it       curl -s -H 'Authorization: Bearer {key}' {settings.DOS_BASE_URL}/api/v1/me",
+        *decide_lines,
+    ]
+
+
+def _demo_policy(acme: Org, key: str) -> list[str]:
+    """Install and publish the lending pack for Acme (author: owner, approver: senior reviewer)."""
+    from decisions.packs.install import pack_install
+
+    with scope.org_scope(acme.id):
+        project = Project.objects.get(org=acme, slug="default")
+        author = User.objects.get(email="owner@acme.example")
+        approver = User.objects.get(email="senior.reviewer@acme.example")
+        versions = pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
+    body = ('{"subject_id": "lead-0001", "purpose": "loan_screening", "input": {"age": 35, '
+            '"income_monthly": 3500000, "dsr": 48.5, "credit_score": 720, "employment_months": 36, '
+            '"delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": true, '
+            '"loan_amount": 30000000, "product": "personal"}}')
+    return [
+        f"Policy       {', '.join(f'{v.policy_set.name} {v.semver} ({v.status})' for v in versions)}",
+        f"Decide       curl -s -X POST -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
+        f"{settings.DOS_BASE_URL}/api/v1/decide -d '{body}'",
     ]

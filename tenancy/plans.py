@@ -25,7 +25,10 @@ class Plan:
     trial_days: int | None = None
 
     def entitled(self, entitlement: str) -> bool:
-        return any(fnmatch.fnmatchcase(entitlement, pattern) for pattern in self.entitlements)
+        """A pattern entitles itself, anything it globs, and its sub-entitlements
+        ("decisions.run" covers "decisions.run.basic")."""
+        return any(fnmatch.fnmatchcase(entitlement, pattern) or entitlement.startswith(pattern + ".")
+                   for pattern in self.entitlements)
 
     def quota(self, name: str) -> int | None:
         return self.quotas.get(name)

@@ -7,4 +7,5 @@ app_name = "api"
 urlpatterns = [
     path("", include("tenancy.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("decisions.api.urls")),
 ]

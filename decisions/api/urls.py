@@ -1,0 +1,20 @@
+from django.urls import path
+
+from decisions.api import views
+
+sets = views.PolicySetViewSet
+versions = views.PolicyVersionViewSet
+
+urlpatterns = [
+    path("decide", views.DecideApi.as_view(), name="decide"),
+    path("decisions", views.DecisionViewSet.as_view({"get": "list"}), name="decision-list"),
+    path("decisions/<uuid:pk>", views.DecisionViewSet.as_view({"get": "retrieve"}), name="decision-detail"),
+    path("policies", sets.as_view({"get": "list", "post": "create"}), name="policy-list"),
+    path("policies/lint", sets.as_view({"post": "lint"}), name="policy-lint"),
+    path("policies/<uuid:pk>/versions", sets.as_view({"get": "versions"}), name="policy-versions"),
+    path("policy-versions/<uuid:pk>", versions.as_view({"get": "retrieve"}), name="policy-version-detail"),
+    path("policy-versions/<uuid:pk>/submit", versions.as_view({"post": "submit"}), name="policy-version-submit"),
+    path("policy-versions/<uuid:pk>/approve", versions.as_view({"post": "approve"}), name="policy-version-approve"),
+    path("policy-versions/<uuid:pk>/publish", versions.as_view({"post": "publish"}), name="policy-version-publish"),
+    path("policy-versions/<uuid:pk>/rollback", versions.as_view({"post": "rollback"}), name="policy-version-rollback"),
+]

@@ -1,0 +1,165 @@
+"""Decision API: /decide, decisions, policies (lint, versions, lifecycle)."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from billing.guard import UsageGuardMixin
+from decisions import services
+from decisions.api import serializers as s
+from decisions.models import DecisionRecord, PolicySet, PolicyVersion
+from decisions.policy.engine import InputInvalid
+from decisions.policy.language import parse_policy
+from dos.api.errors import Problem
+from dos.api.views import DosApiView, DosViewSet
+from tenancy.approvals import FourEyesViolation
+from tenancy.models import Project
+
+
+def _validation(errors: dict) -> Problem:
+    return Problem(400, "validation_error", "The request has invalid fields; see errors.", errors=errors)
+
+
+def _project_of(principal) -> Project:
+    project_id = getattr(principal, "project_id", None)
+    projects = Project.objects.filter(archived_at__isnull=True)
+    project = projects.filter(id=project_id).first() if project_id else projects.filter(slug="default").first()
+    if project is None:
+        raise _validation({"project": ["This credential has no active project."]})
+    return project
+
+
+def _person(principal):
+    user = getattr(principal, "user", None)
+    if user is None:
+        raise Problem(403, "person_required", "Approving and publishing need a person: use a key created by a user, "
+                      "or the back office.", permission="policy.approve")
+    return user
+
+
+class DecideApi(UsageGuardMixin, DosApiView):
+    permission_map = {"post": "decisions.run"}
+    entitlement = "decisions.run.basic"
+    quota_metric = "decision_calls"
+
+    @extend_schema(request=s.DecideIn, responses={200: s.DecisionOut}, summary="Decide on an application or lead")
+    def post(self, request):
+        body = s.DecideIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        try:
+            decided = services.decision_make(
+                org=request.auth.org, project=_project_of(request.auth), subject_id=v["subject_id"],
+                purpose=v["purpose"], data=v["input"], policy=v.get("policy"), labels=v.get("labels", ()),
+                corr_id=getattr(request, "corr_id", ""), actor=request.auth)
+        except services.PolicyNotFound as exc:
+            raise _validation({"policy": [str(exc)]})
+        except InputInvalid as exc:
+            raise _validation(exc.errors)
+        return Response(s.DecisionOut(decided.record).data)
+
+
+class DecisionFilter(django_filters.FilterSet):
+    outcome = django_filters.ChoiceFilter(choices=[(o, o) for o in s.OUTCOMES])
+    reason = django_filters.CharFilter(method="by_reason", help_text="a reason code, e.g. DSR_HIGH")
+    policy = django_filters.CharFilter(field_name="policy_version__policy_set__name")
+    subject = django_filters.CharFilter(field_name="subject_token")
+    decided_from = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
+    decided_to = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
+
+    class Meta:
+        model = DecisionRecord
+        fields = ["outcome", "purpose", "kind"]
+
+    def by_reason(self, queryset, name, value):
+        return queryset.filter(reason_codes__contains=[{"code": value}])
+
+
+class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
+    queryset = DecisionRecord.objects.select_related("policy_version__policy_set").order_by("-decided_at")
+    serializer_class = s.DecisionOut
+    filterset_class = DecisionFilter
+    permission_map = {"list": "decisions.read", "retrieve": "decisions.read"}
+
+
+class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):
+    queryset = PolicySet.objects.prefetch_related("versions").order_by("name")
+    serializer_class = s.PolicySetOut
+    permission_map = {"list": "policy.read", "create": "policy.write", "versions": "policy.read",
+                      "lint": "policy.read"}
+
+    @extend_schema(request=s.PolicyCreateIn, responses={201: s.PolicyVersionDetailOut},
+                   summary="Create a draft version (the set is named after the policy's name)")
+    def create(self, request):
+        body = s.PolicyCreateIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            version = services.version_create(project=_project_of(request.auth), source=body.validated_data["source"],
+                                              semver=body.validated_data["semver"], author=_person(request.auth),
+                                              notes=body.validated_data["notes"])
+        except services.PolicyLintError as exc:
+            raise _lint_problem(exc.issues)
+        return Response(s.PolicyVersionDetailOut(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.PolicyVersionOut(many=True), summary="Versions of a policy set")
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        policy_set = self.get_object()
+        versions = PolicyVersion.objects.filter(policy_set=policy_set).select_related("policy_set", "author", "approver")
+        return Response(s.PolicyVersionOut(versions, many=True).data)
+
+    @extend_schema(request=s.LintIn, responses=s.LintOut, summary="Lint a policy source (nothing is stored)")
+    @action(detail=False, methods=["post"])
+    def lint(self, request):
+        body = s.LintIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = parse_policy(body.validated_data["source"])
+        return Response({"ok": result.ok, "issues": [i.as_dict() for i in result.issues]})
+
+
+def _lint_problem(issues) -> Problem:
+    items = [i.as_dict() if hasattr(i, "as_dict") else {"message": str(i)} for i in issues]
+    return Problem(400, "policy_invalid", "The policy has problems; see issues.", issues=items)
+
+
+class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
+    queryset = PolicyVersion.objects.select_related("policy_set", "author", "approver", "approval")
+    serializer_class = s.PolicyVersionDetailOut
+    permission_map = {"retrieve": "policy.read", "submit": "policy.write", "approve": "policy.approve",
+                      "publish": "policy.approve", "rollback": "policy.approve"}
+
+    def _transition(self, request, fn, **kwargs):
+        version = self.get_object()
+        try:
+            version = fn(version=version, **kwargs)
+        except services.PolicyStateError as exc:
+            raise Problem(409, "illegal_transition", str(exc), allowed=exc.allowed)
+        except services.PolicyLintError as exc:
+            raise _lint_problem(exc.issues)
+        except FourEyesViolation as exc:
+            raise Problem(403, "four_eyes", str(exc), permission="policy.approve")
+        return Response(s.PolicyVersionDetailOut(version).data)
+
+    @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Submit a draft for approval")
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        return self._transition(request, services.version_submit, actor=_person(request.auth))
+
+    @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Approve (a person other than the author)")
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._transition(request, services.version_approve, approver=_person(request.auth))
+
+    @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Publish an approved version")
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        return self._transition(request, services.version_publish, actor=_person(request.auth))
+
+    @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Republish a previously published version")
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        return self._transition(request, services.version_rollback, actor=_person(request.auth))

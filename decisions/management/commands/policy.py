@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+
+from decisions.packs import available
+from decisions.packs.install import pack_install
+from decisions.policy.engine import compile_policy
+from decisions.policy.language import parse_policy
+from dos import scope
+from dos.management.base import DosCommand, add_json_flag, resolve_org
+from tenancy.models import Project
+
+
+class Command(DosCommand):
+    help = "Policies: install a domain pack, lint a file, evaluate an input."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True, metavar="{init,lint,eval}")
+        init = sub.add_parser("init", help="install a domain pack into a project (four eyes to publish)")
+        init.add_argument("--pack", required=True, help=f"one of {', '.join(d for d, _ in available())}")
+        init.add_argument("--version", help="pack version (default: newest)")
+        init.add_argument("--org", required=True)
+        init.add_argument("--project", default="default")
+        init.add_argument("--author", required=True, help="e-mail of the member who authors the versions")
+        init.add_argument("--approver", help="e-mail of a second member with policy.approve: publishes at once")
+        add_json_flag(init)
+        lint = sub.add_parser("lint", help="lint a policy YAML file (exit 1 on errors)")
+        lint.add_argument("path")
+        add_json_flag(lint)
+        ev = sub.add_parser("eval", help="evaluate a policy file on a JSON input (dry run, nothing stored)")
+        ev.add_argument("path")
+        ev.add_argument("--input", required=True, help="JSON object or @file.json")
+        add_json_flag(ev)
+
+    def handle(self, *args, **options):
+        return getattr(self, f"do_{options['verb']}")(options)
+
+    def do_init(self, options):
+        org = resolve_org(options["org"])
+        User = get_user_model()
+        with scope.org_scope(org.id):
+            project = Project.objects.filter(slug=options["project"]).first()
+            if project is None:
+                raise CommandError(f"No project '{options['project']}' in {org.slug}.")
+            author = User.objects.filter(email=options["author"].lower()).first()
+            approver = User.objects.filter(email=options["approver"].lower()).first() if options.get("approver") else None
+            if author is None or (options.get("approver") and approver is None):
+                raise CommandError("Author and approver must be existing members (see dosctl tenant / members).")
+            try:
+                versions = pack_install(project=project, domain=options["pack"], version=options.get("version"),
+                                        author=author, approver=approver)
+            except LookupError as exc:
+                raise CommandError(str(exc))
+            except PermissionError as exc:
+                raise CommandError(f"Four eyes: {exc}")
+            rows = [{"policy": v.policy_set.name, "version": v.semver, "status": v.status, "id": str(v.id)}
+                    for v in versions]
+        self.emit(options, rows, lambda rs: "\n".join(f"{r['policy']} {r['version']}: {r['status']}" for r in rs))
+
+    def do_lint(self, options):
+        result = parse_policy(Path(options["path"]).read_text(encoding="utf-8"))
+        out = {"ok": result.ok, "issues": [i.as_dict() for i in result.issues]}
+        self.emit(options, out, lambda d: "ok" if d["ok"] else "\n".join(
+            f"{options['path']}:{i['line']}:{i['column']}: {i.get('rule_id', '')} {i['message']}" for i in d["issues"]))
+        if not result.ok:
+            raise SystemExit(1)
+
+    def do_eval(self, options):
+        import json
+
+        raw = options["input"]
+        data = json.loads(Path(raw[1:]).read_text() if raw.startswith("@") else raw)
+        policy = compile_policy(Path(options["path"]).read_text(encoding="utf-8"))
+        evaluation = policy.evaluate(policy.validate(data))
+        out = {"outcome": evaluation.outcome, "reason_codes": evaluation.reason_codes,
+               "rule_path": [s.as_dict() for s in evaluation.rule_path]}
+        self.emit(options, out, lambda d: f"{d['outcome']}: {', '.join(r['code'] for r in d['reason_codes']) or '-'}")
+
+

@@ -1,0 +1,230 @@
+"""Writes for decisions: the policy version lifecycle and the decide path (SPEC §9).
+
+Lifecycle: draft → pending_approval (submit; source frozen, lint must pass) → approved (a second
+person, through tenancy.approvals) → published (exactly one per set; the previous one is retired)
+→ retired. Rollback republishes a version that was published before. Every step is audited.
+
+Decide: one transaction — validate against the published version's contract, evaluate, store the
+record with a masked snapshot, append it to the ``decisions`` chain, meter ``decision_calls``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from billing.services import meter_record
+from decisions.choices import RecordKind, VersionStatus
+from decisions.models import DecisionRecord, PolicySet, PolicyVersion
+from decisions.policy.engine import compile_policy
+from decisions.policy.language import parse_policy
+from dos.audit import audit_record
+from dos.ledger import ledger_append
+from dos.pii import mask_value
+from tenancy.approvals import approval_grant, approval_require
+
+ALLOWED = {
+    VersionStatus.DRAFT: ["update", "submit"],
+    VersionStatus.PENDING_APPROVAL: ["approve"],
+    VersionStatus.APPROVED: ["publish"],
+    VersionStatus.PUBLISHED: ["retire"],
+    VersionStatus.RETIRED: ["rollback"],
+}
+
+
+class PolicyStateError(Exception):
+    """An action not allowed in the version's state (→ 409 with the allowed actions)."""
+
+    def __init__(self, version: PolicyVersion, action: str):
+        self.allowed = ALLOWED.get(version.status, [])
+        super().__init__(f"Cannot {action} a {version.status} version; allowed: {', '.join(self.allowed) or 'none'}.")
+
+
+class PolicyLintError(Exception):
+    def __init__(self, issues):
+        self.issues = issues
+        super().__init__(f"The policy has {len(issues)} problem(s).")
+
+
+class PolicyNotFound(LookupError):
+    pass
+
+
+def _audit(version: PolicyVersion, action: str, actor, **data) -> None:
+    audit_record(org_id=version.org_id, action=f"policy.{action}", actor=actor, target=f"policy_version:{version.id}",
+                 data={"policy": version.policy_set.name, "semver": version.semver, "sha256": version.sha256, **data})
+
+
+def _lint(source: str) -> None:
+    result = parse_policy(source)
+    errors = [i for i in result.issues if i.severity == "error"]
+    if errors or not result.ok:
+        raise PolicyLintError(errors or result.issues)
+
+
+def version_create(*, project, source: str, semver: str, author, notes: str = "") -> PolicyVersion:
+    """A new draft; its set (named after the policy's `name`) is created on first use."""
+    result = parse_policy(source)
+    if result.policy is None:
+        raise PolicyLintError(result.issues)
+    with transaction.atomic():
+        policy_set, _ = PolicySet.objects.get_or_create(org_id=project.org_id, project=project,
+                                                        name=result.policy.name)
+        if PolicyVersion.objects.filter(policy_set=policy_set, semver=semver).exists():
+            raise PolicyLintError([f"Version {semver} of {policy_set.name} exists already."])
+        version = PolicyVersion.objects.create(org_id=project.org_id, policy_set=policy_set, semver=semver,
+                                               source=source, sha256=hashlib.sha256(source.encode()).hexdigest(),
+                                               author=author, notes=notes)
+        _audit(version, "draft_created", author)
+    return version
+
+
+def version_update(*, version: PolicyVersion, source: str, actor) -> PolicyVersion:
+    if version.status != VersionStatus.DRAFT:
+        raise PolicyStateError(version, "update")
+    version.source = source
+    version.sha256 = hashlib.sha256(source.encode()).hexdigest()
+    version.save(update_fields=["source", "sha256"])
+    _audit(version, "draft_updated", actor)
+    return version
+
+
+def version_submit(*, version: PolicyVersion, actor) -> PolicyVersion:
+    if version.status != VersionStatus.DRAFT:
+        raise PolicyStateError(version, "submit")
+    _lint(version.source)
+    with transaction.atomic():
+        version.approval = approval_require(org=version.org, action="policy.publish",
+                                            target=f"policy_version:{version.id}", requested_by=version.author,
+                                            payload={"sha256": version.sha256})
+        version.status = VersionStatus.PENDING_APPROVAL
+        version.submitted_at = timezone.now()
+        version.save(update_fields=["approval", "status", "submitted_at"])
+        _audit(version, "submitted", actor)
+    return version
+
+
+def version_approve(*, version: PolicyVersion, approver, reason: str = "") -> PolicyVersion:
+    """Four eyes: approval_grant refuses the author and anyone without policy.approve."""
+    if version.status != VersionStatus.PENDING_APPROVAL:
+        raise PolicyStateError(version, "approve")
+    with transaction.atomic():
+        approval_grant(request=version.approval, approver=approver, reason=reason)
+        version.status = VersionStatus.APPROVED
+        version.approver = approver
+        version.approved_at = timezone.now()
+        version.save(update_fields=["status", "approver", "approved_at"])
+        _audit(version, "approved", approver)
+    return version
+
+
+def _make_published(version: PolicyVersion, actor, action: str) -> PolicyVersion:
+    with transaction.atomic():
+        now = timezone.now()
+        current = (PolicyVersion.objects.select_for_update()
+                   .filter(policy_set_id=version.policy_set_id, status=VersionStatus.PUBLISHED).first())
+        if current and current.pk != version.pk:
+            current.status = VersionStatus.RETIRED
+            current.retired_at = now
+            current.save(update_fields=["status", "retired_at"])
+        version.status = VersionStatus.PUBLISHED
+        version.published_at = now
+        version.retired_at = None
+        version.save(update_fields=["status", "published_at", "retired_at"])
+        compile_policy(version.source)  # fail here, not on the first decision
+        _audit(version, action, actor, replaced=str(current.id) if current else None)
+    return version
+
+
+def version_publish(*, version: PolicyVersion, actor) -> PolicyVersion:
+    if version.status != VersionStatus.APPROVED:
+        raise PolicyStateError(version, "publish")
+    return _make_published(version, actor, "published")
+
+
+def version_rollback(*, version: PolicyVersion, actor) -> PolicyVersion:
+    """Republish a version that was published before (no source changes, a new audit entry)."""
+    if version.status != VersionStatus.RETIRED or version.published_at is None:
+        raise PolicyStateError(version, "rollback")
+    return _make_published(version, actor, "rolled_back")
+
+
+def version_retire(*, version: PolicyVersion, actor) -> PolicyVersion:
+    if version.status != VersionStatus.PUBLISHED:
+        raise PolicyStateError(version, "retire")
+    version.status = VersionStatus.RETIRED
+    version.retired_at = timezone.now()
+    version.save(update_fields=["status", "retired_at"])
+    _audit(version, "retired", actor)
+    return version
+
+
+# -- decide ------------------------------------------------------------------------------------------
+
+def subject_token(org_id, subject_id: str) -> str:
+    """A stable per-org pseudonym for the subject; the raw id is never stored or chained."""
+    return "vt_" + salted_hmac(f"dos.subject.{org_id}", subject_id, algorithm="sha256").hexdigest()[:40]
+
+
+def input_hash(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                          .encode()).hexdigest()
+
+
+def published_version(*, project, policy: str | None) -> PolicyVersion:
+    sets = PolicySet.objects.filter(project=project)
+    if policy:
+        sets = sets.filter(name=policy)
+    versions = list(PolicyVersion.objects.filter(policy_set__in=sets, status=VersionStatus.PUBLISHED)
+                    .select_related("policy_set")[:2])
+    if not versions:
+        raise PolicyNotFound(f"No published policy{' named ' + repr(policy) if policy else ''} in this project.")
+    if len(versions) > 1 and not policy:
+        raise PolicyNotFound("This project has several published policies: name one with 'policy'.")
+    return versions[0]
+
+
+@dataclass
+class Decided:
+    record: DecisionRecord
+    version: PolicyVersion
+
+
+def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, policy: str | None = None,
+                  labels=(), corr_id: str = "", actor=None, route: str = "decide") -> Decided:
+    started = time.perf_counter()
+    version = published_version(project=project, policy=policy)
+    compiled = compile_policy(version.source)
+    normalised = compiled.validate(data)  # InputInvalid → 400 with field paths
+    evaluation = compiled.evaluate(normalised, route=route, labels=labels)
+    decision_id = uuid.uuid4()
+    token = subject_token(org.id, subject_id)
+    hashed = input_hash(data)
+    codes = [{"code": r["code"], "message": r["message"]} for r in evaluation.reason_codes]
+    with transaction.atomic():
+        appended = ledger_append(
+            chain="decisions", org_id=org.id, action="decision.made",
+            actor=actor.audit_label() if hasattr(actor, "audit_label") else str(actor or "system"),
+            target=f"decision:{decision_id}",
+            data={"decision_id": str(decision_id), "outcome": evaluation.outcome,
+                  "reason_codes": [c["code"] for c in codes], "policy_sha256": version.sha256,
+                  "input_hash": hashed, "subject": token, "purpose": purpose, "kind": RecordKind.ORIGINAL},
+        )
+        latency = (time.perf_counter() - started) * 1000
+        record = DecisionRecord.objects.create(
+            id=decision_id, org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
+            subject_token=token, purpose=purpose, corr_id=corr_id[:64], input_hash=hashed,
+            snapshot=mask_value(data), outcome=evaluation.outcome, reason_codes=codes,
+            rule_path=[step.as_dict() for step in evaluation.rule_path], labels=sorted(set(labels)),
+            latency_ms=round(latency, 3), ledger_seq=appended.seq, ledger_hash=appended.hash,
+        )
+        meter_record(org=org, metric="decision_calls", corr_id=str(decision_id), source="decide",
+                     project_id=project.id)
+    return Decided(record=record, version=version)
