@@ -111,6 +111,66 @@ def ledger_append(*, chain: str, org_id: uuid.UUID, action: str, actor: str, tar
     return Appended(id=entry_id, seq=seq, hash=entry_hash)
 
 
+@dataclass(frozen=True)
+class Entry:
+    action: str
+    actor: str
+    target: str = ""
+    data: dict | None = None
+
+
+_INSERT_MANY = """
+INSERT INTO dos_ledgerentry (org_id, chain, seq, action, actor, target, data, corr_id, created_at, content_hash,
+                             prev_hash, hash)
+SELECT %(org)s, %(chain)s, x.seq, x.action, x.actor, x.target, x.data::jsonb, %(corr_id)s, %(created_at)s, x.ch,
+       x.prev, x.h
+  FROM unnest(%(seq)s::bigint[], %(action)s::text[], %(actor)s::text[], %(target)s::text[], %(data)s::text[],
+              %(ch)s::text[], %(prev)s::text[], %(h)s::text[]) AS x(seq, action, actor, target, data, ch, prev, h)
+RETURNING id, seq, hash
+"""
+
+
+def ledger_append_many(*, chain: str, org_id: uuid.UUID, entries: list[Entry],
+                       corr_id: str | None = None) -> list[Appended]:
+    """Append several entries under one head lock (batch decisions): the links are computed in
+    Python with the same formula PostgreSQL uses in ledger_append."""
+    if chain not in CHAINS:
+        raise ValueError(f"unknown chain '{chain}'")
+    if not entries:
+        return []
+    corr_id = current_corr_id() if corr_id is None else corr_id
+    created_at = timezone.now()
+    prepared = []
+    for e in entries:
+        data = e.data or {}
+        content_hash = sha256_hex(canonical_json(_content(
+            chain=chain, org_id=org_id, action=e.action, actor=e.actor[:120], target=e.target[:200], data=data,
+            corr_id=corr_id, created_at=created_at)))
+        prepared.append((e, data, content_hash))
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO dos_chainhead (org_id, chain, seq, hash, updated_at) VALUES (%s, %s, 0, %s, %s) "
+            "ON CONFLICT (org_id, chain) DO NOTHING", [org_id, chain, GENESIS, created_at])
+        cur.execute("SELECT seq, hash FROM dos_chainhead WHERE org_id = %s AND chain = %s FOR UPDATE", [org_id, chain])
+        row = cur.fetchone()
+        if row is None:
+            raise PermissionError(f"chain '{chain}' of org {org_id} is outside the current scope")
+        seq, prev = row
+        cols = {k: [] for k in ("seq", "action", "actor", "target", "data", "ch", "prev", "h")}
+        for e, data, content_hash in prepared:
+            seq += 1
+            entry_hash = link_hash(prev, content_hash)
+            for key, value in (("seq", seq), ("action", e.action), ("actor", e.actor[:120]), ("target", e.target[:200]),
+                               ("data", canonical_json(data)), ("ch", content_hash), ("prev", prev), ("h", entry_hash)):
+                cols[key].append(value)
+            prev = entry_hash
+        cur.execute(_INSERT_MANY, {"org": org_id, "chain": chain, "corr_id": corr_id, "created_at": created_at, **cols})
+        rows = sorted(cur.fetchall(), key=lambda r: r[1])
+        cur.execute("UPDATE dos_chainhead SET seq = %s, hash = %s, updated_at = %s WHERE org_id = %s AND chain = %s",
+                    [seq, prev, created_at, org_id, chain])
+    return [Appended(id=i, seq=q, hash=h) for i, q, h in rows]
+
+
 @dataclass
 class VerifyResult:
     org_id: str

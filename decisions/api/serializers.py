@@ -39,6 +39,38 @@ class DecisionOut(serializers.ModelSerializer):
         return (obj.refs or {}).get("case_id")
 
 
+def decision_body(record) -> dict:
+    """The /decide response for a record (a plain function: batch renders 1,000 of these)."""
+    version = record.policy_version
+    return {
+        "decision_id": str(record.id), "outcome": record.outcome, "reason_codes": record.reason_codes,
+        "rule_path": record.rule_path,
+        "policy_version": {"policy": version.policy_set.name, "version": version.semver, "sha256": version.sha256},
+        "case_id": (record.refs or {}).get("case_id"), "latency_ms": float(record.latency_ms),
+        "decided_at": record.decided_at.isoformat().replace("+00:00", "Z"), "subject_token": record.subject_token,
+        "purpose": record.purpose, "kind": record.kind, "ledger_seq": record.ledger_seq,
+    }
+
+
+def decide_item_errors(raw) -> dict[str, list[str]]:
+    """Field errors of one batch item (the same rules as DecideIn, checked without a serializer)."""
+    if not isinstance(raw, dict):
+        return {"non_field_errors": ["Each item is an object."]}
+    errors: dict[str, list[str]] = {}
+    for name, limit in (("subject_id", 128), ("purpose", 64)):
+        value = raw.get(name)
+        if not isinstance(value, str) or not value.strip():
+            errors[name] = ["This field is required."]
+        elif len(value) > limit:
+            errors[name] = [f"Ensure this field has no more than {limit} characters."]
+    if not isinstance(raw.get("input"), dict):
+        errors["input"] = ["Expected a JSON object."]
+    labels = raw.get("labels", [])
+    if not isinstance(labels, list) or len(labels) > 20 or not all(isinstance(x, str) for x in labels):
+        errors["labels"] = ["A list of at most 20 strings."]
+    return errors
+
+
 class PolicyVersionOut(serializers.ModelSerializer):
     policy = serializers.CharField(source="policy_set.name")
     author = serializers.EmailField(source="author.email")
@@ -91,3 +123,54 @@ class LintOut(serializers.Serializer):
 
 
 OUTCOMES = [c for c, _ in Outcome.choices]
+
+
+class ExplainReasonOut(serializers.Serializer):
+    code = serializers.CharField()
+    category = serializers.CharField()
+    ko = serializers.CharField()
+    en = serializers.CharField()
+    rule_message = serializers.CharField()
+
+
+class ExplainOut(serializers.Serializer):
+    decision_id = serializers.UUIDField()
+    decided_at = serializers.DateTimeField()
+    outcome = serializers.CharField()
+    kind = serializers.CharField()
+    reasons = ExplainReasonOut(many=True)
+    rule_path = serializers.ListField(child=serializers.DictField())
+    policy = serializers.DictField()
+    input = serializers.DictField(help_text="masked")
+    subject = serializers.CharField()
+    purpose = serializers.CharField()
+    chain = serializers.DictField()
+    caveats = serializers.ListField(child=serializers.CharField())
+
+
+class ReplayOut(serializers.Serializer):
+    decision_id = serializers.UUIDField()
+    policy_version = serializers.CharField()
+    policy_sha256 = serializers.CharField()
+    match = serializers.BooleanField()
+    diff = serializers.DictField()
+
+
+class DecideItemIn(serializers.Serializer):
+    subject_id = serializers.CharField(max_length=128)
+    purpose = serializers.CharField(max_length=64)
+    input = serializers.DictField()
+    labels = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, max_length=20)
+
+
+class DecideBatchIn(serializers.Serializer):
+    policy = serializers.SlugField(max_length=64, required=False)
+    items = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000,
+                                  help_text="At most 1,000 applications.")
+
+
+class DecideBatchOut(serializers.Serializer):
+    decided = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = serializers.ListField(child=serializers.DictField(),
+                                    help_text="In order: a decision (as /decide returns it) or {index, errors}.")

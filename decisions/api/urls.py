@@ -18,3 +18,10 @@ urlpatterns = [
     path("policy-versions/<uuid:pk>/publish", versions.as_view({"post": "publish"}), name="policy-version-publish"),
     path("policy-versions/<uuid:pk>/rollback", versions.as_view({"post": "rollback"}), name="policy-version-rollback"),
 ]
+
+urlpatterns += [
+    path("decisions/<uuid:pk>/explain", views.DecisionViewSet.as_view({"get": "explain"}), name="decision-explain"),
+    path("decisions/<uuid:pk>/replay", views.DecisionViewSet.as_view({"post": "replay"}), name="decision-replay"),
+]
+
+urlpatterns += [path("decide/batch", views.DecideBatchApi.as_view(), name="decide-batch")]

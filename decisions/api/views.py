@@ -14,6 +14,7 @@ from decisions.api import serializers as s
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import InputInvalid
 from decisions.policy.language import parse_policy
+from decisions.selectors import decision_explain, decision_replay
 from dos.api.errors import Problem
 from dos.api.views import DosApiView, DosViewSet
 from tenancy.approvals import FourEyesViolation
@@ -60,7 +61,51 @@ class DecideApi(UsageGuardMixin, DosApiView):
             raise _validation({"policy": [str(exc)]})
         except InputInvalid as exc:
             raise _validation(exc.errors)
-        return Response(s.DecisionOut(decided.record).data)
+        return Response(s.decision_body(decided.record))
+
+
+class DecideBatchApi(UsageGuardMixin, DosApiView):
+    """Up to 1,000 decisions in one call and one transaction; each item is judged on its own."""
+
+    permission_map = {"post": "decisions.run"}
+    entitlement = "decisions.run.basic"
+    quota_metric = "decision_calls"
+
+    def quota_amount(self, request) -> int:
+        items = request.data.get("items") if isinstance(request.data, dict) else None
+        return len(items) if isinstance(items, list) else 1
+
+    @extend_schema(request=s.DecideBatchIn, responses=s.DecideBatchOut, summary="Decide up to 1,000 applications")
+    def post(self, request):
+        body = s.DecideBatchIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        parsed, items, errors_at = [], [], {}
+        for index, raw in enumerate(body.validated_data["items"]):
+            problems = s.decide_item_errors(raw)
+            if problems:
+                errors_at[index] = problems
+                continue
+            parsed.append(index)
+            items.append(services.BatchItem(subject_id=raw["subject_id"], purpose=raw["purpose"], data=raw["input"],
+                                            labels=tuple(raw.get("labels", ()))))
+        try:
+            decided = services.decision_make_many(org=request.auth.org, project=_project_of(request.auth), items=items,
+                                                  policy=body.validated_data.get("policy"),
+                                                  corr_id=getattr(request, "corr_id", ""), actor=request.auth)
+        except services.PolicyNotFound as exc:
+            raise _validation({"policy": [str(exc)]})
+        by_index = dict(zip(parsed, decided, strict=True))
+        results = []
+        for index in range(len(body.validated_data["items"])):
+            outcome = by_index.get(index)
+            if outcome is None:
+                results.append({"index": index, "errors": errors_at[index]})
+            elif isinstance(outcome, dict):
+                results.append({"index": index, **outcome})
+            else:
+                results.append({"index": index, **s.decision_body(outcome)})
+        rejected = sum(1 for r in results if "errors" in r)
+        return Response({"decided": len(results) - rejected, "rejected": rejected, "results": results})
 
 
 class DecisionFilter(django_filters.FilterSet):
@@ -83,7 +128,19 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewS
     queryset = DecisionRecord.objects.select_related("policy_version__policy_set").order_by("-decided_at")
     serializer_class = s.DecisionOut
     filterset_class = DecisionFilter
-    permission_map = {"list": "decisions.read", "retrieve": "decisions.read"}
+    permission_map = {"list": "decisions.read", "retrieve": "decisions.read", "explain": "decisions.read",
+                      "replay": "decisions.read"}
+
+    @extend_schema(responses=s.ExplainOut, summary="Why: reasons with customer texts (ko/en), rule path, policy, chain")
+    @action(detail=True, methods=["get"])
+    def explain(self, request, pk=None):
+        return Response(decision_explain(self.get_object(), org=request.auth.org))
+
+    @extend_schema(request=None, responses=s.ReplayOut,
+                   summary="Re-evaluate with the pinned policy version and the stored snapshot")
+    @action(detail=True, methods=["post"])
+    def replay(self, request, pk=None):
+        return Response(decision_replay(self.get_object()))
 
 
 class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):

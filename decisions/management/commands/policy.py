@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -18,7 +19,7 @@ class Command(DosCommand):
     help = "Policies: install a domain pack, lint a file, evaluate an input."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="verb", required=True, metavar="{init,lint,eval}")
+        sub = parser.add_subparsers(dest="verb", required=True, metavar="{init,lint,eval,simulate}")
         init = sub.add_parser("init", help="install a domain pack into a project (four eyes to publish)")
         init.add_argument("--pack", required=True, help=f"one of {', '.join(d for d, _ in available())}")
         init.add_argument("--version", help="pack version (default: newest)")
@@ -30,6 +31,15 @@ class Command(DosCommand):
         lint = sub.add_parser("lint", help="lint a policy YAML file (exit 1 on errors)")
         lint.add_argument("path")
         add_json_flag(lint)
+        sim = sub.add_parser("simulate", help="run a policy over a pack's dataset: JSON + HTML report")
+        sim.add_argument("--pack", required=True)
+        sim.add_argument("--version", help="pack version (default: newest)")
+        sim.add_argument("--policy", help="a policy YAML file to simulate instead of the pack's (a challenger)")
+        sim.add_argument("--champion", help="a policy YAML file to compare with (default: the pack's own policy "
+                                            "when --policy is given)")
+        sim.add_argument("--rows", type=int, default=1000)
+        sim.add_argument("--out", default=".", help="directory for simulation.json and simulation.html")
+        add_json_flag(sim)
         ev = sub.add_parser("eval", help="evaluate a policy file on a JSON input (dry run, nothing stored)")
         ev.add_argument("path")
         ev.add_argument("--input", required=True, help="JSON object or @file.json")
@@ -60,6 +70,29 @@ class Command(DosCommand):
                     for v in versions]
         self.emit(options, rows, lambda rs: "\n".join(f"{r['policy']} {r['version']}: {r['status']}" for r in rs))
 
+    def do_simulate(self, options):
+        from decisions.packs import load_pack
+        from decisions.simulation import render_html, simulate
+
+        try:
+            pack = load_pack(options["pack"], options.get("version"))
+        except LookupError as exc:
+            raise CommandError(str(exc))
+        pack_source = next(iter(pack.rules.values()))
+        source = Path(options["policy"]).read_text(encoding="utf-8") if options.get("policy") else pack_source
+        champion = (Path(options["champion"]).read_text(encoding="utf-8") if options.get("champion")
+                    else pack_source if options.get("policy") else None)
+        generator = pack.dataset_module()
+        rows = [{"lead_id": r["lead_id"], **generator.as_input(r)} for r in generator.generate(options["rows"])]
+        report = simulate(source=source, rows=rows, champion_source=champion)
+        out = Path(options["out"])
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "simulation.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+        (out / "simulation.html").write_text(render_html(report), encoding="utf-8")
+        summary = {"json": str(out / "simulation.json"), "html": str(out / "simulation.html"),
+                   "outcomes": report["outcomes"], "flips": report["flips"]["total"]}
+        self.emit(options, summary, lambda d: f"{d['outcomes']} · {d['flips']} flips → {d['json']}, {d['html']}")
+
     def do_lint(self, options):
         result = parse_policy(Path(options["path"]).read_text(encoding="utf-8"))
         out = {"ok": result.ok, "issues": [i.as_dict() for i in result.issues]}
@@ -69,8 +102,6 @@ class Command(DosCommand):
             raise SystemExit(1)
 
     def do_eval(self, options):
-        import json
-
         raw = options["input"]
         data = json.loads(Path(raw[1:]).read_text() if raw.startswith("@") else raw)
         policy = compile_policy(Path(options["path"]).read_text(encoding="utf-8"))

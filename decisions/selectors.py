@@ -1,0 +1,47 @@
+"""Reads for decisions: replay and explanation."""
+
+from __future__ import annotations
+
+from decisions.models import DecisionRecord
+from decisions.policy.engine import compile_policy
+from decisions.reason_codes import reason_text
+
+
+def decision_replay(record: DecisionRecord) -> dict:
+    """Re-evaluate with the pinned version and the stored snapshot; report whether it matches.
+
+    The snapshot has personal data masked: a rule that reads a masked text field would see the
+    mask, which shows up here as a mismatch (privacy's vault will supply sealed originals).
+    """
+    policy = compile_policy(record.policy_version.source)
+    evaluation = policy.evaluate(policy.validate(record.snapshot), labels=record.labels)
+    replayed = {
+        "outcome": evaluation.outcome,
+        "reason_codes": [r["code"] for r in evaluation.reason_codes],
+        "rule_path": [s.as_dict() for s in evaluation.rule_path],
+    }
+    original = {"outcome": record.outcome, "reason_codes": [r["code"] for r in record.reason_codes],
+                "rule_path": record.rule_path}
+    diff = {key: {"recorded": original[key], "replayed": replayed[key]} for key in original
+            if original[key] != replayed[key]}
+    return {"decision_id": str(record.id), "policy_version": record.policy_version.semver,
+            "policy_sha256": record.policy_sha256, "match": not diff, "diff": diff}
+
+
+def decision_explain(record: DecisionRecord, *, org=None) -> dict:
+    version = record.policy_version
+    return {
+        "decision_id": str(record.id),
+        "decided_at": record.decided_at.isoformat(),
+        "outcome": record.outcome,
+        "kind": record.kind,
+        "reasons": [{**reason_text(r["code"], org=org, fallback=r.get("message", "")), "rule_message": r.get("message", "")}
+                    for r in record.reason_codes],
+        "rule_path": record.rule_path,
+        "policy": {"name": version.policy_set.name, "version": version.semver, "sha256": version.sha256},
+        "input": record.snapshot,
+        "subject": record.subject_token,
+        "purpose": record.purpose,
+        "chain": {"name": "decisions", "seq": record.ledger_seq, "hash": record.ledger_hash},
+        "caveats": ["Personal data in the input is shown masked."],
+    }
