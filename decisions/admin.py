@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from decisions import services
 from decisions.choices import VersionStatus
-from decisions.models import DecisionRecord, PolicySet, PolicyVersion
+from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
 from decisions.selectors import decision_explain
 from dos.admin_base import DosModelAdmin
 from tenancy.approvals import FourEyesViolation
@@ -154,3 +154,37 @@ class DecisionRecordAdmin(DosModelAdmin):
         explained = decision_explain(obj)
         return format_html_join("", "<p><b>{}</b> — {}<br><small>{}</small></p>",
                                 ((r["code"], r["ko"], r["en"]) for r in explained["reasons"])) or "—"
+
+
+@admin.register(Simulation)
+class SimulationAdmin(DosModelAdmin):
+    permission_map = {"view": "decisions.read"}
+    list_display = ["created_at", "policy_version", "dataset", "status", "progress", "report_link", "created_by"]
+    list_filter = ["status"]
+    list_select_related = ["policy_version__policy_set"]
+    readonly_fields = ["policy_version", "champion_version", "dataset", "status", "progress", "rows_total",
+                       "rows_done", "error", "created_by", "created_at", "started_at", "finished_at", "report_link"]
+    exclude = ["input_csv", "report", "report_html", "task_id", "project"]
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        return format_html('<div style="width:120px;background:var(--darkened-bg);border-radius:3px">'
+                           '<div style="width:{}%;background:var(--primary);height:10px;border-radius:3px"></div></div>'
+                           "<small>{} / {}</small>", obj.progress_pct, obj.rows_done, obj.rows_total)
+
+    @admin.display(description="report")
+    def report_link(self, obj):
+        if obj.status != Simulation.Status.DONE:
+            return "—"
+        return format_html('<a href="{}" target="_blank">open</a>',
+                           reverse("admin:decisions_simulation_report", args=[obj.pk]))
+
+    def get_urls(self):
+        return [path("<uuid:pk>/report/", self.admin_site.admin_view(self.report_view), name="decisions_simulation_report"),
+                *super().get_urls()]
+
+    def report_view(self, request, pk):
+        from django.http import HttpResponse
+
+        sim = Simulation.objects.get(pk=pk)
+        return HttpResponse(sim.report_html or "not ready", content_type="text/html; charset=utf-8")

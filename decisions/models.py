@@ -93,3 +93,43 @@ class DecisionRecord(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.outcome} {self.id}"
+
+
+class Simulation(TenantModel):
+    """A simulation job: a policy version (drafts included) over a dataset, compared with the champion."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
+    champion_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="+", db_index=False)
+    dataset = models.CharField(max_length=80, help_text="pack:<domain> or upload")
+    input_csv = models.TextField(blank=True, help_text="Uploaded rows (CSV), when dataset is upload.")
+    rows_total = models.IntegerField(default=0)
+    rows_done = models.IntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    report = models.JSONField(null=True, blank=True)
+    report_html = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_by = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["org", "created_at"], name="simulation_org_created_idx")]
+
+    def __str__(self) -> str:
+        return f"simulation {self.id} ({self.status})"
+
+    @property
+    def progress_pct(self) -> int:
+        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0

@@ -174,3 +174,25 @@ class DecideBatchOut(serializers.Serializer):
     rejected = serializers.IntegerField()
     results = serializers.ListField(child=serializers.DictField(),
                                     help_text="In order: a decision (as /decide returns it) or {index, errors}.")
+
+
+class SimulateIn(serializers.Serializer):
+    policy_version = serializers.UUIDField(help_text="Any version of a policy in this project, drafts included.")
+    dataset = serializers.RegexField(r"^(pack:[a-z_]+|upload)$", help_text="pack:<domain> or upload")
+    csv = serializers.CharField(required=False, allow_blank=True, default="",
+                                help_text="With dataset=upload: CSV with a header row (lists as a;b;c).")
+
+
+class SimulationOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    dataset = serializers.CharField()
+    rows_total = serializers.IntegerField()
+    rows_done = serializers.IntegerField()
+    progress_pct = serializers.IntegerField()
+    policy_version = serializers.UUIDField(source="policy_version_id")
+    champion_version = serializers.UUIDField(source="champion_version_id", allow_null=True)
+    report = serializers.JSONField(allow_null=True)
+    error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)

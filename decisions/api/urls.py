@@ -25,3 +25,10 @@ urlpatterns += [
 ]
 
 urlpatterns += [path("decide/batch", views.DecideBatchApi.as_view(), name="decide-batch")]
+
+urlpatterns += [
+    path("simulate", views.SimulateApi.as_view(), name="simulate"),
+    path("simulations/<uuid:pk>", views.SimulationViewSet.as_view({"get": "retrieve"}), name="simulation-detail"),
+    path("simulations/<uuid:pk>/report.html", views.SimulationViewSet.as_view({"get": "report_html"}),
+         name="simulation-report"),
+]

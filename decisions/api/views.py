@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -11,10 +12,11 @@ from rest_framework.response import Response
 from billing.guard import UsageGuardMixin
 from decisions import services
 from decisions.api import serializers as s
-from decisions.models import DecisionRecord, PolicySet, PolicyVersion
+from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
 from decisions.policy.engine import InputInvalid
 from decisions.policy.language import parse_policy
 from decisions.selectors import decision_explain, decision_replay
+from decisions.simulation_jobs import SimulationInputError, simulation_create
 from dos.api.errors import Problem
 from dos.api.views import DosApiView, DosViewSet
 from tenancy.approvals import FourEyesViolation
@@ -106,6 +108,40 @@ class DecideBatchApi(UsageGuardMixin, DosApiView):
                 results.append({"index": index, **s.decision_body(outcome)})
         rejected = sum(1 for r in results if "errors" in r)
         return Response({"decided": len(results) - rejected, "rejected": rejected, "results": results})
+
+
+class SimulateApi(DosApiView):
+    permission_map = {"post": "decisions.run"}
+
+    @extend_schema(request=s.SimulateIn, responses={202: s.SimulationOut},
+                   summary="Start a simulation job (Celery); poll /simulations/{id} for progress and the report")
+    def post(self, request):
+        body = s.SimulateIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        version = PolicyVersion.objects.filter(id=v["policy_version"]).select_related("policy_set").first()
+        if version is None:
+            raise _validation({"policy_version": ["No such policy version in this organisation."]})
+        try:
+            sim = simulation_create(project=version.policy_set.project, version=version, dataset=v["dataset"],
+                                    input_csv=v["csv"], actor=request.auth)
+        except SimulationInputError as exc:
+            raise _validation({"dataset": [str(exc)]})
+        return Response(s.SimulationOut(sim).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SimulationViewSet(mixins.RetrieveModelMixin, DosViewSet):
+    queryset = Simulation.objects.all()
+    serializer_class = s.SimulationOut
+    permission_map = {"retrieve": "decisions.read", "report_html": "decisions.read"}
+
+    @extend_schema(responses={(200, "text/html"): str}, summary="The simulation report as HTML")
+    @action(detail=True, methods=["get"])
+    def report_html(self, request, pk=None):
+        sim = self.get_object()
+        if sim.status != Simulation.Status.DONE:
+            raise Problem(409, "not_ready", f"The simulation is {sim.status}.", allowed=[])
+        return HttpResponse(sim.report_html, content_type="text/html; charset=utf-8")
 
 
 class DecisionFilter(django_filters.FilterSet):
