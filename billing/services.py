@@ -135,10 +135,23 @@ def _validate(item: MeterInput, *, plan_metrics, project_ids, limits: _Limits, n
 # then inserted in one statement; ON CONFLICT on the (org, idem_key) constraint makes duplicates
 # no-ops and RETURNING tells which keys were new. The staging table holds nothing tenant-visible:
 # it is temporary (this session only) and truncated before every batch.
+# Not ON COMMIT DELETE ROWS: that truncates the table at every commit of the session (milliseconds,
+# inside whatever locks the transaction holds); the rows are cleared explicitly before each batch.
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS meter_stage (
     p uuid, t timestamptz, m text, v numeric, u text, c text, s text, meta text, k text, l text
-) ON COMMIT DELETE ROWS
+)
+"""
+_COPY_FROM = 50  # smaller batches go in one INSERT … SELECT FROM unnest(…) statement
+_INSERT_SMALL = """
+INSERT INTO billing_meterevent (org_id, project_id, ts, metric, value, unit, corr_id, source, meta, idem_key,
+                                late_status, ingested_at)
+SELECT %(org)s, x.p, x.t, x.m, x.v, x.u, x.c, x.s, x.meta::jsonb, x.k, x.l, %(now)s
+  FROM unnest(%(p)s::uuid[], %(t)s::timestamptz[], %(m)s::text[], %(v)s::numeric[], %(u)s::text[],
+              %(c)s::text[], %(s)s::text[], %(meta)s::text[], %(k)s::text[], %(l)s::text[])
+       AS x(p, t, m, v, u, c, s, meta, k, l)
+ON CONFLICT ON CONSTRAINT meterevent_org_idem_uniq DO NOTHING
+RETURNING idem_key, id
 """
 _INSERT = """
 INSERT INTO billing_meterevent (org_id, project_id, ts, metric, value, unit, corr_id, source, meta, idem_key,
@@ -183,13 +196,22 @@ def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None =
     if rows:
         ordered = list(rows.items())
         with transaction.atomic(savepoint=False), connection.cursor() as cur:
-            cur.execute(_STAGE)
-            cur.execute("DELETE FROM meter_stage")  # cheaper than TRUNCATE for a small temp table
-            with cur.cursor.copy("COPY meter_stage (p, t, m, v, u, c, s, meta, k, l) FROM STDIN") as copy:
+            if len(ordered) < _COPY_FROM:
+                cols = {k: [] for k in ("p", "t", "m", "v", "u", "c", "s", "meta", "k", "l")}
                 for key, (_, item, info) in ordered:
-                    copy.write_row((item.project_id, info["ts"], item.metric, info["value"], METRICS[item.metric],
-                                    item.corr_id, item.source, info["meta"], key, str(info["late"])))
-            cur.execute(_INSERT, {"org": org.id, "now": now})
+                    for col, value in zip(cols, (item.project_id, info["ts"], item.metric, info["value"],
+                                                 METRICS[item.metric], item.corr_id, item.source, info["meta"], key,
+                                                 str(info["late"])), strict=True):
+                        cols[col].append(value)
+                cur.execute(_INSERT_SMALL, {"org": org.id, "now": now, **cols})
+            else:
+                cur.execute(_STAGE)
+                cur.execute("DELETE FROM meter_stage")  # cheaper than TRUNCATE for a small temp table
+                with cur.cursor.copy("COPY meter_stage (p, t, m, v, u, c, s, meta, k, l) FROM STDIN") as copy:
+                    for key, (_, item, info) in ordered:
+                        copy.write_row((item.project_id, info["ts"], item.metric, info["value"], METRICS[item.metric],
+                                        item.corr_id, item.source, info["meta"], key, str(info["late"])))
+                cur.execute(_INSERT, {"org": org.id, "now": now})
             inserted = dict(cur.fetchall())
             adjustments = []
             for key, (index, item, info) in ordered:

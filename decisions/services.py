@@ -209,6 +209,10 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
     hashed = input_hash(data)
     codes = [{"code": r["code"], "message": r["message"]} for r in evaluation.reason_codes]
     with transaction.atomic():
+        # Meter first: the chain append takes the chain head lock, held until COMMIT, so it comes
+        # last with only the record insert after it.
+        meter_record(org=org, metric="decision_calls", corr_id=str(decision_id), source="decide",
+                     project_id=project.id)
         appended = ledger_append(
             chain="decisions", org_id=org.id, action="decision.made",
             actor=actor.audit_label() if hasattr(actor, "audit_label") else str(actor or "system"),
@@ -225,8 +229,6 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
             rule_path=[step.as_dict() for step in evaluation.rule_path], labels=sorted(set(labels)),
             latency_ms=round(latency, 3), ledger_seq=appended.seq, ledger_hash=appended.hash,
         )
-        meter_record(org=org, metric="decision_calls", corr_id=str(decision_id), source="decide",
-                     project_id=project.id)
     return Decided(record=record, version=version)
 
 
@@ -267,6 +269,8 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         results.append(record)
         pending.append(record)
     with transaction.atomic():
+        meter_record_many(org=org, items=[MeterInput(metric="decision_calls", value=1, corr_id=str(r.id),
+                                                     source="decide", project_id=project.id) for r in pending])
         appended = ledger_append_many(chain="decisions", org_id=org.id, entries=[
             Entry(action="decision.made", actor=label, target=f"decision:{r.id}",
                   data={"decision_id": str(r.id), "outcome": r.outcome, "reason_codes": [c["code"] for c in r.reason_codes],
@@ -277,6 +281,4 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         for record, link in zip(pending, appended, strict=True):
             record.ledger_seq, record.ledger_hash, record.latency_ms = link.seq, link.hash, latency
         DecisionRecord.objects.bulk_create(pending)
-        meter_record_many(org=org, items=[MeterInput(metric="decision_calls", value=1, corr_id=str(r.id),
-                                                     source="decide", project_id=project.id) for r in pending])
     return results
