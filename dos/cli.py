@@ -17,7 +17,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "apikey": ("apikey", "create, list and revoke API keys of a project"),
     "audit": ("audit", "verify the hash chains (names the first broken entry), list entries"),
     "usage": ("usage", "show usage, run or backfill rollups, reconcile metered vs observed"),
-    "policy": ("policy", "install a domain pack, lint a policy file, evaluate an input (dry run)"),
+    "policy": ("policy", "install a pack, lint, eval, simulate; submit, approve, publish, rollback versions"),
+    "decision": ("decision", "replay or explain a recorded decision"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]

@@ -19,7 +19,16 @@ class Command(DosCommand):
     help = "Policies: install a domain pack, lint a file, evaluate an input."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(dest="verb", required=True, metavar="{init,lint,eval,simulate}")
+        sub = parser.add_subparsers(dest="verb", required=True,
+                                    metavar="{init,lint,eval,simulate,submit,approve,publish,rollback}")
+        for verb, text in (("submit", "submit a draft for approval"), ("approve", "approve (not the author)"),
+                           ("publish", "publish an approved version"),
+                           ("rollback", "republish a previously published version")):
+            step = sub.add_parser(verb, help=text)
+            step.add_argument("version_id")
+            step.add_argument("--org", required=True)
+            step.add_argument("--as", dest="person", required=True, help="e-mail of the member acting")
+            add_json_flag(step)
         init = sub.add_parser("init", help="install a domain pack into a project (four eyes to publish)")
         init.add_argument("--pack", required=True, help=f"one of {', '.join(d for d, _ in available())}")
         init.add_argument("--version", help="pack version (default: newest)")
@@ -46,7 +55,36 @@ class Command(DosCommand):
         add_json_flag(ev)
 
     def handle(self, *args, **options):
+        if options["verb"] in ("submit", "approve", "publish", "rollback"):
+            return self.do_step(options)
         return getattr(self, f"do_{options['verb']}")(options)
+
+    def do_step(self, options):
+        from decisions import services
+        from decisions.models import PolicyVersion
+
+        org = resolve_org(options["org"])
+        with scope.org_scope(org.id):
+            person = get_user_model().objects.filter(email=options["person"].lower()).first()
+            version = PolicyVersion.objects.select_related("policy_set", "approval").filter(
+                id=options["version_id"]).first() if _uuid(options["version_id"]) else None
+            if person is None or version is None:
+                raise CommandError("Unknown person or version in this organisation.")
+            step = {"submit": lambda: services.version_submit(version=version, actor=person),
+                    "approve": lambda: services.version_approve(version=version, approver=person),
+                    "publish": lambda: services.version_publish(version=version, actor=person),
+                    "rollback": lambda: services.version_rollback(version=version, actor=person)}[options["verb"]]
+            try:
+                version = step()
+            except services.PolicyStateError as exc:
+                raise CommandError(str(exc))
+            except services.PolicyLintError as exc:
+                raise CommandError("; ".join(str(i) for i in exc.issues))
+            except PermissionError as exc:
+                raise CommandError(f"Four eyes: {exc}")
+        out = {"id": str(version.id), "policy": version.policy_set.name, "semver": version.semver,
+               "status": version.status}
+        self.emit(options, out, lambda d: f"{d['policy']} {d['semver']}: {d['status']}")
 
     def do_init(self, options):
         org = resolve_org(options["org"])
@@ -111,3 +149,13 @@ class Command(DosCommand):
         self.emit(options, out, lambda d: f"{d['outcome']}: {', '.join(r['code'] for r in d['reason_codes']) or '-'}")
 
 
+
+
+def _uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+
+from decisions.models import DecisionRecord
+from decisions.selectors import decision_explain, decision_replay
+from dos import scope
+from dos.management.base import DosCommand, add_json_flag, resolve_org
+
+
+class Command(DosCommand):
+    help = "Replay or explain a recorded decision."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True, metavar="{replay,explain}")
+        for name, text in (("replay", "re-evaluate with the pinned version and snapshot (exit 1 on mismatch)"),
+                           ("explain", "reasons (ko/en), rule path, policy and chain position")):
+            p = sub.add_parser(name, help=text)
+            p.add_argument("decision_id")
+            p.add_argument("--org", required=True)
+            add_json_flag(p)
+
+    def handle(self, *args, **options):
+        org = resolve_org(options["org"])
+        with scope.org_scope(org.id):
+            record = DecisionRecord.objects.select_related("policy_version__policy_set").filter(
+                id=options["decision_id"]).first() if _is_uuid(options["decision_id"]) else None
+            if record is None:
+                raise CommandError(f"No decision {options['decision_id']} in {org.slug}.")
+            if options["verb"] == "replay":
+                result = decision_replay(record)
+                self.emit(options, result, lambda r: f"{'match' if r['match'] else 'MISMATCH'} "
+                                                     f"(policy {r['policy_version']}) {r['diff'] or ''}")
+                if not result["match"]:
+                    raise SystemExit(1)
+            else:
+                explained = decision_explain(record, org=org)
+                self.emit(options, explained, lambda e: "\n".join(
+                    [f"{e['outcome'].upper()} · {e['policy']['name']} {e['policy']['version']} · chain #{e['chain']['seq']}"]
+                    + [f"  {r['code']}: {r['ko']} / {r['en']}" for r in e["reasons"]]))
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
