@@ -30,12 +30,15 @@ $(IDP_STAMP): $(IDP)/package.json $(IDP)/package-lock.json
 	cd $(IDP) && npm ci --no-audit --no-fund --silent
 	@touch $@
 
-# Debian's chromium drives the browser tests (Playwright for Python); fonts-nanum renders Korean.
+# Debian packages: chromium drives the browser tests (Playwright for Python); fonts-nanum renders
+# Korean in the admin and in PDFs; pango is WeasyPrint's text layout; poppler-utils reads PDFs in tests.
+SYSTEM_PACKAGES := chromium fonts-nanum libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
 browser:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-nanum; }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
-run: $(STAMP) $(IDP_STAMP)
+run: $(STAMP) $(IDP_STAMP) browser
 	$(PY) -m dos.devstack run
 
 lint: $(STAMP)

@@ -209,6 +209,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "dos.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # `?format=` is ours (e.g. explain?format=pdf), not DRF's renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DecisionOS API",

@@ -32,3 +32,7 @@ urlpatterns += [
     path("simulations/<uuid:pk>/report.html", views.SimulationViewSet.as_view({"get": "report_html"}),
          name="simulation-report"),
 ]
+
+urlpatterns += [
+    path("decisions/<uuid:pk>/evidence", views.DecisionViewSet.as_view({"get": "evidence"}), name="decision-evidence"),
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from billing.guard import UsageGuardMixin
 from decisions import services
 from decisions.api import serializers as s
+from decisions.documents import evidence_zip, explain_pdf
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
 from decisions.policy.engine import InputInvalid
 from decisions.policy.language import parse_policy
@@ -165,12 +166,29 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewS
     serializer_class = s.DecisionOut
     filterset_class = DecisionFilter
     permission_map = {"list": "decisions.read", "retrieve": "decisions.read", "explain": "decisions.read",
-                      "replay": "decisions.read"}
+                      "replay": "decisions.read", "evidence": "decisions.read"}
 
-    @extend_schema(responses=s.ExplainOut, summary="Why: reasons with customer texts (ko/en), rule path, policy, chain")
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["json", "pdf"],
+                                                description="pdf: the customer-facing explanation (Korean/English)")],
+                   responses={200: s.ExplainOut, (200, "application/pdf"): bytes},
+                   summary="Why: reasons with customer texts (ko/en), rule path, policy, chain; ?format=pdf")
     @action(detail=True, methods=["get"])
     def explain(self, request, pk=None):
-        return Response(decision_explain(self.get_object(), org=request.auth.org))
+        record = self.get_object()
+        if request.query_params.get("format") == "pdf":
+            response = HttpResponse(explain_pdf(record, org=request.auth.org), content_type="application/pdf")
+            response["Content-Disposition"] = f'inline; filename="decision-{record.id}.pdf"'
+            return response
+        return Response(decision_explain(record, org=request.auth.org))
+
+    @extend_schema(responses={(200, "application/zip"): bytes},
+                   summary="Evidence bundle: record, policy source, explanation, chain proof (zip)")
+    @action(detail=True, methods=["get"])
+    def evidence(self, request, pk=None):
+        record = self.get_object()
+        response = HttpResponse(evidence_zip(record, org=request.auth.org), content_type="application/zip")
+        response["Content-Disposition"] = f'attachment; filename="decision-{record.id}-evidence.zip"'
+        return response
 
     @extend_schema(request=None, responses=s.ReplayOut,
                    summary="Re-evaluate with the pinned policy version and the stored snapshot")
