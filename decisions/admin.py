@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from decisions import services
 from decisions.choices import VersionStatus
-from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
+from decisions.models import DecisionRecord, PolicySet, PolicyVersion, ReasonCode, Simulation
 from decisions.selectors import decision_explain
 from dos.admin_base import DosModelAdmin
 from tenancy.approvals import FourEyesViolation
@@ -188,3 +188,32 @@ class SimulationAdmin(DosModelAdmin):
 
         sim = Simulation.objects.get(pk=pk)
         return HttpResponse(sim.report_html or "not ready", content_type="text/html; charset=utf-8")
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(DosModelAdmin):
+    """The org's own wording; codes without a row use the domain packs' defaults (listed below)."""
+
+    permission_map = {"view": "policy.read", "add": "policy.write", "change": "policy.write", "delete": "policy.write"}
+    list_display = ["code", "category", "ko", "en", "updated_at"]
+    search_fields = ["code", "ko", "en"]
+    list_filter = ["category"]
+    fields = ["code", "category", "ko", "en"]
+
+    def changelist_view(self, request, extra_context=None):
+        from decisions.reason_codes import system_reason_codes
+
+        extra = {"system_reason_codes": sorted(system_reason_codes().items())}
+        return super().changelist_view(request, extra_context={**(extra_context or {}), **extra})
+
+    def save_model(self, request, obj, form, change):
+        from django.utils import timezone
+
+        from dos.audit import audit_record
+
+        if not change:
+            obj.org_id = request.dos_principal.org_id
+        obj.updated_at = timezone.now()
+        super().save_model(request, obj, form, change)
+        audit_record(org_id=obj.org_id, action="reason_code.saved", actor=request.dos_principal,
+                     target=f"reason_code:{obj.code}", data={"ko": obj.ko, "en": obj.en})

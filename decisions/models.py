@@ -133,3 +133,20 @@ class Simulation(TenantModel):
     @property
     def progress_pct(self) -> int:
         return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
+
+
+class ReasonCode(TenantModel):
+    """An org's own customer texts for a reason code (system defaults come from the domain packs)."""
+
+    code = models.CharField(max_length=64)
+    category = models.CharField(max_length=32, blank=True)
+    ko = models.TextField("Korean text")
+    en = models.TextField("English text")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.UniqueConstraint(fields=["org", "code"], name="reasoncode_org_code_uniq")]
+
+    def __str__(self) -> str:
+        return self.code

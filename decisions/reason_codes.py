@@ -1,5 +1,5 @@
 """Customer-facing reason texts. System defaults come from every domain pack's reason_codes.yaml;
-an org may override a text in Org.settings["reason_codes"][CODE] = {"ko": …, "en": …}."""
+an org overrides them with ReasonCode rows (back office: Reason codes)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ def system_reason_codes() -> dict[str, dict]:
 
 
 def reason_text(code: str, *, org=None, fallback: str = "") -> dict:
+    from decisions.models import ReasonCode
+
     entry = dict(system_reason_codes().get(code, {}))
-    override = ((getattr(org, "settings", None) or {}).get("reason_codes") or {}).get(code) or {}
-    entry.update({k: v for k, v in override.items() if k in ("ko", "en", "category")})
+    if org is not None:
+        override = ReasonCode.objects.filter(org_id=org.id, code=code).values("ko", "en", "category").first()
+        if override:
+            entry.update({k: v for k, v in override.items() if v})
     return {"code": code, "category": entry.get("category", "other"), "ko": entry.get("ko", fallback),
             "en": entry.get("en", fallback)}

@@ -79,3 +79,19 @@ def test_the_decisions_changelist_runs_a_constant_number_of_queries(client, oliv
     for i in range(6):
         decide(api, subject=f"more-{i}")
     assert count() == before
+
+
+def test_an_org_can_word_a_reason_code_its_own_way(client, olivia, acme, lending):
+    from decisions.models import ReasonCode
+
+    c = verified_client(client, olivia)
+    page = c.get("/admin/decisions/reasoncode/").content.decode()
+    assert 'id="system-reason-codes"' in page and "DSR_HIGH" in page
+    c.post("/admin/decisions/reasoncode/add/", {"code": "DSR_HIGH", "category": "affordability",
+                                                 "ko": "부채 비율이 기준을 넘었습니다.", "en": "Debt ratio too high."})
+    with scope.org_scope(acme.id):
+        assert ReasonCode.objects.get(code="DSR_HIGH").en == "Debt ratio too high."
+    api = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"]))
+    decision_id = decide(api, dsr=48.5).json()["decision_id"]
+    explained = api.get(f"/api/v1/decisions/{decision_id}/explain").json()
+    assert explained["reasons"][0]["ko"] == "부채 비율이 기준을 넘었습니다."
