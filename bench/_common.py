@@ -96,3 +96,25 @@ def cpu_steal_report():
         total = sum(delta) or 1
         steal = delta[7] if len(delta) > 7 else 0
         print(f"cpu steal during the measurement: {100 * steal / total:.0f}% of all CPU time")
+
+
+def lending_tenant(name: str, *, scopes=("decisions.run",), settings: dict | None = None):
+    """An enterprise org with the lending pack published by two different people, and an API key.
+
+    Returns (org, key secret). Rate limits are lifted (and ``settings`` merged in) so the figures
+    measure the work, not the org's throttle."""
+    from decisions.packs.install import pack_install
+    from dos import scope
+    from tenancy import services
+    from tenancy.models import Project
+
+    org = services.org_create(name=name, plan="enterprise", actor="system:bench")
+    with scope.org_scope(org.id):
+        org.settings = {"rate_limit": {"rps": 1e9, "burst": 1e9}, **(settings or {})}
+        org.save(update_fields=["settings"])
+        author = services.membership_add(org=org, email="author@bench.example", role="owner").user
+        approver = services.membership_add(org=org, email="approver@bench.example", role="senior_reviewer").user
+        project = Project.objects.get(org=org, slug="default")
+        pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
+        key = services.apikey_create(project=project, name="bench", scopes=list(scopes), actor="system:bench").secret
+    return org, key

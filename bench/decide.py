@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, bench_database, cpu_steal_report, report
+from _common import ROOT, bench_database, cpu_steal_report, lending_tenant, report
 
 BODY = {"subject_id": "bench-lead", "purpose": "loan_screening", "input": {
     "age": 35, "income_monthly": 3500000, "dsr": 32.0, "credit_score": 720, "employment_months": 36,
@@ -110,23 +110,10 @@ def main() -> int:
     parser.add_argument("--workers", default=os.environ.get("WEB_CONCURRENCY", "4"))
     args = parser.parse_args()
     with bench_database():
-        from decisions.packs.install import pack_install
         from dos import scope
         from dos.ledger import chain_verify
-        from tenancy import services
-        from tenancy.models import Project
 
-        org = services.org_create(name="Bench HTTP", plan="enterprise", actor="system:bench")
-        with scope.org_scope(org.id):
-            org.settings = {"rate_limit": {"rps": 100000, "burst": 100000},
-                            "quotas": {"decision_calls_per_day": 10_000_000}}
-            org.save(update_fields=["settings"])
-            author = services.membership_add(org=org, email="author@bench.example", role="owner").user
-            approver = services.membership_add(org=org, email="approver@bench.example", role="senior_reviewer").user
-            project = Project.objects.get(org=org, slug="default")
-            pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
-            key = services.apikey_create(project=project, name="bench", scopes=["decisions.run"],
-                                         actor="system:bench").secret
+        org, key = lending_tenant("Bench HTTP", settings={"quotas": {"decision_calls_per_day": 10_000_000}})
         from django.db import connections
 
         connections.close_all()

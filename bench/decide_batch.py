@@ -9,7 +9,7 @@ import json
 import sys
 import time
 
-from _common import bench_database, cpu_steal_report, report
+from _common import bench_database, cpu_steal_report, lending_tenant, report
 
 BATCHES = 5
 
@@ -19,22 +19,10 @@ def main() -> int:
         from django.test import Client
 
         from decisions.packs import load_pack
-        from decisions.packs.install import pack_install
         from dos import scope
         from dos.ledger import chain_verify
-        from tenancy import services
-        from tenancy.models import Project
 
-        org = services.org_create(name="Bench decide", plan="enterprise", actor="system:bench")
-        with scope.org_scope(org.id):
-            org.settings = {"rate_limit": {"rps": 1e9, "burst": 1e9}}
-            org.save(update_fields=["settings"])
-            author = services.membership_add(org=org, email="author@bench.example", role="owner").user
-            approver = services.membership_add(org=org, email="approver@bench.example", role="senior_reviewer").user
-            project = Project.objects.get(org=org, slug="default")
-            pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
-            key = services.apikey_create(project=project, name="bench", scopes=["decisions.run"],
-                                         actor="system:bench").secret
+        org, key = lending_tenant("Bench decide")
         generator = load_pack("lending_brokerage").dataset_module()
         rows = generator.generate(1000)
         bodies = [json.dumps({"items": [{"subject_id": f"{b}-{r['lead_id']}", "purpose": "loan_screening",
