@@ -162,7 +162,8 @@ RETURNING idem_key, id
 """
 
 
-def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None = None) -> list[MeterResult]:
+def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None = None,
+                      trusted_project: bool = False) -> list[MeterResult]:
     """Validate each item, insert the valid ones in one statement, report each item's fate."""
     from tenancy.plans import plan_for
 
@@ -171,7 +172,8 @@ def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None =
     from tenancy.models import Project
 
     project_ids = {p for p in (i.project_id for i in items) if p}
-    project_ids = set(Project.objects.filter(org=org, id__in=project_ids).values_list("id", flat=True)) if project_ids else set()
+    if project_ids and not trusted_project:  # server code that already loaded the project skips this
+        project_ids = set(Project.objects.filter(org=org, id__in=project_ids).values_list("id", flat=True))
     limits = _Limits.at(now, _closed_months(org.id))
     now_month = month_of(now)
     key_prefix = f"{org.id}|"
@@ -238,8 +240,8 @@ def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None =
 
 
 def meter_record(*, org, metric: str, value=1, corr_id: str, ts=None, project_id=None, source: str = "api",
-                 meta: dict | None = None, now=None) -> MeterResult:
-    return meter_record_many(org=org, now=now, items=[MeterInput(
+                 meta: dict | None = None, now=None, trusted_project: bool = False) -> MeterResult:
+    return meter_record_many(org=org, now=now, trusted_project=trusted_project, items=[MeterInput(
         metric=metric, value=value, corr_id=corr_id, ts=ts, project_id=project_id, source=source, meta=meta or {})])[0]
 
 

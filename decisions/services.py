@@ -208,11 +208,12 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
     token = subject_token(org.id, subject_id)
     hashed = input_hash(data)
     codes = [{"code": r["code"], "message": r["message"]} for r in evaluation.reason_codes]
-    with transaction.atomic():
+    # No savepoint: the API's request transaction (or this one) is all-or-nothing already.
+    with transaction.atomic(savepoint=False):
         # Meter first: the chain append takes the chain head lock, held until COMMIT, so it comes
         # last with only the record insert after it.
         meter_record(org=org, metric="decision_calls", corr_id=str(decision_id), source="decide",
-                     project_id=project.id)
+                     project_id=project.id, trusted_project=True)
         appended = ledger_append(
             chain="decisions", org_id=org.id, action="decision.made",
             actor=actor.audit_label() if hasattr(actor, "audit_label") else str(actor or "system"),

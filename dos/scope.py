@@ -103,8 +103,13 @@ def _restore(previous: Scope | None, outermost: bool) -> None:
 
 
 def enter_org_scope(org_id: uuid.UUID) -> None:
-    """Scope the rest of the current transaction (used by the API base view after authentication)."""
-    _apply(Scope(org_id=org_id))
+    """Scope the rest of the current transaction (used by the API base view after authentication).
+
+    Authentication already scoped the transaction to the same org: then there is nothing to send."""
+    wanted = Scope(org_id=org_id)
+    if _current.get() == wanted and connection.in_atomic_block:
+        return
+    _apply(wanted)
 
 
 @contextlib.contextmanager
