@@ -54,7 +54,8 @@ def _org(slug: str, name: str, plan: str) -> Org:
 
 
 def _person(email: str, name: str) -> User:
-    user, _ = User.objects.get_or_create(email=email, defaults={"full_name": name, "is_staff": True})
+    user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, full_name=name,
+                                                                                    is_staff=True)
     device, _ = TOTPDevice.objects.get_or_create(user=user, name="Dev authenticator",
                                                  defaults={"key": dev_totp_key_hex(), "confirmed": True})
     if device.key != dev_totp_key_hex():

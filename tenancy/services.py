@@ -189,7 +189,9 @@ def membership_add(*, org: Org, email: str, role: str, actor=None, full_name: st
     if role not in OrgRole.values:
         raise TenancyError({"role": [f"Unknown role '{role}'."]})
     email = User.objects.normalize_email(email).lower()
-    user, _ = User.objects.get_or_create(email=email, defaults={"full_name": full_name, "is_staff": True})
+    # New people get an unusable password: they sign in through the IdP, never with a password.
+    user = User.objects.filter(email=email).first() or User.objects.create_user(
+        email=email, full_name=full_name, is_staff=True)
     membership, created = Membership.objects.get_or_create(org=org, user=user, role=role)
     if created:
         audit_record(org_id=org.id, action="member.role_granted", actor=actor, target=f"user:{user.pk}",

@@ -89,3 +89,11 @@ def test_a_session_without_totp_is_refused_by_the_api(client, alice):
     response = client.get("/api/v1/me")
     assert response.status_code in (401, 403)
     assert response.json()["code"] == "otp_required"
+
+
+def test_people_added_as_members_have_no_usable_password(acme_api):
+    from django.contrib.auth import get_user_model
+
+    acme_api.post("/api/v1/members", {"email": "newcomer@acme.example", "role": "reviewer"}, format="json")
+    user = get_user_model().objects.get(email="newcomer@acme.example")
+    assert user.has_usable_password() is False
