@@ -243,8 +243,9 @@ class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
     permission_map = {"retrieve": "policy.read", "submit": "policy.write", "approve": "policy.approve",
                       "publish": "policy.approve", "rollback": "policy.approve"}
 
-    def _transition(self, request, fn, **kwargs):
-        version = self.get_object()
+    def _transition(self, request, fn, person_as: str):
+        version = self.get_object()  # 404 for another org's id comes before any other answer
+        kwargs = {person_as: _person(request.auth)}
         try:
             version = fn(version=version, **kwargs)
         except services.PolicyStateError as exc:
@@ -258,19 +259,19 @@ class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Submit a draft for approval")
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        return self._transition(request, services.version_submit, actor=_person(request.auth))
+        return self._transition(request, services.version_submit, person_as="actor")
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Approve (a person other than the author)")
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return self._transition(request, services.version_approve, approver=_person(request.auth))
+        return self._transition(request, services.version_approve, person_as="approver")
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Publish an approved version")
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        return self._transition(request, services.version_publish, actor=_person(request.auth))
+        return self._transition(request, services.version_publish, person_as="actor")
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Republish a previously published version")
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        return self._transition(request, services.version_rollback, actor=_person(request.auth))
+        return self._transition(request, services.version_rollback, person_as="actor")
