@@ -63,7 +63,10 @@ def _reject(reason: str) -> MeterResult:
 
 
 def _closed_months(org_id) -> set[dt.date]:
-    return set(UsageMonthly.objects.filter(org_id=org_id, closed_at__isnull=False).values_list("month", flat=True))
+    with connection.cursor() as cur:
+        cur.execute("SELECT DISTINCT month FROM billing_usagemonthly WHERE org_id = %s AND closed_at IS NOT NULL",
+                    [org_id])
+        return {row[0] for row in cur.fetchall()}
 
 
 _EMPTY_META = "{}"

@@ -178,12 +178,32 @@ def input_hash(data) -> str:
                           .encode()).hexdigest()
 
 
+# Version objects by id. Only fields that never change after submission are read from them
+# (source, sha256, semver, the set's name); which version is published is asked fresh every time.
+_VERSIONS: dict = {}
+
+
 def published_version(*, project, policy: str | None) -> PolicyVersion:
-    sets = PolicySet.objects.filter(project=project)
+    from django.db import connection
+
+    sql = ("SELECT v.id FROM decisions_policyversion v JOIN decisions_policyset s ON s.id = v.policy_set_id "
+           "WHERE v.org_id = %s AND s.org_id = %s AND s.project_id = %s AND v.status = 'published'")
+    params = [project.org_id, project.org_id, project.pk]
     if policy:
-        sets = sets.filter(name=policy)
-    versions = list(PolicyVersion.objects.filter(policy_set__in=sets, status=VersionStatus.PUBLISHED)
-                    .select_related("policy_set")[:2])
+        sql += " AND s.name = %s"
+        params.append(policy)
+    with connection.cursor() as cur:
+        cur.execute(sql + " LIMIT 2", params)
+        ids = [row[0] for row in cur.fetchall()]
+    versions = []
+    for version_id in ids:
+        version = _VERSIONS.get(version_id)
+        if version is None:
+            version = PolicyVersion.objects.select_related("policy_set").get(id=version_id)
+            if len(_VERSIONS) > 1000:
+                _VERSIONS.clear()
+            _VERSIONS[version_id] = version
+        versions.append(version)
     if not versions:
         raise PolicyNotFound(f"No published policy{' named ' + repr(policy) if policy else ''} in this project.")
     if len(versions) > 1 and not policy:

@@ -29,12 +29,18 @@ def _validation(errors: dict) -> Problem:
 
 
 def _project_of(principal) -> Project:
+    """The caller's active project (its key's, or the org's default) — a narrow query on the hot path."""
+    from django.db import connection
+
     project_id = getattr(principal, "project_id", None)
-    projects = Project.objects.filter(archived_at__isnull=True)
-    project = projects.filter(id=project_id).first() if project_id else projects.filter(slug="default").first()
-    if project is None:
+    column, value = ("id", project_id) if project_id else ("slug", "default")
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id, org_id FROM tenancy_project WHERE org_id = %s AND {column} = %s "
+                    "AND archived_at IS NULL", [principal.org_id, value])
+        row = cur.fetchone()
+    if row is None:
         raise _validation({"project": ["This credential has no active project."]})
-    return project
+    return Project(id=row[0], org_id=row[1])
 
 
 def _person(principal):
