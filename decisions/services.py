@@ -22,12 +22,12 @@ from django.utils.crypto import salted_hmac
 
 from billing.services import MeterInput, meter_record, meter_record_many
 from decisions.choices import RecordKind, VersionStatus
+from decisions.guardrails import InputTooComplex, guard_input
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos.audit import audit_record
 from dos.ledger import Entry, ledger_append, ledger_append_many
-from dos.pii import mask_value
 from tenancy.approvals import approval_grant, approval_require
 
 ALLOWED = {
@@ -220,6 +220,7 @@ class Decided:
 def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, policy: str | None = None,
                   labels=(), corr_id: str = "", actor=None, route: str = "decide") -> Decided:
     started = time.perf_counter()
+    guarded = guard_input(data)  # InputTooComplex → 400 before any work
     version = published_version(project=project, policy=policy)
     compiled = compile_policy(version.source)
     normalised = compiled.validate(data)  # InputInvalid → 400 with field paths
@@ -246,9 +247,10 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
         record = DecisionRecord.objects.create(
             id=decision_id, org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
             subject_token=token, purpose=purpose, corr_id=corr_id[:64], input_hash=hashed,
-            snapshot=mask_value(data), outcome=evaluation.outcome, reason_codes=codes,
+            snapshot=guarded.snapshot, outcome=evaluation.outcome, reason_codes=codes,
             rule_path=[step.as_dict() for step in evaluation.rule_path], labels=sorted(set(labels)),
             latency_ms=round(latency, 3), ledger_seq=appended.seq, ledger_hash=appended.hash,
+            refs={"pii_masked": guarded.findings} if guarded.findings else {},
         )
     return Decided(record=record, version=version)
 
@@ -275,8 +277,9 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
     pending = []
     for item in items:
         try:
+            guarded = guard_input(item.data)
             evaluation = compiled.evaluate(compiled.validate(item.data), labels=item.labels)
-        except InputInvalid as exc:
+        except (InputInvalid, InputTooComplex) as exc:
             results.append({"errors": exc.errors})
             continue
         decision_id = uuid.uuid4()
@@ -284,7 +287,7 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         record = DecisionRecord(
             id=decision_id, org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
             subject_token=subject_token(org.id, item.subject_id), purpose=item.purpose, corr_id=corr_id[:64],
-            input_hash=input_hash(item.data), snapshot=mask_value(item.data), outcome=evaluation.outcome,
+            input_hash=input_hash(item.data), snapshot=guarded.snapshot, outcome=evaluation.outcome,
             reason_codes=codes, rule_path=[step.as_dict() for step in evaluation.rule_path],
             labels=sorted(set(item.labels)), latency_ms=0)
         results.append(record)

@@ -9,6 +9,7 @@ deliberately cheap so they can run on every log line:
   discovery.
 * Card numbers: 13-19 digits (spaces/dashes allowed) passing the Luhn check.
 * Korean phone numbers: mobile 010/011/016/017/018/019, Seoul 02, area codes 031-064, +82 forms.
+* Korean bank account numbers as printed (hyphenated, 10–14 digits).
 * E-mail addresses.
 """
 
@@ -24,6 +25,9 @@ CARD_RE = re.compile(
 PHONE_RE = re.compile(
     r"(?<![\d+])(?:\+82[ -]?(?:0)?|0)(?:1[016789]|2|[3-6][1-5])[ -]?\d{3,4}[ -]?\d{4}(?!\d)"
 )
+# Korean bank account numbers as printed: 3–4 hyphenated groups, 10–14 digits in all (dates and
+# phone numbers are too short or masked before this runs).
+ACCOUNT_RE = re.compile(r"(?<![\d-])\d{2,6}-\d{2,6}-\d{1,7}(?:-\d{1,3})?(?![\d-])")
 EMAIL_RE = re.compile(r"(?i)(?<![\w.+-])[\w.+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63})+")
 
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
@@ -64,7 +68,13 @@ def mask_text(text: str) -> str:
     text = RRN_RE.sub("[RRN]", text)
     text = CARD_RE.sub(_mask_card, text)
     text = PHONE_RE.sub("[PHONE]", text)
+    text = ACCOUNT_RE.sub(_mask_account, text)
     return EMAIL_RE.sub("[EMAIL]", text)
+
+
+def _mask_account(match: re.Match) -> str:
+    digits = sum(ch.isdigit() for ch in match.group(0))
+    return "[ACCOUNT]" if 10 <= digits <= 14 else match.group(0)
 
 
 def mask_value(value):

@@ -13,6 +13,7 @@ from billing.guard import UsageGuardMixin
 from decisions import services
 from decisions.api import serializers as s
 from decisions.documents import evidence_zip, explain_pdf
+from decisions.guardrails import InputTooComplex
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
 from decisions.policy.engine import InputInvalid
 from decisions.policy.language import parse_policy
@@ -68,7 +69,7 @@ class DecideApi(UsageGuardMixin, DosApiView):
                 corr_id=getattr(request, "corr_id", ""), actor=request.auth)
         except services.PolicyNotFound as exc:
             raise _validation({"policy": [str(exc)]})
-        except InputInvalid as exc:
+        except (InputInvalid, InputTooComplex) as exc:
             raise _validation(exc.errors)
         return Response(s.decision_body(decided.record))
 
