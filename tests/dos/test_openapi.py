@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 from openapi_spec_validator import validate
@@ -18,7 +20,9 @@ def test_it_serves_swagger_ui_from_local_static_files(client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "swagger-ui" in html
-    assert "cdn" not in html.lower()
+    # Every script and stylesheet comes from our own /static/ — nothing from another host. (The page
+    # embeds a random CSRF token, so a plain substring check for "cdn" would be flaky.)
+    assert not re.search(r'(?:src|href)\s*=\s*["\']https?://', html)
     assert "/static/drf_spectacular_sidecar/" in html
 
 
