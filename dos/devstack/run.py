@@ -85,7 +85,17 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - not up yet
                 last = exc
                 time.sleep(0.5)
-        raise RuntimeError(f"/readyz did not answer 200 within {timeout:.0f}s: {last}")
+        raise RuntimeError(f"/readyz did not answer 200 within {timeout:.0f}s: {last}\n{self._log_tails()}")
+
+    def _log_tails(self, lines: int = 15) -> str:
+        """The end of each child's log, so a failed start explains itself."""
+        out = []
+        for name in self.children:
+            path = var_dir() / f"{name}.log"
+            if path.exists():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"--- var/{name}.log (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(out)
 
     # -- main --------------------------------------------------------------------------------
     def main(self) -> int:
