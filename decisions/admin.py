@@ -210,13 +210,7 @@ class ReasonCodeAdmin(DosModelAdmin):
         return super().changelist_view(request, extra_context={**(extra_context or {}), **extra})
 
     def save_model(self, request, obj, form, change):
-        from django.utils import timezone
-
-        from dos.audit import audit_record
-
-        if not change:
-            obj.org_id = request.dos_principal.org_id
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        audit_record(org_id=obj.org_id, action="reason_code.saved", actor=request.dos_principal,
-                     target=f"reason_code:{obj.code}", data={"ko": obj.ko, "en": obj.en})
+        saved = services.reason_code_save(org_id=obj.org_id if change else request.dos_principal.org_id,
+                                          code=obj.code, ko=obj.ko, en=obj.en, category=obj.category,
+                                          actor=request.dos_principal)
+        obj.pk = saved.pk

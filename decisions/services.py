@@ -306,3 +306,15 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
             record.ledger_seq, record.ledger_hash, record.latency_ms = link.seq, link.hash, latency
         DecisionRecord.objects.bulk_create(pending)
     return results
+
+
+def reason_code_save(*, org_id, code: str, ko: str, en: str, category: str = "", actor=None):
+    """An org's own customer wording for a reason code (creates or replaces), audited."""
+    from decisions.models import ReasonCode
+
+    with transaction.atomic():
+        reason, _ = ReasonCode.objects.update_or_create(
+            org_id=org_id, code=code, defaults={"ko": ko, "en": en, "category": category, "updated_at": timezone.now()})
+        audit_record(org_id=org_id, action="reason_code.saved", actor=actor, target=f"reason_code:{code}",
+                     data={"ko": ko, "en": en, "category": category})
+    return reason

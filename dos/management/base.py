@@ -44,3 +44,13 @@ def resolve_org(value: str):
     if org is None:
         raise CommandError(f"No organisation '{value}' (give its slug or id; see 'dosctl tenant list').")
     return org
+
+
+def is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

@@ -5,7 +5,7 @@ from django.core.management.base import CommandError
 from decisions.models import DecisionRecord
 from decisions.selectors import decision_explain, decision_replay
 from dos import scope
-from dos.management.base import DosCommand, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_json_flag, is_uuid, resolve_org
 
 
 class Command(DosCommand):
@@ -24,7 +24,7 @@ class Command(DosCommand):
         org = resolve_org(options["org"])
         with scope.org_scope(org.id):
             record = DecisionRecord.objects.select_related("policy_version__policy_set").filter(
-                id=options["decision_id"]).first() if _is_uuid(options["decision_id"]) else None
+                id=options["decision_id"]).first() if is_uuid(options["decision_id"]) else None
             if record is None:
                 raise CommandError(f"No decision {options['decision_id']} in {org.slug}.")
             if options["verb"] == "replay":
@@ -38,13 +38,3 @@ class Command(DosCommand):
                 self.emit(options, explained, lambda e: "\n".join(
                     [f"{e['outcome'].upper()} · {e['policy']['name']} {e['policy']['version']} · chain #{e['chain']['seq']}"]
                     + [f"  {r['code']}: {r['ko']} / {r['en']}" for r in e["reasons"]]))
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-        return True
-    except ValueError:
-        return False

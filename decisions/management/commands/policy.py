@@ -11,7 +11,7 @@ from decisions.packs.install import pack_install
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos import scope
-from dos.management.base import DosCommand, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_json_flag, is_uuid, resolve_org
 from tenancy.models import Project
 
 
@@ -67,7 +67,7 @@ class Command(DosCommand):
         with scope.org_scope(org.id):
             person = get_user_model().objects.filter(email=options["person"].lower()).first()
             version = PolicyVersion.objects.select_related("policy_set", "approval").filter(
-                id=options["version_id"]).first() if _uuid(options["version_id"]) else None
+                id=options["version_id"]).first() if is_uuid(options["version_id"]) else None
             if person is None or version is None:
                 raise CommandError("Unknown person or version in this organisation.")
             step = {"submit": lambda: services.version_submit(version=version, actor=person),
@@ -147,15 +147,3 @@ class Command(DosCommand):
         out = {"outcome": evaluation.outcome, "reason_codes": evaluation.reason_codes,
                "rule_path": [s.as_dict() for s in evaluation.rule_path]}
         self.emit(options, out, lambda d: f"{d['outcome']}: {', '.join(r['code'] for r in d['reason_codes']) or '-'}")
-
-
-
-
-def _uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-        return True
-    except ValueError:
-        return False
