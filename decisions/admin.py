@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 
 from django.contrib import admin, messages
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -74,9 +74,7 @@ class PolicyVersionAdmin(DosModelAdmin):
                 *super().get_urls()]
 
     def diff_view(self, request, pk):
-        version = self.get_object(request, str(pk))  # scoped like the changelist; None → 404
-        if version is None or not self.has_view_permission(request, version):
-            raise Http404("No such policy version.")
+        version = self.scoped_object_or_404(request, pk)
         base = (PolicyVersion.objects.filter(policy_set=version.policy_set, status=VersionStatus.PUBLISHED)
                 .exclude(pk=version.pk).first())
         table = difflib.HtmlDiff(wrapcolumn=80).make_table(
@@ -187,9 +185,7 @@ class SimulationAdmin(DosModelAdmin):
                 *super().get_urls()]
 
     def report_view(self, request, pk):
-        sim = self.get_object(request, str(pk))  # scoped like the changelist; None → 404
-        if sim is None or not self.has_view_permission(request, sim):
-            raise Http404("No such simulation.")
+        sim = self.scoped_object_or_404(request, pk)
         return HttpResponse(sim.report_html or "not ready", content_type="text/html; charset=utf-8")
 
 

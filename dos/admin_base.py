@@ -44,6 +44,16 @@ class DosModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self._allowed(request, "delete")
 
+    def scoped_object_or_404(self, request, pk):
+        """The object as the changelist would show it (tenant-scoped, viewable), else 404 — for the
+        custom views a ModelAdmin adds (diffs, reports)."""
+        from django.http import Http404
+
+        obj = self.get_object(request, str(pk))
+        if obj is None or not self.has_view_permission(request, obj):
+            raise Http404(f"No such {self.model._meta.verbose_name}.")
+        return obj
+
     def delete_queryset(self, request, queryset):
         # Bulk deletes go object by object through delete_model, i.e. through the services.
         for obj in queryset:

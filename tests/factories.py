@@ -53,3 +53,13 @@ def verified_client(client, user):
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session.save()
     return client
+
+
+def query_count(client, url: str) -> int:
+    """Queries one GET of ``url`` runs (it must answer 200): for constant-query changelist tests."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)

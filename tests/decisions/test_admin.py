@@ -1,25 +1,15 @@
 import re
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from decisions import services
 from decisions.models import PolicyVersion
-from decisions.packs.install import pack_install
 from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import default_project, make_key, verified_client
+from tests.factories import default_project, make_key, query_count, verified_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def lending(acme, olivia, bob):
-    with scope.org_scope(acme.id):
-        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
-    return version
 
 
 def test_a_decision_page_shows_the_rule_path_and_the_explanation(client, olivia, acme, lending):
@@ -68,17 +58,11 @@ def test_the_decisions_changelist_runs_a_constant_number_of_queries(client, oliv
     api = api_client(make_key(acme, scopes=["decisions.run"]))
     decide(api)
     c = verified_client(client, olivia)
-    c.get("/admin/decisions/decisionrecord/")
-
-    def count():
-        with CaptureQueriesContext(connection) as ctx:
-            c.get("/admin/decisions/decisionrecord/")
-        return len(ctx.captured_queries)
-
-    before = count()
+    query_count(c, "/admin/decisions/decisionrecord/")  # warm-up: session and caches
+    before = query_count(c, "/admin/decisions/decisionrecord/")
     for i in range(6):
         decide(api, subject=f"more-{i}")
-    assert count() == before
+    assert query_count(c, "/admin/decisions/decisionrecord/") == before
 
 
 def test_an_org_can_word_a_reason_code_its_own_way(client, olivia, acme, lending):

@@ -9,7 +9,6 @@ from django.core.management import call_command
 from billing.models import MeterEvent
 from decisions import services
 from decisions.models import DecisionRecord, PolicyVersion
-from decisions.packs.install import pack_install
 from dos import scope
 from dos.models import LedgerEntry
 from tests.conftest import api_client
@@ -18,13 +17,6 @@ from tests.factories import default_project, make_key
 BASE = {"age": 35, "income_monthly": 3500000, "dsr": 32.0, "credit_score": 720, "employment_months": 36,
         "delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": True, "loan_amount": 30000000,
         "product": "personal"}
-
-
-@pytest.fixture
-def lending(acme, olivia, bob):
-    with scope.org_scope(acme.id):
-        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
-    return version
 
 
 @pytest.fixture
@@ -120,9 +112,8 @@ defaults: {outcome: approve}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_over_the_hard_quota_is_429_and_nothing_is_written(acme, olivia, bob):
+def test_over_the_hard_quota_is_429_and_nothing_is_written(acme, lending):
     with scope.org_scope(acme.id):
-        pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
         acme.settings = {"quotas": {"decision_calls_per_day": 2}}
         acme.save(update_fields=["settings"])
     client = api_client(make_key(acme, scopes=["decisions.run"]))

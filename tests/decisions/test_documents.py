@@ -8,19 +8,15 @@ import zipfile
 
 import pytest
 
-from decisions.packs.install import pack_install
-from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import default_project, make_key
+from tests.factories import make_key
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def decided(acme, olivia, bob):
-    with scope.org_scope(acme.id):
-        pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
+def decided(acme, lending):
     api = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"]))
     return api, decide(api, subject="홍길동 010-1234-5678", dsr=48.5, documents_missing=["id_copy"]).json()["decision_id"]
 

@@ -4,7 +4,6 @@ import pytest
 
 from decisions import services
 from decisions.models import ReasonCode, Simulation
-from decisions.packs.install import pack_install
 from decisions.simulation_jobs import simulation_create, simulation_execute
 from dos import scope
 from tests.conftest import api_client
@@ -16,10 +15,9 @@ OUTSIDER_SCOPES = ["decisions.run", "decisions.read", "policy.read", "policy.wri
 
 
 @pytest.fixture
-def acme_world(acme, olivia, bob):
+def acme_world(acme, olivia, lending):
+    published = lending
     with scope.org_scope(acme.id):
-        [published] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia,
-                                   approver=bob)
         draft = services.version_create(project=default_project(acme), source=published.source, semver="0.2.0",
                                         author=olivia)
         sim = simulation_create(project=default_project(acme), version=draft, dataset="pack:lending_brokerage",

@@ -9,19 +9,11 @@ from django.core.management import call_command
 from decisions import services
 from decisions.models import DecisionRecord
 from decisions.packs import load_pack
-from decisions.packs.install import pack_install
 from decisions.selectors import decision_replay
 from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import BASE, decide
 from tests.factories import default_project, make_key
-
-
-@pytest.fixture
-def lending(acme, olivia, bob):
-    with scope.org_scope(acme.id):
-        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
-    return version
 
 
 @pytest.fixture

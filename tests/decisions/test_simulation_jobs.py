@@ -5,15 +5,15 @@ from celery.result import AsyncResult
 
 from decisions import services
 from decisions.models import Simulation
-from decisions.packs.install import pack_install
 from dos import scope
 from tests.conftest import api_client
 from tests.factories import default_project, make_key
 
 
-def install(acme, olivia, bob):
+@pytest.fixture
+def versions(acme, olivia, lending):
+    published = lending
     with scope.org_scope(acme.id):
-        [published] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
         draft = services.version_create(project=default_project(acme),
                                         source=published.source.replace('"dsr > 40.0"', '"dsr > 30.0"'),
                                         semver="0.2.0", author=olivia)
@@ -21,8 +21,8 @@ def install(acme, olivia, bob):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_simulation_runs_on_a_worker_with_progress_and_a_report(celery_worker, acme, olivia, bob):
-    _published, draft = install(acme, olivia, bob)
+def test_a_simulation_runs_on_a_worker_with_progress_and_a_report(celery_worker, acme, versions):
+    _published, draft = versions
     api = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"]))
     started = api.post("/api/v1/simulate", {"policy_version": str(draft.id), "dataset": "pack:lending_brokerage"},
                        format="json")
@@ -40,10 +40,10 @@ def test_a_simulation_runs_on_a_worker_with_progress_and_a_report(celery_worker,
 
 
 @pytest.mark.django_db
-def test_an_uploaded_csv_is_simulated(acme, olivia, bob):
+def test_an_uploaded_csv_is_simulated(acme, versions):
     from decisions.simulation_jobs import simulation_create, simulation_execute
 
-    _published, draft = install(acme, olivia, bob)
+    _published, draft = versions
     csv_text = ("lead_id,age,income_monthly,dsr,credit_score,employment_months,delinquencies_12m,documents_missing,"
                 "consent_credit_check,loan_amount,product\n"
                 "A1,35,3500000,35.5,720,36,0,,true,30000000,personal\n"
@@ -59,8 +59,8 @@ def test_an_uploaded_csv_is_simulated(acme, olivia, bob):
 
 
 @pytest.mark.django_db
-def test_bad_requests_and_outsiders(acme, outsider, olivia, bob):
-    _published, draft = install(acme, olivia, bob)
+def test_bad_requests_and_outsiders(acme, outsider, versions):
+    _published, draft = versions
     api = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"]))
     bad = api.post("/api/v1/simulate", {"policy_version": str(draft.id), "dataset": "upload"}, format="json")
     assert bad.status_code == 400 and "dataset" in bad.json()["errors"]
