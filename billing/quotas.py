@@ -97,11 +97,14 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
     now = now or timezone.now()
     amount = Decimal(amount)
     warnings = []
-    for (q_metric, window), limit in quotas_for(org).items():
-        if q_metric != metric:
-            continue
-        used = window_usage(org.id, metric, window, now)
-        _label, ends = _bucket(window, now)
+    limits = [(window, limit) for (q_metric, window), limit in quotas_for(org).items() if q_metric == metric]
+    if not limits:
+        return QuotaStatus()
+    buckets = [_bucket(window, now) for window, _limit in limits]
+    keys = [_key(org.id, metric, window, label) for (window, _), (label, _e) in zip(limits, buckets, strict=True)]
+    raw = redis_client().mget(keys)
+    for (window, limit), (_label, ends), value in zip(limits, buckets, raw, strict=True):
+        used = Decimal(value.decode()) if value else Decimal(0)
         if used + amount > limit:
             QUOTA_REFUSALS.labels(metric=metric, window=window).inc()
             retry_after = max(1, int((ends - now).total_seconds()) + 1)

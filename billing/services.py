@@ -80,18 +80,28 @@ class _Limits:
     future: dt.datetime
     too_old: dt.datetime
     late: dt.datetime
-    closed: set
+    org_id: object
+    closed: set | None = None
     closes: dict = field(default_factory=dict)
 
     @classmethod
-    def at(cls, now: dt.datetime, closed: set) -> _Limits:
+    def at(cls, now: dt.datetime, org_id) -> _Limits:
         return cls(now=now, future=now + dt.timedelta(seconds=settings.USAGE_FUTURE_SKEW_SECONDS),
                    too_old=now - dt.timedelta(days=settings.USAGE_MAX_LATENESS_DAYS),
-                   late=now - dt.timedelta(seconds=settings.USAGE_LATE_LAG_SECONDS), closed=closed)
+                   late=now - dt.timedelta(seconds=settings.USAGE_LATE_LAG_SECONDS), org_id=org_id)
 
     def month_closed(self, month: dt.date) -> bool:
         if month not in self.closes:
-            self.closes[month] = month in self.closed or self.now >= month_closes_at(month)
+            if self.now >= month_closes_at(month):
+                self.closes[month] = True
+            elif month >= month_of(self.now):
+                # period_close refuses a month that has not ended, so the current month is open:
+                # the common case (events stamped now) needs no query.
+                self.closes[month] = False
+            else:
+                if self.closed is None:
+                    self.closed = _closed_months(self.org_id)
+                self.closes[month] = month in self.closed
         return self.closes[month]
 
 
@@ -177,7 +187,7 @@ def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None =
     project_ids = {p for p in (i.project_id for i in items) if p}
     if project_ids and not trusted_project:  # server code that already loaded the project skips this
         project_ids = set(Project.objects.filter(org=org, id__in=project_ids).values_list("id", flat=True))
-    limits = _Limits.at(now, _closed_months(org.id))
+    limits = _Limits.at(now, org.id)
     now_month = month_of(now)
     key_prefix = f"{org.id}|"
     results: list[MeterResult | None] = [None] * len(items)
@@ -277,6 +287,10 @@ def _bump_counters(org_id, counters: dict[str, int], now) -> None:
 
 
 def period_close(*, org_id, month: dt.date, now=None) -> int:
-    """Close a billing month (the invoice run calls this): later events for it become adjustments."""
+    """Close a billing month (the invoice run calls this): later events for it become adjustments.
+
+    Only a month that has ended can be closed (metering relies on the current month being open)."""
     now = now or timezone.now()
+    if month_of(now) <= month:
+        raise ValueError(f"{month:%Y-%m} has not ended yet; only past months can be closed.")
     return UsageMonthly.objects.filter(org_id=org_id, month=month, closed_at__isnull=True).update(closed_at=now)

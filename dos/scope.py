@@ -19,9 +19,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+
+from dos.sqlbatch import execute_batch
 
 GUC_ORG = "dos.org_id"
 GUC_PLATFORM = "dos.platform"
@@ -59,7 +62,8 @@ def require_org_id() -> uuid.UUID:
     return org_id
 
 
-def _set(settings: dict[str, str]) -> None:
+def _set(settings: dict[str, str], then: Sequence[tuple[str, Sequence]] = ()) -> list[list[tuple]]:
+    """Set the settings, then run ``then`` (statements that need them) in the same round trip."""
     if not connection.in_atomic_block:
         raise ScopeError("The tenant scope is transaction-local: set it inside transaction.atomic().")
     names = list(settings)
@@ -67,16 +71,20 @@ def _set(settings: dict[str, str]) -> None:
     params: list[str] = []
     for name in names:
         params += [name, settings[name]]
+    if then:
+        return execute_batch([(sql, params), *then])[1:]
     with connection.cursor() as cur:
         cur.execute(sql, params)
+    return []
 
 
-def _apply(scope: Scope | None) -> None:
-    _set({
+def _apply(scope: Scope | None, then: Sequence[tuple[str, Sequence]] = ()) -> list[list[tuple]]:
+    results = _set({
         GUC_ORG: str(scope.org_id) if scope and scope.org_id else "",
         GUC_PLATFORM: "on" if scope and scope.platform else "off",
-    })
+    }, then)
     _current.set(scope)
+    return results
 
 
 @contextlib.contextmanager
@@ -112,6 +120,12 @@ def enter_org_scope(org_id: uuid.UUID) -> None:
     _apply(wanted)
 
 
+def enter_org_scope_then(org_id: uuid.UUID, statements: Sequence[tuple[str, Sequence]]) -> list[list[tuple]]:
+    """Scope the transaction and run ``statements`` under that scope in the same round trip (API-key
+    authentication loads the org and the key's project this way)."""
+    return _apply(Scope(org_id=org_id), statements)
+
+
 @contextlib.contextmanager
 def platform_scope(*, reason: str, actor=None, org_id: uuid.UUID | None = None):
     """All orgs, for platform staff and named jobs. Every use is appended to the audit chain.
@@ -138,9 +152,10 @@ def reveal_for_user(user_id: uuid.UUID) -> None:
     _set({GUC_USER: str(user_id)})
 
 
-def reveal_key_prefix(prefix: str) -> None:
-    """Let the current transaction read the API key rows carrying exactly this prefix."""
-    _set({GUC_KEY_PREFIX: prefix})
+def reveal_key_prefix(prefix: str, then: Sequence[tuple[str, Sequence]] = ()) -> list[list[tuple]]:
+    """Let the current transaction read the API key rows carrying exactly this prefix (and run
+    ``then``, the statements that read them, in the same round trip)."""
+    return _set({GUC_KEY_PREFIX: prefix}, then)
 
 
 def reset() -> None:

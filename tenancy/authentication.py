@@ -17,13 +17,20 @@ from rest_framework import authentication, exceptions
 
 from dos import scope
 from dos.api.errors import Problem
+from dos.sqlbatch import hydrate, select_columns
 from tenancy.choices import OrgStatus
-from tenancy.models import ApiKey, Org
+from tenancy.models import ApiKey, Org, Project
 from tenancy.principals import ApiKeyPrincipal, UserPrincipal
 from tenancy.selectors import browser_principal
 
 KEY_RE = re.compile(r"^dos_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+_KEY_SQL = f"SELECT {select_columns(ApiKey)} FROM tenancy_apikey WHERE prefix = %s"
+_ORG_SQL = f"SELECT {select_columns(Org)} FROM tenancy_org WHERE id = %s"
+# The key's project (or the org's default one) when it is active: the project the call acts in.
+_PROJECT_SQL = (f"SELECT {select_columns(Project)} FROM tenancy_project "
+                "WHERE org_id = %s AND {filter} AND archived_at IS NULL")
 
 
 def hash_secret(secret: str) -> str:
@@ -57,9 +64,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not match:
             raise exceptions.AuthenticationFailed(code="invalid_api_key", detail="That is not a DecisionOS API key.")
         prefix, secret = match.groups()
-        scope.reveal_key_prefix(prefix)
+        # Two round trips in all: (reveal the prefix, read its keys), then (scope to the key's org,
+        # read the org and the key's project). Authentication runs on every API call.
+        (rows,) = scope.reveal_key_prefix(prefix, then=[(_KEY_SQL, [prefix])])
         presented = hash_secret(secret)
-        key = next((k for k in ApiKey.unscoped_objects.filter(prefix=prefix)
+        key = next((k for k in (hydrate(ApiKey, row) for row in rows)
                     if hmac.compare_digest(k.secret_hash, presented)), None)
         if key is None:
             raise exceptions.AuthenticationFailed(code="invalid_api_key", detail="Unknown API key.")
@@ -69,8 +78,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key.expires_at and key.expires_at <= now:
             raise exceptions.AuthenticationFailed(
                 code="api_key_expired", detail=f"API key dos_{prefix}_… expired at {key.expires_at.isoformat()}.")
-        scope.enter_org_scope(key.org_id)
-        org = Org.objects.get(id=key.org_id)
+        project_filter = ("id = %s", key.project_id) if key.project_id else ("slug = %s", "default")
+        org_rows, project_rows = scope.enter_org_scope_then(key.org_id, [
+            (_ORG_SQL, [key.org_id]),
+            (_PROJECT_SQL.format(filter=project_filter[0]), [key.org_id, project_filter[1]]),
+        ])
+        org = hydrate(Org, org_rows[0])
         if org.status == OrgStatus.SUSPENDED:
             raise Problem(403, "org_suspended", "This organisation is suspended.")
         ip = client_ip(request)
@@ -78,7 +91,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise Problem(403, "ip_not_allowed", f"Calls from {ip} are outside the organisation's IP allowlist.")
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        principal = ApiKeyPrincipal(key=key, org=org)
+        project = hydrate(Project, project_rows[0]) if project_rows else None
+        principal = ApiKeyPrincipal(key=key, org=org, project=project)
         return principal, principal
 
 

@@ -13,6 +13,7 @@ from dos import scope
 class ApiKeyPrincipal:
     key: object  # tenancy.models.ApiKey
     org: object
+    project: object | None = None  # the key's active project (or the org's default); None if archived
     is_authenticated: bool = True
     kind: str = "api_key"
 

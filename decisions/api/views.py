@@ -30,18 +30,15 @@ def _validation(errors: dict) -> Problem:
 
 
 def _project_of(principal) -> Project:
-    """The caller's active project (its key's, or the org's default) — a narrow query on the hot path."""
-    from django.db import connection
-
-    project_id = getattr(principal, "project_id", None)
-    column, value = ("id", project_id) if project_id else ("slug", "default")
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT id, org_id FROM tenancy_project WHERE org_id = %s AND {column} = %s "
-                    "AND archived_at IS NULL", [principal.org_id, value])
-        row = cur.fetchone()
-    if row is None:
+    """The caller's active project: API-key authentication loaded it (the key's, or the org's
+    default); a browser session acts in its chosen project or the org's default one."""
+    project = getattr(principal, "project", None)
+    if project is None and getattr(principal, "kind", "") != "api_key":
+        chosen = {"id": principal.project_id} if principal.project_id else {"slug": "default"}
+        project = Project.objects.filter(org_id=principal.org_id, archived_at__isnull=True, **chosen).first()
+    if project is None:
         raise _validation({"project": ["This credential has no active project."]})
-    return Project(id=row[0], org_id=row[1])
+    return project
 
 
 def _person(principal):

@@ -135,3 +135,14 @@ def test_an_outsider_sees_no_events_and_no_usage(meter_api, acme, outsider):
     with scope.org_scope(outsider.id):
         assert not MeterEvent.objects.exists()
         assert not MeterEvent.unscoped_objects.filter(org_id=acme.id).exists()
+
+
+def test_only_a_month_that_has_ended_can_be_closed(acme):
+    from billing.services import period_close
+
+    now = timezone.now()
+    with scope.org_scope(acme.id):
+        UsageMonthly.objects.create(org=acme, metric="decision_calls", month=month_of(now))
+        with pytest.raises(ValueError, match="has not ended"):
+            period_close(org_id=acme.id, month=month_of(now), now=now)
+        assert UsageMonthly.objects.get().closed_at is None

@@ -156,3 +156,18 @@ def test_policy_versions_are_listed_with_their_state(decide_api, lending):
     assert [(v["semver"], v["status"]) for v in versions] == [("0.1.0", "published")]
     with scope.org_scope(lending.org_id):
         assert PolicyVersion.objects.get(id=lending.id).approver.email == "bob@acme.example"
+
+
+@pytest.mark.django_db
+def test_a_key_whose_project_is_archived_decides_nothing(acme, lending):
+    from tenancy.services import project_archive, project_create
+
+    with scope.org_scope(acme.id):
+        side = project_create(org=acme, name="Side project", actor="system:test")
+    key = make_key(acme, scopes=["decisions.run"], project=side)
+    with scope.org_scope(acme.id):
+        project_archive(project=side, actor="system:test")
+    response = decide(api_client(key))  # archiving revoked the project's keys
+    assert response.status_code == 401 and response.json()["code"] == "api_key_revoked"
+    with scope.org_scope(acme.id):
+        assert not DecisionRecord.objects.exists() and not MeterEvent.objects.exists()
