@@ -28,6 +28,7 @@ from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos.audit import audit_record
 from dos.ledger import Entry, ledger_append, ledger_append_many
+from dos.sqlbatch import bulk_insert
 from tenancy.approvals import approval_grant, approval_require
 
 ALLOWED = {
@@ -304,7 +305,7 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         latency = round((time.perf_counter() - started) * 1000 / max(1, len(items)), 3)
         for record, link in zip(pending, appended, strict=True):
             record.ledger_seq, record.ledger_hash, record.latency_ms = link.seq, link.hash, latency
-        DecisionRecord.objects.bulk_create(pending)
+        bulk_insert(DecisionRecord, pending)
     return results
 
 

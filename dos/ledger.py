@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dos.canonical import canonical_json, sha256_hex
+from dos.sqlbatch import bound_cursor
 
 GENESIS = "0" * 64
 CHAINS = ("audit", "decisions", "billing")
@@ -124,8 +125,8 @@ INSERT INTO dos_ledgerentry (org_id, chain, seq, action, actor, target, data, co
                              prev_hash, hash)
 SELECT %(org)s, %(chain)s, x.seq, x.action, x.actor, x.target, x.data::jsonb, %(corr_id)s, %(created_at)s, x.ch,
        x.prev, x.h
-  FROM unnest(%(seq)s::bigint[], %(action)s::text[], %(actor)s::text[], %(target)s::text[], %(data)s::text[],
-              %(ch)s::text[], %(prev)s::text[], %(h)s::text[]) AS x(seq, action, actor, target, data, ch, prev, h)
+  FROM unnest(%(seq)b::bigint[], %(action)b::text[], %(actor)b::text[], %(target)b::text[], %(data)b::text[],
+              %(ch)b::text[], %(prev)b::text[], %(h)b::text[]) AS x(seq, action, actor, target, data, ch, prev, h)
 RETURNING id, seq, hash
 """
 
@@ -164,8 +165,10 @@ def ledger_append_many(*, chain: str, org_id: uuid.UUID, entries: list[Entry],
                                ("data", canonical_json(data)), ("ch", content_hash), ("prev", prev), ("h", entry_hash)):
                 cols[key].append(value)
             prev = entry_hash
-        cur.execute(_INSERT_MANY, {"org": org_id, "chain": chain, "corr_id": corr_id, "created_at": created_at, **cols})
-        rows = sorted(cur.fetchall(), key=lambda r: r[1])
+        with bound_cursor() as bound:  # 1,000-element arrays: bind them server-side, unquoted
+            bound.execute(_INSERT_MANY, {"org": org_id, "chain": chain, "corr_id": corr_id, "created_at": created_at,
+                                         **cols})
+            rows = sorted(bound.fetchall(), key=lambda r: r[1])
         cur.execute("UPDATE dos_chainhead SET seq = %s, hash = %s, updated_at = %s WHERE org_id = %s AND chain = %s",
                     [seq, prev, created_at, org_id, chain])
     return [Appended(id=i, seq=q, hash=h) for i, q, h in rows]

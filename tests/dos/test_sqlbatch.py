@@ -39,3 +39,4 @@ def test_hydrated_instances_equal_what_the_orm_loads(acme):
 def test_a_failing_statement_fails_the_whole_batch(acme):
     with pytest.raises(Exception, match="division by zero"), transaction.atomic():
         execute_batch([("SELECT 1", []), ("SELECT 1 / 0", [])])
+
