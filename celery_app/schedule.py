@@ -27,4 +27,9 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "dos.tasks.idempotency_purge_expired",
         "schedule": timedelta(hours=1),
     },
+    "hitl-sla-sweep": {
+        "task": "hitl.tasks.sla_sweep_all",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
 }

@@ -26,7 +26,7 @@ from decisions.guardrails import InputTooComplex, guard_input
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
-from dos.audit import audit_record
+from dos.audit import actor_label, audit_record
 from dos.ledger import Entry, ledger_append, ledger_append_many
 from dos.sqlbatch import bulk_insert
 from tenancy.approvals import approval_grant, approval_require
@@ -216,6 +216,7 @@ def published_version(*, project, policy: str | None) -> PolicyVersion:
 class Decided:
     record: DecisionRecord
     version: PolicyVersion
+    case: object = None  # hitl.models.Case when the decision went to review
 
 
 def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, policy: str | None = None,
@@ -253,7 +254,36 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
             latency_ms=round(latency, 3), ledger_seq=appended.seq, ledger_hash=appended.hash,
             refs={"pii_masked": guarded.findings} if guarded.findings else {},
         )
-    return Decided(record=record, version=version)
+        case = None
+        if evaluation.needs_review:
+            from hitl.services import decision_case_open  # a review decision opens a case in this transaction
+
+            case = decision_case_open(record=record, evaluation=evaluation, project=project, actor=actor)
+    return Decided(record=record, version=version, case=case)
+
+
+def decision_override(*, original: DecisionRecord, outcome: str, actor, reason_code: str, message: str,
+                      refs: dict) -> DecisionRecord:
+    """A person's final word on a decision: a new record of kind override on the decisions chain
+    (the original is never changed). Called by human review when a case is decided."""
+    decision_id = uuid.uuid4()
+    codes = [{"code": reason_code, "message": message}]
+    label = actor.audit_label() if hasattr(actor, "audit_label") else actor_label(actor)
+    with transaction.atomic(savepoint=False):
+        appended = ledger_append(
+            chain="decisions", org_id=original.org_id, action="decision.overridden", actor=label,
+            target=f"decision:{decision_id}",
+            data={"decision_id": str(decision_id), "outcome": outcome, "reason_codes": [reason_code],
+                  "overrides": str(original.id), "policy_sha256": original.policy_sha256,
+                  "input_hash": original.input_hash, "subject": original.subject_token, "purpose": original.purpose,
+                  "kind": RecordKind.OVERRIDE, "refs": refs})
+        return DecisionRecord.objects.create(
+            id=decision_id, org_id=original.org_id, project_id=original.project_id,
+            policy_version_id=original.policy_version_id, policy_sha256=original.policy_sha256,
+            subject_token=original.subject_token, purpose=original.purpose, corr_id=original.corr_id,
+            input_hash=original.input_hash, snapshot=original.snapshot, outcome=outcome, reason_codes=codes,
+            rule_path=[], labels=original.labels, latency_ms=0, kind=RecordKind.OVERRIDE,
+            refs={**refs, "overrides": str(original.id)}, ledger_seq=appended.seq, ledger_hash=appended.hash)
 
 
 @dataclass
@@ -291,6 +321,7 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
             input_hash=input_hash(item.data), snapshot=guarded.snapshot, outcome=evaluation.outcome,
             reason_codes=codes, rule_path=[step.as_dict() for step in evaluation.rule_path],
             labels=sorted(set(item.labels)), latency_ms=0)
+        record.evaluation = evaluation  # not a field: kept for the review cases opened below
         results.append(record)
         pending.append(record)
     with transaction.atomic():
@@ -306,6 +337,13 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         for record, link in zip(pending, appended, strict=True):
             record.ledger_seq, record.ledger_hash, record.latency_ms = link.seq, link.hash, latency
         bulk_insert(DecisionRecord, pending)
+        reviews = [r for r in pending if r.evaluation.needs_review]
+        if reviews:
+            from hitl.services import decision_case_open
+
+            for record in reviews:
+                record.case_id = decision_case_open(record=record, evaluation=record.evaluation, project=project,
+                                                    actor=actor).id
     return results
 
 

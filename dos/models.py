@@ -78,3 +78,22 @@ class IdempotencyKey(TenantModel):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["org", "key"], name="idem_org_key_uniq")]
         indexes = [models.Index(fields=["org", "created_at"], name="idem_org_created_idx")]
+
+
+class OutboxEvent(TenantModel):
+    """Events for other systems (webhooks), written in the same transaction as the change they
+    announce; a dispatcher delivers them later and marks ``delivered_at``."""
+
+    id = models.BigAutoField(primary_key=True)
+    topic = models.CharField(max_length=64, help_text="e.g. decision.finalized")
+    key = models.CharField(max_length=100, help_text="What the event is about, e.g. decision:<id>.")
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["org", "delivered_at", "id"], name="outbox_org_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.key}"

@@ -15,6 +15,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
+from dos import scope
 from tests.factories import UserFactory, add_member, make_key, make_org
 
 
@@ -102,3 +103,14 @@ def acme_api(acme_key):
 @pytest.fixture
 def outsider_api(outsider_key):
     return api_client(outsider_key)
+
+
+@pytest.fixture
+def lending(acme, olivia, bob):
+    """Acme with the lending pack published (olivia authors, bob approves)."""
+    from decisions.packs.install import pack_install
+    from tests.factories import default_project
+
+    with scope.org_scope(acme.id):
+        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
+    return version

@@ -39,14 +39,14 @@ class DecisionOut(serializers.ModelSerializer):
         return (obj.refs or {}).get("case_id")
 
 
-def decision_body(record) -> dict:
+def decision_body(record, case_id=None) -> dict:
     """The /decide response for a record (a plain function: batch renders 1,000 of these)."""
     version = record.policy_version
     return {
         "decision_id": str(record.id), "outcome": record.outcome, "reason_codes": record.reason_codes,
         "rule_path": record.rule_path,
         "policy_version": {"policy": version.policy_set.name, "version": version.semver, "sha256": version.sha256},
-        "case_id": (record.refs or {}).get("case_id"), "latency_ms": float(record.latency_ms),
+        "case_id": str(case_id) if case_id else (record.refs or {}).get("case_id"), "latency_ms": float(record.latency_ms),
         "decided_at": record.decided_at.isoformat().replace("+00:00", "Z"), "subject_token": record.subject_token,
         "purpose": record.purpose, "kind": record.kind, "ledger_seq": record.ledger_seq,
     }

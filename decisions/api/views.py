@@ -68,7 +68,7 @@ class DecideApi(UsageGuardMixin, DosApiView):
             raise _validation({"policy": [str(exc)]})
         except (InputInvalid, InputTooComplex) as exc:
             raise _validation(exc.errors)
-        return Response(s.decision_body(decided.record))
+        return Response(s.decision_body(decided.record, case_id=decided.case.id if decided.case else None))
 
 
 class DecideBatchApi(UsageGuardMixin, DosApiView):
@@ -110,7 +110,7 @@ class DecideBatchApi(UsageGuardMixin, DosApiView):
             elif isinstance(outcome, dict):
                 results.append({"index": index, **outcome})
             else:
-                results.append({"index": index, **s.decision_body(outcome)})
+                results.append({"index": index, **s.decision_body(outcome, case_id=getattr(outcome, "case_id", None))})
         rejected = sum(1 for r in results if "errors" in r)
         return Response({"decided": len(results) - rejected, "rejected": rejected, "results": results})
 

@@ -151,7 +151,7 @@ class CompiledPolicy:
                 fired.append(rule)
                 for action in rule.then:
                     worst = max(worst, _PRECEDENCE.get(action.action, 0))
-                    if action.action in ("mask", "route"):
+                    if action.action in ("mask", "route", "require_hitl"):
                         actions.append({"action": action.action, **action.params, "rule_id": rule.id})
         outcome = _OUTCOME_BY_RANK.get(worst, self.policy.default_outcome)
         reasons = [{"code": r.reason_code, "message": r.message, "rule_id": r.id} for r in fired if r.reason_code]
