@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
         "OrgStatusEnum": "tenancy.choices.OrgStatus",
         "PolicyVersionStatusEnum": "decisions.choices.VersionStatus",
         "MeterItemStatusEnum": ["accepted", "duplicate", "rejected"],
+        "CaseStatusEnum": "hitl.choices.CaseStatus",
     },
 }
 

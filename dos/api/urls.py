@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("tenancy.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("decisions.api.urls")),
+    path("", include("hitl.api.urls")),
 ]

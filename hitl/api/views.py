@@ -1,0 +1,108 @@
+"""Tenant API for review cases: list, detail, open, act."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from decisions.models import DecisionRecord
+from dos.api.errors import Problem
+from dos.api.views import DosViewSet
+from dos.pii import mask_value
+from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
+from hitl.api import serializers as s
+from hitl.choices import CaseSource, CaseStatus, Priority
+from hitl.models import Case
+from hitl.routing import RoutingError
+from hitl.services import case_open
+from tenancy.approvals import FourEyesViolation
+
+
+class CaseFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=CaseStatus.choices)
+    priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    queue = django_filters.CharFilter(field_name="queue__name")
+    reason = django_filters.CharFilter(method="by_reason", help_text="a reason code, e.g. DOCS_MISSING")
+    owner = django_filters.CharFilter(field_name="owner__email")
+    breached = django_filters.BooleanFilter(field_name="sla_breached")
+
+    class Meta:
+        model = Case
+        fields = ["status", "priority", "source"]
+
+    def by_reason(self, queryset, name, value):
+        return queryset.filter(reason_codes__contains=[value])
+
+
+def _person(principal):
+    user = getattr(principal, "user", None)
+    if user is None:
+        raise Problem(403, "person_required", "Review actions need a person: use a key created by a user, "
+                      "or the back office.", permission="hitl.review")
+    return user
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
+    queryset = Case.objects.select_related("queue", "owner").order_by("sla_due_at", "created_at")
+    serializer_class = s.CaseOut
+    filterset_class = CaseFilter
+    permission_map = {"list": "hitl.review", "retrieve": "hitl.review", "create": "hitl.review",
+                      "act": "hitl.review"}
+
+    def get_serializer_class(self):
+        return s.CaseDetailOut if self.action == "retrieve" else s.CaseOut
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        return queryset.prefetch_related("events") if self.action == "retrieve" else queryset
+
+    @extend_schema(request=s.CaseCreateIn, responses={201: s.CaseDetailOut},
+                   summary="Open a review case for a recorded decision or a described application")
+    def create(self, request):
+        from decisions.api.views import _project_of
+
+        body = s.CaseCreateIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        decision = None
+        if v.get("decision_id"):
+            decision = DecisionRecord.objects.filter(pk=v["decision_id"]).first()
+            if decision is None:
+                raise Problem(400, "validation_error", "The request has invalid fields; see errors.",
+                              errors={"decision_id": ["No such decision in this organisation."]})
+        project = _project_of(request.auth)
+        try:
+            case = case_open(
+                org_id=request.auth.org_id, project=project, source=CaseSource.API, priority=v["priority"],
+                reason_codes=v["reason_codes"] or ([r["code"] for r in decision.reason_codes] if decision else []),
+                product=v["product"], summary=decision.snapshot if decision else mask_value(v["payload"]),
+                decision=decision, created_by=getattr(request.auth, "user", None), actor=request.auth)
+        except RoutingError as exc:
+            raise Problem(409, "no_queue", str(exc)) from exc
+        case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
+        return Response(s.CaseDetailOut(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.CaseActionIn, responses={200: s.CaseDetailOut},
+                   summary="Act on a case: approve, deny, request_docs, escalate, comment, close, override")
+    @action(detail=True, methods=["post"])
+    def act(self, request, pk=None):
+        case = self.get_object()
+        body = s.CaseActionIn(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        try:
+            case_act(case=case, action=v["action"], user=_person(request.auth), permissions=request.auth.permissions,
+                     comment=v["comment"], outcome=v.get("outcome", ""))
+        except IllegalTransition as exc:
+            raise Problem(409, "illegal_transition", str(exc), allowed=exc.allowed) from exc
+        except ActionRefused as exc:
+            raise Problem(403, exc.code, str(exc), permission=exc.permission) from exc
+        except FourEyesViolation as exc:
+            raise Problem(403, "four_eyes", str(exc), permission="hitl.approve") from exc
+        except ActionInvalid as exc:
+            raise Problem(400, "validation_error", str(exc), errors=exc.errors) from exc
+        case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
+        return Response(s.CaseDetailOut(case).data)
