@@ -65,6 +65,10 @@ def case_open(*, org_id, project, source: str, priority: str = Priority.P2, reas
                     reason_codes=list(reason_codes), product=product[:64], summary=summary or {},
                     risk_score=risk_score, created_by=created_by, created_by_label=actor_label(actor or created_by),
                     created_at=now, updated_at=now)
+        if not Queue.objects.exists():
+            from hitl.setup import desk_install_defaults
+
+            desk_install_defaults(org_id=org_id, actor="system:hitl")  # an org's first case sets up its desk
         case.queue = queue_choose(case_attributes(case, project.slug))
         case.sla_policy_id = case.queue.sla_policy_id
         case.warn_at, case.sla_due_at = sla_window(case, case.queue.sla_policy, now)

@@ -123,6 +123,21 @@ def seed_tenancy() -> list[str]:
     ]
 
 
+def _demo_desk(acme: Org) -> None:
+    """Acme's review desk: default queues, a documents queue by rule, the reviewers on it."""
+    from hitl.models import Queue
+    from hitl.setup import desk_install_defaults, reviewer_profile_save
+
+    queues = desk_install_defaults(org_id=acme.id, actor="system:demo")
+    Queue.objects.get_or_create(org_id=acme.id, name="documents", defaults={
+        "rank": 10, "routing_rule": '"DOCS_MISSING" in reason_codes', "sla_policy": queues["review"].sla_policy,
+        "overflow_queue": queues["burst"], "description": "Applications with missing documents."})
+    reviewer_profile_save(org_id=acme.id, user=User.objects.get(email="reviewer@acme.example"), weight=2,
+                          actor="system:demo")
+    reviewer_profile_save(org_id=acme.id, user=User.objects.get(email="senior.reviewer@acme.example"),
+                          skills=["senior"], weight=1, actor="system:demo")
+
+
 def _demo_policy(acme: Org, key: str) -> list[str]:
     """Install and publish the lending pack for Acme (author: owner, approver: senior reviewer)."""
     from decisions.packs.install import pack_install
@@ -132,6 +147,7 @@ def _demo_policy(acme: Org, key: str) -> list[str]:
         author = User.objects.get(email="owner@acme.example")
         approver = User.objects.get(email="senior.reviewer@acme.example")
         versions = pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
+        _demo_desk(acme)
     body = ('{"subject_id": "lead-0001", "purpose": "loan_screening", "input": {"age": 35, '
             '"income_monthly": 3500000, "dsr": 48.5, "credit_score": 720, "employment_months": 36, '
             '"delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": true, '

@@ -73,5 +73,9 @@ def test_an_outsider_sees_no_case_and_cannot_act(acme, outsider, mallory, desk, 
     assert outsider_api.get(f"/api/v1/hitl/cases/{case_id}").status_code == 404
     act = outsider_api.post(f"/api/v1/hitl/cases/{case_id}/actions", {"action": "approve"}, format="json")
     assert act.status_code == 404
-    foreign = outsider_api.post("/api/v1/hitl/cases", {"payload": {"a": 1}}, format="json")
-    assert foreign.status_code == 409 and foreign.json()["code"] == "no_queue"  # Outsider has no desk yet
+    own = outsider_api.post("/api/v1/hitl/cases", {"payload": {"a": 1}}, format="json")
+    assert own.status_code == 201 and own.json()["queue"] == "review"  # the first case sets up Outsider's own desk
+    with scope.org_scope(outsider.id):
+        assert Case.objects.count() == 1
+    with scope.org_scope(acme.id):
+        assert Case.objects.count() == 1
