@@ -36,6 +36,10 @@ def _bucket(window: str, ts: dt.datetime) -> tuple[str, dt.datetime]:
     return month.strftime("%Y-%m"), month_start_utc(next_month(month))
 
 
+def _amount(raw: bytes | None) -> Decimal:
+    return Decimal(raw.decode()) if raw else Decimal(0)
+
+
 def _key(org_id, metric: str, window: str, label: str, kind: str = "q") -> str:
     return f"dos:{kind}:{org_id}:{metric}:{window}:{label}"
 
@@ -66,7 +70,7 @@ def window_counters_add(org_id, events: list[tuple[str, dt.datetime, Decimal]]) 
 def window_usage(org_id, metric: str, window: str, now: dt.datetime) -> Decimal:
     label, _ends = _bucket(window, now)
     raw = redis_client().get(_key(org_id, metric, window, label))
-    return Decimal(raw.decode()) if raw else Decimal(0)
+    return _amount(raw)
 
 
 def quotas_for(org) -> dict[tuple[str, str], int]:
@@ -104,7 +108,7 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
     keys = [_key(org.id, metric, window, label) for (window, _), (label, _e) in zip(limits, buckets, strict=True)]
     raw = redis_client().mget(keys)
     for (window, limit), (_label, ends), value in zip(limits, buckets, raw, strict=True):
-        used = Decimal(value.decode()) if value else Decimal(0)
+        used = _amount(value)
         if used + amount > limit:
             QUOTA_REFUSALS.labels(metric=metric, window=window).inc()
             retry_after = max(1, int((ends - now).total_seconds()) + 1)
@@ -142,4 +146,4 @@ def usage_observe(*, org_id, metric: str, amount=1, now: dt.datetime | None = No
 
 def observed_total(org_id, metric: str, day: dt.date) -> Decimal:
     raw = redis_client().get(_key(org_id, metric, "day", day.isoformat(), kind="obs"))
-    return Decimal(raw.decode()) if raw else Decimal(0)
+    return _amount(raw)

@@ -13,16 +13,13 @@ from billing.periods import seoul_day
 from billing.reconcile import usage_reconcile
 from billing.rollups import usage_rollup
 from dos import scope
+from dos.tasks import orgs_where
 
 log = structlog.get_logger(__name__)
 
 
 def _orgs_with_events() -> list:
-    from django.db import connection
-
-    with scope.platform_scope(reason="job: usage (find orgs with meter events)"), connection.cursor() as cur:
-        cur.execute("SELECT DISTINCT org_id FROM billing_meterevent")
-        return [row[0] for row in cur.fetchall()]
+    return orgs_where(job="usage (find orgs with meter events)", sql="SELECT DISTINCT org_id FROM billing_meterevent")
 
 
 @shared_task(name="billing.tasks.usage_rollup_all", ignore_result=True)

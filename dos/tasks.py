@@ -28,6 +28,16 @@ class OrgTask(Task):
             return super().__call__(*args, **kwargs)
 
 
+def orgs_where(*, job: str, sql: str, params=()) -> list:
+    """Org ids a job must visit (``sql`` selects them), found in one audited platform-scope query;
+    the job then works on each org inside ``scope.org_scope``."""
+    from django.db import connection
+
+    with scope.platform_scope(reason=f"job: {job}"), connection.cursor() as cur:
+        cur.execute(sql, list(params))
+        return [row[0] for row in cur.fetchall()]
+
+
 @shared_task(name="dos.tasks.ledger_anchor_daily", ignore_result=True)
 def ledger_anchor_daily() -> int:
     """Record every chain head; a later verify can prove nothing before the anchor was rewritten."""

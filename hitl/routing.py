@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import cel
 import structlog
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from hitl.choices import CaseStatus, QueueKind
 from hitl.models import Case, Queue, ReviewerProfile
@@ -129,7 +129,7 @@ def reviewer_pick(queue: Queue, *, exclude_user_ids=()) -> ReviewerProfile | Non
     Must run inside the transaction that assigns the case."""
     locked = Queue.objects.select_for_update().get(pk=queue.pk)
     excluded = {str(u) for u in exclude_user_ids if u}
-    sequence = [p for p in weighted_sequence(_eligible(locked))]
+    sequence = weighted_sequence(_eligible(locked))
     if not sequence:
         return None
     load = _load({p.user_id for p in sequence})
@@ -150,5 +150,5 @@ def reviewer_pick(queue: Queue, *, exclude_user_ids=()) -> ReviewerProfile | Non
 def waiting_cases(queue: Queue, limit: int = 50):
     """Unassigned open cases of a queue, most urgent first (picked up when capacity frees)."""
     return (Case.objects.filter(queue=queue, owner__isnull=True)
-            .filter(Q(status=CaseStatus.OPEN) | Q(status=CaseStatus.PENDING) | Q(status=CaseStatus.ESCALATED))
+            .exclude(status__in=[CaseStatus.CLOSED, CaseStatus.AWAITING_DOCS])
             .order_by("sla_due_at", "created_at")[:limit])

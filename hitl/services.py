@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from dos.audit import actor_label, audit_record
-from hitl.choices import CaseSource, CaseStatus, Priority, TaskKind, TaskStatus
-from hitl.models import Case, CaseEvent, Notification, Queue, SLAPolicy, Task
+from hitl.choices import CaseSource, Priority, TaskKind, TaskStatus
+from hitl.models import DEFAULT_SLA_HOURS, Case, CaseEvent, Notification, Queue, SLAPolicy, Task
 from hitl.routing import case_attributes, queue_choose, reviewer_pick, waiting_cases
 
 PRIORITY_ORDER = [Priority.P0, Priority.P1, Priority.P2, Priority.P3]
@@ -44,8 +44,6 @@ def notify(*, user, case: Case, text: str, email: bool = False) -> None:
 
 def sla_window(case: Case, policy: SLAPolicy | None, start: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """(warn_at, sla_due_at) for the case's priority from ``start``."""
-    from hitl.models import DEFAULT_SLA_HOURS
-
     hours = policy.hours_for(case.priority) if policy else DEFAULT_SLA_HOURS[case.priority]
     ratio = policy.warn_ratio if policy else DEFAULT_WARN_RATIO
     due = start + dt.timedelta(hours=hours)
@@ -143,6 +141,3 @@ def decision_case_open(*, record, evaluation, project, actor=None) -> Case:
         risk_score=Decimal(str(risk)) if isinstance(risk, int | float) else None, summary=snapshot,
         decision=record, actor=actor)
 
-
-def open_statuses() -> list[str]:
-    return [s for s in CaseStatus.values if s != CaseStatus.CLOSED]

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
-from django.db import connection
 from django.utils import timezone
 
 from dos import scope
+from dos.tasks import orgs_where
 from hitl.sla import sla_sweep
 
 log = structlog.get_logger(__name__)
 
 
 def _orgs_with_due_cases(now) -> list:
-    with scope.platform_scope(reason="job: hitl_sla_sweep (find orgs with due cases)"), connection.cursor() as cur:
-        cur.execute("SELECT DISTINCT org_id FROM hitl_case WHERE status <> 'closed' AND warn_at <= %s", [now])
-        return [row[0] for row in cur.fetchall()]
+    return orgs_where(job="hitl_sla_sweep (find orgs with due cases)", params=[now],
+                      sql="SELECT DISTINCT org_id FROM hitl_case WHERE status <> 'closed' AND warn_at <= %s")
 
 
 @shared_task(name="hitl.tasks.sla_sweep_all", ignore_result=True)

@@ -19,34 +19,14 @@ from decisions.policy.engine import InputInvalid
 from decisions.policy.language import parse_policy
 from decisions.selectors import decision_explain, decision_replay
 from decisions.simulation_jobs import SimulationInputError, simulation_create
-from dos.api.errors import Problem
+from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosApiView, DosViewSet
 from tenancy.approvals import FourEyesViolation
-from tenancy.models import Project
-
-
-def _validation(errors: dict) -> Problem:
-    return Problem(400, "validation_error", "The request has invalid fields; see errors.", errors=errors)
-
-
-def _project_of(principal) -> Project:
-    """The caller's active project: API-key authentication loaded it (the key's, or the org's
-    default); a browser session acts in its chosen project or the org's default one."""
-    project = getattr(principal, "project", None)
-    if project is None and getattr(principal, "kind", "") != "api_key":
-        chosen = {"id": principal.project_id} if principal.project_id else {"slug": "default"}
-        project = Project.objects.filter(org_id=principal.org_id, archived_at__isnull=True, **chosen).first()
-    if project is None:
-        raise _validation({"project": ["This credential has no active project."]})
-    return project
+from tenancy.principals import acting_person, active_project
 
 
 def _person(principal):
-    user = getattr(principal, "user", None)
-    if user is None:
-        raise Problem(403, "person_required", "Approving and publishing need a person: use a key created by a user, "
-                      "or the back office.", permission="policy.approve")
-    return user
+    return acting_person(principal, doing="Approving and publishing", permission="policy.approve")
 
 
 class DecideApi(UsageGuardMixin, DosApiView):
@@ -61,13 +41,13 @@ class DecideApi(UsageGuardMixin, DosApiView):
         v = body.validated_data
         try:
             decided = services.decision_make(
-                org=request.auth.org, project=_project_of(request.auth), subject_id=v["subject_id"],
+                org=request.auth.org, project=active_project(request.auth), subject_id=v["subject_id"],
                 purpose=v["purpose"], data=v["input"], policy=v.get("policy"), labels=v.get("labels", ()),
                 corr_id=getattr(request, "corr_id", ""), actor=request.auth)
         except services.PolicyNotFound as exc:
-            raise _validation({"policy": [str(exc)]})
+            raise invalid_fields({"policy": [str(exc)]})
         except (InputInvalid, InputTooComplex) as exc:
-            raise _validation(exc.errors)
+            raise invalid_fields(exc.errors)
         return Response(s.decision_body(decided.record, case_id=decided.case.id if decided.case else None))
 
 
@@ -96,11 +76,11 @@ class DecideBatchApi(UsageGuardMixin, DosApiView):
             items.append(services.BatchItem(subject_id=raw["subject_id"], purpose=raw["purpose"], data=raw["input"],
                                             labels=tuple(raw.get("labels", ()))))
         try:
-            decided = services.decision_make_many(org=request.auth.org, project=_project_of(request.auth), items=items,
+            decided = services.decision_make_many(org=request.auth.org, project=active_project(request.auth), items=items,
                                                   policy=body.validated_data.get("policy"),
                                                   corr_id=getattr(request, "corr_id", ""), actor=request.auth)
         except services.PolicyNotFound as exc:
-            raise _validation({"policy": [str(exc)]})
+            raise invalid_fields({"policy": [str(exc)]})
         by_index = dict(zip(parsed, decided, strict=True))
         results = []
         for index in range(len(body.validated_data["items"])):
@@ -126,12 +106,12 @@ class SimulateApi(DosApiView):
         v = body.validated_data
         version = PolicyVersion.objects.filter(id=v["policy_version"]).select_related("policy_set").first()
         if version is None:
-            raise _validation({"policy_version": ["No such policy version in this organisation."]})
+            raise invalid_fields({"policy_version": ["No such policy version in this organisation."]})
         try:
             sim = simulation_create(project=version.policy_set.project, version=version, dataset=v["dataset"],
                                     input_csv=v["csv"], actor=request.auth)
         except SimulationInputError as exc:
-            raise _validation({"dataset": [str(exc)]})
+            raise invalid_fields({"dataset": [str(exc)]})
         return Response(s.SimulationOut(sim).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -213,7 +193,7 @@ class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):
         body = s.PolicyCreateIn(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            version = services.version_create(project=_project_of(request.auth), source=body.validated_data["source"],
+            version = services.version_create(project=active_project(request.auth), source=body.validated_data["source"],
                                               semver=body.validated_data["semver"], author=_person(request.auth),
                                               notes=body.validated_data["notes"])
         except services.PolicyLintError as exc:

@@ -75,6 +75,11 @@ class Problem(exceptions.APIException):
         self.extra = extra
 
 
+def invalid_fields(errors: dict[str, list[str]], detail: str = "The request has invalid fields; see errors.") -> Problem:
+    """The 400 ``validation_error`` problem every endpoint answers for bad fields."""
+    return Problem(400, "validation_error", detail, errors=errors)
+
+
 def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested ValidationError detail → {"field.sub[0].name": ["message", …]}."""
     out: dict[str, list[str]] = {}
@@ -114,7 +119,7 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         # Services refuse bad changes with Django's ValidationError (field → messages).
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        exc = Problem(400, "validation_error", "The request has invalid fields; see errors.", errors=errors)
+        exc = invalid_fields(errors)
     elif isinstance(exc, RequestDataTooBig):
         exc = Problem(413, "payload_too_large", str(exc))
     elif isinstance(exc, SuspiciousOperation):

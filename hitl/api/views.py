@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from decisions.models import DecisionRecord
-from dos.api.errors import Problem
+from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosViewSet
 from dos.pii import mask_value
 from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
@@ -19,6 +19,7 @@ from hitl.models import Case
 from hitl.routing import RoutingError
 from hitl.services import case_open
 from tenancy.approvals import FourEyesViolation
+from tenancy.principals import acting_person, active_project
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -35,14 +36,6 @@ class CaseFilter(django_filters.FilterSet):
 
     def by_reason(self, queryset, name, value):
         return queryset.filter(reason_codes__contains=[value])
-
-
-def _person(principal):
-    user = getattr(principal, "user", None)
-    if user is None:
-        raise Problem(403, "person_required", "Review actions need a person: use a key created by a user, "
-                      "or the back office.", permission="hitl.review")
-    return user
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
@@ -62,8 +55,6 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
     @extend_schema(request=s.CaseCreateIn, responses={201: s.CaseDetailOut},
                    summary="Open a review case for a recorded decision or a described application")
     def create(self, request):
-        from decisions.api.views import _project_of
-
         body = s.CaseCreateIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
@@ -71,9 +62,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
         if v.get("decision_id"):
             decision = DecisionRecord.objects.filter(pk=v["decision_id"]).first()
             if decision is None:
-                raise Problem(400, "validation_error", "The request has invalid fields; see errors.",
-                              errors={"decision_id": ["No such decision in this organisation."]})
-        project = _project_of(request.auth)
+                raise invalid_fields({"decision_id": ["No such decision in this organisation."]})
+        project = active_project(request.auth)
         try:
             case = case_open(
                 org_id=request.auth.org_id, project=project, source=CaseSource.API, priority=v["priority"],
@@ -93,8 +83,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
         body = s.CaseActionIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
+        user = acting_person(request.auth, doing="Review actions", permission="hitl.review")
         try:
-            case_act(case=case, action=v["action"], user=_person(request.auth), permissions=request.auth.permissions,
+            case_act(case=case, action=v["action"], user=user, permissions=request.auth.permissions,
                      comment=v["comment"], outcome=v.get("outcome", ""))
         except IllegalTransition as exc:
             raise Problem(409, "illegal_transition", str(exc), allowed=exc.allowed) from exc
@@ -103,6 +94,6 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
         except FourEyesViolation as exc:
             raise Problem(403, "four_eyes", str(exc), permission="hitl.approve") from exc
         except ActionInvalid as exc:
-            raise Problem(400, "validation_error", str(exc), errors=exc.errors) from exc
+            raise invalid_fields(exc.errors, str(exc)) from exc
         case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
         return Response(s.CaseDetailOut(case).data)
