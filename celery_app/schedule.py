@@ -32,4 +32,9 @@ DEFAULT_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    "hitl-metrics-refresh": {
+        "task": "hitl.tasks.metrics_refresh_all",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
 }

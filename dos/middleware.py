@@ -41,6 +41,9 @@ class CorrelationIdMiddleware:
         return response
 
 
+UPLOAD_PATH_RE = re.compile(r"^/api/v1/hitl/cases/[0-9a-f-]{36}/attachments$")
+
+
 class BodySizeLimitMiddleware:
     """Refuse API bodies over API_MAX_BODY_BYTES before anything reads them (413).
 
@@ -54,6 +57,8 @@ class BodySizeLimitMiddleware:
     def __call__(self, request):
         if is_api_path(request.path):
             limit = settings.API_MAX_BODY_BYTES
+            if UPLOAD_PATH_RE.match(request.path):  # multipart file uploads have their own cap
+                limit = max(limit, settings.HITL_ATTACHMENT_MAX_BYTES + 64 * 1024)
             if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
                 return problem_response(
                     request, 411, "length_required", "Send a Content-Length; chunked request bodies are not accepted."

@@ -232,6 +232,7 @@ SPECTACULAR_SETTINGS = {
         "PolicyVersionStatusEnum": "decisions.choices.VersionStatus",
         "MeterItemStatusEnum": ["accepted", "duplicate", "rejected"],
         "CaseStatusEnum": "hitl.choices.CaseStatus",
+        "FinalOutcomeEnum": ["approve", "deny"],
     },
 }
 
@@ -243,6 +244,20 @@ METRICS_BEARER_TOKEN = env.str("METRICS_BEARER_TOKEN", default="")
 # prometheus-client reads this itself; set it (to an empty, writable dir) for multi-process servers.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 DOS_READ_ONLY = env.bool("DOS_READ_ONLY", default=False)
+
+# -- human review: mail, vault, attachment scanning ------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend" if PROD
+                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_URL = env.email_url("EMAIL_URL", default="smtp://localhost:25")  # host, port, user, password, TLS
+EMAIL_HOST, EMAIL_PORT = EMAIL_URL["EMAIL_HOST"], EMAIL_URL["EMAIL_PORT"]
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = EMAIL_URL["EMAIL_HOST_USER"], EMAIL_URL["EMAIL_HOST_PASSWORD"]
+EMAIL_USE_TLS = EMAIL_URL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = EMAIL_URL.get("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DecisionOS <no-reply@decisionos.localhost>")
+# base64 of 32+ random bytes; seals redacted notes (dos.vault). Required in production.
+DOS_VAULT_KEY = env.str("DOS_VAULT_KEY") if PROD else env.str("DOS_VAULT_KEY", default="")
+CLAMD_SOCKET = env.str("CLAMD_SOCKET", default="")  # unix socket of clamd; unset = built-in EICAR check only
+HITL_ATTACHMENT_MAX_BYTES = env.int("HITL_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # -- metering ---------------------------------------------------------------------------------------
 USAGE_FUTURE_SKEW_SECONDS = env.int("USAGE_FUTURE_SKEW_SECONDS", default=300)

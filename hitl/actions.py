@@ -60,6 +60,8 @@ class ActionInvalid(ValueError):
 
 
 def allowed_actions(case: Case) -> list[str]:
+    if case.in_appeal:  # the appeal decides (hitl.appeals); meanwhile reviewers can only comment
+        return [A.COMMENT]
     return list(TRANSITIONS.get(case.status, []))
 
 
@@ -198,15 +200,17 @@ _HANDLERS = {A.APPROVE: _approve, A.DENY: _deny, A.REQUEST_DOCS: _request_docs, 
              A.COMMENT: _comment, A.CLOSE: _close, A.OVERRIDE: _override}
 
 
+_FINAL_CODES = {"approve": ("HITL_APPROVED", "A reviewer approved the application."),
+                "deny": ("HITL_DENIED", "A reviewer declined the application."),
+                "override": ("HITL_OVERRIDE", "A senior reviewer changed the outcome.")}
+
+
 def _finalize_decision(case: Case, *, user, outcome: str, comment: str, override: bool) -> None:
     from decisions.models import DecisionRecord
     from decisions.services import decision_override
 
     original = DecisionRecord.objects.get(pk=case.decision_id)
-    code = "HITL_OVERRIDE" if override else f"HITL_{outcome.upper()}D"
-    message = {"HITL_APPROVED": "A reviewer approved the application.",
-               "HITL_DENIED": "A reviewer declined the application.",
-               "HITL_OVERRIDE": "A senior reviewer changed the outcome."}[code]
+    code, message = _FINAL_CODES["override" if override else outcome]
     record = decision_override(original=original, outcome=outcome, actor=user, reason_code=code, message=message,
                                refs={"case_id": str(case.id), "case_number": case.number})
     outbox_emit(org_id=case.org_id, topic="decision.finalized", key=f"decision:{original.id}", payload={

@@ -142,6 +142,7 @@ class Case(TenantModel):
     first_picked_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     reopen_count = models.PositiveIntegerField(default=0)
+    in_appeal = models.BooleanField(default=False, help_text="An appeal is under way; only the appeal decides.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -230,8 +231,14 @@ class Appeal(TenantModel):
     submitted_by = models.CharField(max_length=120)
     assignee = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
+    original_decider = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT,
+                                         related_name="+", db_index=False,
+                                         help_text="Who decided the case before this appeal (never its reviewer).")
     resolution = models.CharField(max_length=10, choices=AppealResolution.choices, blank=True)
     resolution_note = models.TextField(blank=True)
+    final_decision = models.ForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+", db_index=False,
+                                       help_text="The re-issued decision (with its explanation).")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 

@@ -84,6 +84,10 @@ def case_assign(case: Case, *, now: dt.datetime | None = None, exclude_user_ids=
     """Give the case to the next reviewer of its queue; False when nobody has capacity."""
     now = now or clock()
     exclude = {*exclude_user_ids, case.created_by_id}
+    if case.in_appeal:  # an appeal never goes to someone who decided the case before
+        from hitl.appeals import appeal_excluded_reviewers
+
+        exclude |= appeal_excluded_reviewers(case)
     profile = reviewer_pick(case.queue, exclude_user_ids=exclude)
     if profile is None:
         return False
@@ -92,6 +96,10 @@ def case_assign(case: Case, *, now: dt.datetime | None = None, exclude_user_ids=
     case.save(update_fields=["owner", "updated_at"])
     Task.objects.filter(case=case, kind=TaskKind.REVIEW).exclude(status=TaskStatus.DONE).update(
         assignee_id=profile.user_id, updated_at=now)
+    if case.in_appeal:
+        from hitl.appeals import appeal_assigned
+
+        appeal_assigned(case)
     case_event(case, "assigned", "system:routing", {"owner": f"user:{profile.user_id}", "queue": case.queue.name})
     notify(user=profile.user, case=case, text=f"{case} ({case.get_priority_display()}) was assigned to you.")
     return True

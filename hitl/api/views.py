@@ -1,6 +1,8 @@
-"""Tenant API for review cases: list, detail, open, act."""
+"""Tenant API for review cases: list, detail, open, act (notes, attachments and appeals are in
+``hitl.api.evidence`` and ``hitl.api.appeals``)."""
 
 from __future__ import annotations
+
 
 import django_filters
 from drf_spectacular.utils import extend_schema
@@ -12,13 +14,14 @@ from decisions.models import DecisionRecord
 from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosViewSet
 from dos.pii import mask_value
-from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
+from hitl.actions import case_act
 from hitl.api import serializers as s
+from hitl.api.errors import refusals_answered
+from hitl.api.evidence import CaseEvidenceMixin
 from hitl.choices import CaseSource, CaseStatus, Priority
 from hitl.models import Case
 from hitl.routing import RoutingError
 from hitl.services import case_open
-from tenancy.approvals import FourEyesViolation
 from tenancy.principals import acting_person, active_project
 
 
@@ -38,12 +41,12 @@ class CaseFilter(django_filters.FilterSet):
         return queryset.filter(reason_codes__contains=[value])
 
 
-class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
+class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
     queryset = Case.objects.select_related("queue", "owner").order_by("sla_due_at", "created_at")
     serializer_class = s.CaseOut
     filterset_class = CaseFilter
     permission_map = {"list": "hitl.review", "retrieve": "hitl.review", "create": "hitl.review",
-                      "act": "hitl.review"}
+                      "act": "hitl.review", **CaseEvidenceMixin.permission_map}
 
     def get_serializer_class(self):
         return s.CaseDetailOut if self.action == "retrieve" else s.CaseOut
@@ -84,16 +87,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
         body.is_valid(raise_exception=True)
         v = body.validated_data
         user = acting_person(request.auth, doing="Review actions", permission="hitl.review")
-        try:
+        with refusals_answered():
             case_act(case=case, action=v["action"], user=user, permissions=request.auth.permissions,
                      comment=v["comment"], outcome=v.get("outcome", ""))
-        except IllegalTransition as exc:
-            raise Problem(409, "illegal_transition", str(exc), allowed=exc.allowed) from exc
-        except ActionRefused as exc:
-            raise Problem(403, exc.code, str(exc), permission=exc.permission) from exc
-        except FourEyesViolation as exc:
-            raise Problem(403, "four_eyes", str(exc), permission="hitl.approve") from exc
-        except ActionInvalid as exc:
-            raise invalid_fields(exc.errors, str(exc)) from exc
         case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
         return Response(s.CaseDetailOut(case).data)

@@ -1,0 +1,189 @@
+"""Appeals against a decided case (SPEC §10): at most two levels, each reviewed in the senior queue
+by a senior reviewer who neither decided the case before nor reviewed an earlier appeal of it.
+
+The outcome — uphold, overturn or partial — re-issues the decision: a new record on the decisions
+chain whose explanation (``decisions.selectors.decision_explain``) the applicant can be given, and a
+``decision.finalized`` outbox row. A rejected appeal (not admissible) leaves the decision as it was.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from dos.audit import actor_label
+from dos.outbox import outbox_emit
+from hitl.actions import ActionRefused
+from hitl.choices import AppealResolution, AppealStatus, CaseStatus, TaskKind, TaskStatus
+from hitl.models import Appeal, Case, Task
+from hitl.routing import senior_queue
+from hitl.services import assign_waiting, case_assign, case_event, case_move, clock
+from tenancy import cedar
+from tenancy.approvals import FourEyesViolation
+from tenancy.models import Org
+
+MAX_LEVEL = 2
+RESOLVE_PERMISSION = "hitl.appeal"
+_OPEN = (AppealStatus.SUBMITTED, AppealStatus.IN_REVIEW)
+_CODES = {AppealResolution.UPHOLD: ("APPEAL_UPHELD", "On appeal, the decision was upheld."),
+          AppealResolution.OVERTURN: ("APPEAL_OVERTURNED", "On appeal, the decision was overturned."),
+          AppealResolution.PARTIAL: ("APPEAL_PARTIAL", "On appeal, the decision was changed in part.")}
+
+
+class AppealInvalid(ValueError):
+    """The appeal cannot be made or decided now (409), or a field is wrong (400 when ``field``)."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+        self.errors = {field: [message]} if field else {}
+
+
+def appeal_excluded_reviewers(case: Case) -> set:
+    """Everyone who decided this case before: the original decider and earlier appeals' reviewers."""
+    rows = Appeal.objects.filter(case=case).values_list("original_decider_id", "assignee_id")
+    return {uid for pair in rows for uid in pair if uid} | ({case.decided_by_id} if case.decided_by_id else set())
+
+
+def appeal_submit(*, case: Case, reason: str, submitted_by, now=None) -> Appeal:
+    reason = (reason or "").strip()
+    if not reason:
+        raise AppealInvalid("Say why the decision is appealed.", field="reason")
+    now = now or clock()
+    with transaction.atomic():
+        case = Case.objects.select_for_update().select_related("queue").get(pk=case.pk)
+        if case.status != CaseStatus.CLOSED or not case.outcome:
+            raise AppealInvalid("Only a decided case can be appealed.")
+        if case.in_appeal:
+            raise AppealInvalid("An appeal of this case is already under way.")
+        level = Appeal.objects.filter(case=case).count() + 1
+        if level > MAX_LEVEL:
+            raise AppealInvalid(f"A case can be appealed at most {MAX_LEVEL} times; this one has been.")
+        appeal = Appeal.objects.create(org_id=case.org_id, case=case, level=level, reason=reason[:4000],
+                                       submitted_by=actor_label(submitted_by), original_decider=case.decided_by,
+                                       created_at=now)
+        case.in_appeal, case.status, case.resolved_at = True, CaseStatus.ESCALATED, None
+        case.reopen_count += 1
+        case.updated_at = now
+        case.save()
+        Task.objects.create(org_id=case.org_id, case=case, kind=TaskKind.REVIEW, queue=case.queue,
+                            payload={"appeal_id": str(appeal.id), "level": level}, created_at=now, updated_at=now)
+        case_event(case, "appeal_submitted", submitted_by, {"appeal_id": str(appeal.id), "level": level})
+        target = senior_queue()
+        if target is not None and target.pk != case.queue_id:
+            case_move(case, target, actor=submitted_by, reason=f"appeal level {level}", now=now)
+        else:
+            case.owner = None
+            case.save(update_fields=["owner"])
+        case_assign(case, now=now)  # excludes everyone who decided the case before
+        appeal.refresh_from_db()
+    return appeal
+
+
+def appeal_assigned(case: Case) -> None:
+    """Keep the open appeal's reviewer in step when a waiting appeal case is picked up later."""
+    Appeal.objects.filter(case=case, status__in=_OPEN).update(assignee_id=case.owner_id,
+                                                              status=AppealStatus.IN_REVIEW)
+
+
+def _authorize(appeal: Appeal, case: Case, user, permissions) -> None:
+    org = Org.objects.get(id=case.org_id)
+    verdict = cedar.authorize(
+        org=org, user_id=str(user.pk), permissions=permissions, action="appeal_resolve",
+        permission=RESOLVE_PERMISSION, resource_type="Case", resource_id=str(case.id),
+        resource_attrs={"created_by": ("User", case.created_by_id)} if case.created_by_id else {})
+    if not verdict.allowed:
+        if case.created_by_id == user.pk:
+            raise ActionRefused("You opened this case yourself; another senior reviewer must decide the appeal.",
+                                code="conflict_of_interest", permission=RESOLVE_PERMISSION)
+        raise ActionRefused(f"Deciding appeals needs the '{RESOLVE_PERMISSION}' permission.",
+                            code="permission_denied", permission=RESOLVE_PERMISSION)
+    earlier = Appeal.objects.filter(case=case).exclude(pk=appeal.pk).values_list("original_decider_id", "assignee_id")
+    if user.pk in {appeal.original_decider_id, *(uid for pair in earlier for uid in pair)}:
+        raise FourEyesViolation("You decided this case before; a different senior reviewer must decide the "
+                                "appeal (four eyes).")
+
+
+def appeal_resolve(*, appeal: Appeal, resolution: str, note: str, user, permissions, outcome: str = "",
+                   now=None) -> Appeal:
+    """Decide an appeal; the decision is re-issued on the decisions chain."""
+    if resolution not in AppealResolution.values:
+        raise AppealInvalid(f"One of {', '.join(AppealResolution.values)}.", field="resolution")
+    note = (note or "").strip()
+    if not note:
+        raise AppealInvalid("Explain the appeal's outcome; the applicant is told.", field="note")
+    now = now or clock()
+    with transaction.atomic():
+        appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
+        case = Case.objects.select_for_update().select_related("queue").get(pk=appeal.case_id)
+        if appeal.status not in _OPEN:
+            raise AppealInvalid(f"This appeal is already {appeal.get_status_display().lower()}.")
+        _authorize(appeal, case, user, permissions)
+        final = _final_outcome(case.outcome, resolution, outcome)
+        code, message = _CODES[resolution]
+        if case.decision_id:
+            appeal.final_decision = _reissue(case, appeal, final, code, message, user)
+        appeal.status, appeal.resolution, appeal.resolution_note = AppealStatus.RESOLVED, resolution, note[:4000]
+        appeal.assignee_id = appeal.assignee_id or user.pk
+        appeal.resolved_at = now
+        appeal.save()
+        _close(case, user=user, outcome=final, now=now)
+        case_event(case, "appeal_resolved", user, {"appeal_id": str(appeal.id), "level": appeal.level,
+                                                   "resolution": resolution, "outcome": final})
+    return appeal
+
+
+def appeal_reject(*, appeal: Appeal, note: str, user, permissions, now=None) -> Appeal:
+    """Refuse an appeal as not admissible; the decision stands and no record is re-issued."""
+    note = (note or "").strip()
+    if not note:
+        raise AppealInvalid("Say why the appeal is not admissible.", field="note")
+    now = now or clock()
+    with transaction.atomic():
+        appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
+        case = Case.objects.select_for_update().select_related("queue").get(pk=appeal.case_id)
+        if appeal.status not in _OPEN:
+            raise AppealInvalid(f"This appeal is already {appeal.get_status_display().lower()}.")
+        _authorize(appeal, case, user, permissions)
+        appeal.status, appeal.resolution_note, appeal.resolved_at = AppealStatus.REJECTED, note[:4000], now
+        appeal.assignee_id = appeal.assignee_id or user.pk
+        appeal.save()
+        _close(case, user=None, outcome=case.outcome, now=now)
+        case_event(case, "appeal_rejected", user, {"appeal_id": str(appeal.id), "level": appeal.level})
+    return appeal
+
+
+def _final_outcome(current: str, resolution: str, outcome: str) -> str:
+    if resolution == AppealResolution.UPHOLD:
+        return current
+    if resolution == AppealResolution.OVERTURN:
+        return "deny" if current == "approve" else "approve"
+    if outcome not in ("approve", "deny"):
+        raise AppealInvalid("A partial outcome says what the decision now is: approve or deny.", field="outcome")
+    return outcome
+
+
+def _reissue(case: Case, appeal: Appeal, final: str, code: str, message: str, user):
+    from decisions.models import DecisionRecord
+    from decisions.services import decision_override
+
+    original = DecisionRecord.objects.get(pk=case.decision_id)
+    record = decision_override(original=original, outcome=final, actor=user, reason_code=code, message=message,
+                               refs={"case_id": str(case.id), "case_number": case.number,
+                                     "appeal_id": str(appeal.id), "appeal_level": appeal.level})
+    outbox_emit(org_id=case.org_id, topic="decision.finalized", key=f"decision:{original.id}", payload={
+        "decision_id": str(original.id), "final_decision_id": str(record.id), "outcome": final,
+        "case_id": str(case.id), "reason_codes": [code], "override": final != case.outcome,
+        "appeal": {"id": str(appeal.id), "level": appeal.level}})
+    return record
+
+
+def _close(case: Case, *, user, outcome: str, now) -> None:
+    freed = case.queue
+    case.in_appeal, case.status, case.outcome, case.resolved_at, case.updated_at = (
+        False, CaseStatus.CLOSED, outcome, now, now)
+    if user is not None:
+        case.decided_by = user
+    case.save()
+    Task.objects.filter(case=case, kind=TaskKind.REVIEW).exclude(status=TaskStatus.DONE).update(
+        status=TaskStatus.DONE, updated_at=now)
+    assign_waiting(freed, now=now)

@@ -1,0 +1,193 @@
+"""Notes (redaction sealed in the vault) and attachments (sniffed types, sha256, virus scan, never
+serving flagged or pending files) — through the services and the tenant API."""
+
+import hashlib
+import socket
+import struct
+import threading
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from dos import scope
+from dos.vault import VaultError, vault
+from hitl import attachments
+from hitl.attachments import EICAR, AttachmentRejected, ClamdScanner
+from hitl.choices import CaseSource, ScanStatus
+from hitl.models import Attachment, CaseEvent, CaseNote
+from hitl.notes import NoteRevealRefused, note_add, note_redact, note_reveal, render_markdown
+from hitl.services import case_open
+from tenancy.roles import ROLE_PERMISSIONS
+from tests.conftest import api_client
+from tests.factories import default_project
+from tests.hitl.test_api import _person_key
+
+pytestmark = pytest.mark.django_db
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489") + b"\0" * 16
+
+
+@pytest.fixture
+def case(acme, desk):
+    with scope.org_scope(acme.id):
+        return case_open(org_id=acme.id, project=default_project(acme), source=CaseSource.ADMIN, actor="system:test")
+
+
+@pytest.fixture
+def alice_api(acme, alice, desk):
+    return api_client(_person_key(acme, alice, ["hitl.review", "decisions.read"]))
+
+
+def _upload(api, case_id, name, content, content_type):
+    return api.post(f"/api/v1/hitl/cases/{case_id}/attachments",
+                    {"file": SimpleUploadedFile(name, content, content_type=content_type)}, format="multipart")
+
+
+def test_a_note_with_personal_data_is_shown_masked_and_its_original_sealed(acme, case, alice, bob):
+    original = "Called **applicant** on 010-1234-5678; lives at 12 Mapo-ro, says Kim Minsu."
+    with scope.org_scope(acme.id):
+        note = note_add(case=case, author=alice, body_md=original, redact_terms=["Kim Minsu"])
+        assert note.redacted and "010-1234-5678" not in note.body_md and "Kim Minsu" not in note.body_md
+        assert "[PHONE]" in note.body_md and "[REDACTED]" in note.body_md
+        assert original.encode() not in bytes(note.sealed)
+        with pytest.raises(NoteRevealRefused):
+            note_reveal(note=note, user=alice, permissions=ROLE_PERMISSIONS["reviewer"])
+        assert note_reveal(note=note, user=bob, permissions=ROLE_PERMISSIONS["senior_reviewer"]) == original
+        event = CaseEvent.objects.get(case=case, kind="note")
+        assert "applicant" not in str(event.data) and event.data["redacted"] is True
+        later = note_add(case=case, author=alice, body_md="Income slip matches the employer letter.")
+        assert not later.redacted and later.sealed is None
+        note_redact(note=later, actor=bob, terms=["employer"])
+        later.refresh_from_db()
+        assert "[REDACTED]" in later.body_md and later.redacted
+        assert note_reveal(note=later, user=bob, permissions=ROLE_PERMISSIONS["senior_reviewer"]).endswith(
+            "employer letter.")
+
+
+def test_sealed_originals_open_only_for_their_org_and_purpose(acme, outsider):
+    sealed = vault().seal(org_id=acme.id, purpose="hitl.case_note", plaintext=b"secret")
+    assert vault().unseal(org_id=acme.id, purpose="hitl.case_note", sealed=sealed) == b"secret"
+    for org, purpose in ((outsider.id, "hitl.case_note"), (acme.id, "privacy.export")):
+        with pytest.raises(VaultError):
+            vault().unseal(org_id=org, purpose=purpose, sealed=sealed)
+
+
+def test_markdown_notes_render_without_raw_html_or_script_links():
+    html = render_markdown("**ok** <script>alert(1)</script> [x](javascript:alert(1))")
+    assert "<strong>ok</strong>" in html and "<script>" not in html and 'href="javascript' not in html
+
+
+def test_notes_through_the_api(acme, case, alice_api):
+    created = alice_api.post(f"/api/v1/hitl/cases/{case.id}/notes", {"body_md": "mail me at kim@example.com"},
+                             format="json")
+    assert created.status_code == 201 and created.json()["body_md"] == "mail me at [EMAIL]"
+    assert created.json()["redacted"] is True
+    empty = alice_api.post(f"/api/v1/hitl/cases/{case.id}/notes", {"body_md": "  "}, format="json")
+    assert empty.status_code == 400 and "body_md" in empty.json()["errors"]
+    assert [n["body_md"] for n in alice_api.get(f"/api/v1/hitl/cases/{case.id}/notes").json()] == [
+        "mail me at [EMAIL]"]
+
+
+def test_a_clean_pdf_is_stored_with_its_sha256_and_served_back(acme, case, alice_api):
+    response = _upload(alice_api, case.id, "payslip.pdf", PDF, "application/pdf")
+    body = response.json()
+    assert response.status_code == 201 and (body["mime"], body["scanned"]) == ("application/pdf", "ok")
+    assert body["sha256"] == hashlib.sha256(PDF).hexdigest() and body["size"] == len(PDF)
+    download = alice_api.get(body["download"])
+    assert download.status_code == 200 and download.content == PDF
+    assert download["Content-Type"] == "application/pdf" and download["X-Content-Type-Options"] == "nosniff"
+    assert 'filename="payslip.pdf"' in download["Content-Disposition"]
+
+
+def test_an_eicar_upload_is_flagged_and_never_served(acme, case, alice_api):
+    response = _upload(alice_api, case.id, "statement.txt", EICAR + b"\n", "text/plain")
+    body = response.json()
+    assert response.status_code == 201 and body["scanned"] == "flagged" and body["download"] is None
+    refused = alice_api.get(f"/api/v1/hitl/cases/{case.id}/attachments/{body['id']}")
+    assert refused.status_code == 409 and refused.json()["code"] == "attachment_flagged"
+    assert EICAR not in refused.content
+    with scope.org_scope(acme.id):
+        assert CaseEvent.objects.get(case=case, kind="attachment").data["scanned"] == "flagged"
+
+
+def test_oversize_and_mismatched_uploads_are_rejected_and_nothing_is_stored(acme, case, alice_api, settings):
+    settings.HITL_ATTACHMENT_MAX_BYTES = 1024
+    too_big = _upload(alice_api, case.id, "big.pdf", PDF + b"0" * 2048, "application/pdf")
+    assert too_big.status_code == 413 and too_big.json()["code"] == "too_large"
+    claims_pdf = _upload(alice_api, case.id, "scan.pdf", PNG, "application/pdf")
+    assert claims_pdf.status_code == 415 and claims_pdf.json()["code"] == "mime_mismatch"
+    assert "image/png" in claims_pdf.json()["errors"]["file"][0]
+    renamed = _upload(alice_api, case.id, "scan.pdf", PNG, "application/octet-stream")
+    assert renamed.status_code == 415 and renamed.json()["code"] == "mime_mismatch"
+    executable = _upload(alice_api, case.id, "run.exe", b"MZ\x90\x00" + b"\0" * 64, "application/octet-stream")
+    assert executable.status_code == 415 and executable.json()["code"] == "unsupported_type"
+    with scope.org_scope(acme.id):
+        assert not Attachment.objects.exists()
+
+
+def test_with_clamd_configured_files_wait_pending_until_the_scan_answers(acme, case, alice, settings, tmp_path,
+                                                                      monkeypatch):
+    path = str(tmp_path / "clamd.sock")
+    server = _FakeClamd(path, verdict=b"stream: Win.Test.Fake-1 FOUND\0")
+    settings.CLAMD_SOCKET = path
+    monkeypatch.setattr("hitl.tasks.attachment_scan.delay", lambda **kw: None)  # the task is run by hand below
+    with scope.org_scope(acme.id):
+        pending = attachments.attachment_add(case=case, name="id.png", content=PNG, declared_mime="image/png",
+                                             uploaded_by=alice)
+        assert pending.scanned == ScanStatus.PENDING
+        with pytest.raises(attachments.AttachmentUnavailable):
+            attachments.attachment_content(pending)
+        assert attachments.attachment_scan(pending) == ScanStatus.FLAGGED
+        pending.refresh_from_db()
+        assert pending.scan_detail == "Win.Test.Fake-1"
+    assert server.received == PNG  # the whole file went over INSTREAM
+
+
+def test_an_outsider_cannot_read_or_add_evidence(acme, outsider, mallory, case, alice_api):
+    _upload(alice_api, case.id, "payslip.pdf", PDF, "application/pdf")
+    outsider_api = api_client(_person_key(outsider, mallory, ["hitl.review", "decisions.run", "decisions.read"]))
+    for url in (f"/api/v1/hitl/cases/{case.id}/notes", f"/api/v1/hitl/cases/{case.id}/attachments"):
+        assert outsider_api.get(url).status_code == 404
+    assert outsider_api.post(f"/api/v1/hitl/cases/{case.id}/notes", {"body_md": "x"}, format="json").status_code == 404
+    assert _upload(outsider_api, case.id, "a.pdf", PDF, "application/pdf").status_code == 404
+    assert outsider_api.post(f"/api/v1/hitl/cases/{case.id}/appeal", {"reason": "x"}, format="json").status_code == 404
+    with scope.org_scope(acme.id):
+        assert CaseNote.objects.count() == 0 and Attachment.objects.count() == 1
+
+
+def test_rejections_name_the_problem():
+    with pytest.raises(AttachmentRejected) as empty:
+        attachments._check("a.txt", b"", "")
+    assert empty.value.code == "empty_file"
+
+
+class _FakeClamd:
+    """A one-shot clamd speaking the INSTREAM protocol on a unix socket (for the adapter's contract)."""
+
+    def __init__(self, path: str, verdict: bytes):
+        self.verdict, self.received = verdict, b""
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _read(self, conn, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            data += conn.recv(n - len(data))
+        return data
+
+    def _serve(self):
+        conn, _ = self.sock.accept()
+        with conn:
+            assert self._read(conn, len(b"zINSTREAM\0")) == b"zINSTREAM\0"
+            while size := struct.unpack(">I", self._read(conn, 4))[0]:
+                self.received += self._read(conn, size)
+            conn.sendall(self.verdict)
+        self.sock.close()
+
+
+def test_the_clamd_adapter_reads_a_clean_verdict(tmp_path):
+    path = str(tmp_path / "c.sock")
+    _FakeClamd(path, verdict=b"stream: OK\0")
+    assert ClamdScanner(path).scan(PDF) == (ScanStatus.OK, "")
