@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
