@@ -81,17 +81,23 @@ class DosModelAdmin(admin.ModelAdmin):
             return [*(related if isinstance(related, (list, tuple)) else []), "org"]
         return related
 
-    def confirm_action(self, request, queryset, *, action: str, title: str, verb: str, apply, detail: str = ""):
-        """Two-step bulk action: first a confirmation page listing the rows, then ``apply(obj)``."""
-        if request.POST.get("confirmed") != "yes":
+    def confirm_action(self, request, queryset, *, action: str, title: str, verb: str, apply, detail: str = "",
+                       type_count: bool = False):
+        """Two-step bulk action: first a confirmation page listing the rows, then ``apply(obj)``.
+        ``type_count`` asks the person to type how many rows they are about to change."""
+        objects = list(queryset)
+        typed_wrong = type_count and request.POST.get("confirmed") == "yes" and (
+            request.POST.get("typed_count", "").strip() != str(len(objects)))
+        if request.POST.get("confirmed") != "yes" or typed_wrong:
             context = {
-                **self.admin_site.each_context(request), "title": title, "objects": list(queryset),
+                **self.admin_site.each_context(request), "title": title, "objects": objects,
                 "action": action, "verb": verb, "detail": detail, "opts": self.model._meta,
-                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "type_count": type_count,
+                "typed_wrong": typed_wrong,
             }
             return TemplateResponse(request, "admin/dos_confirm_action.html", context)
         done, failed = 0, []
-        for obj in queryset:
+        for obj in objects:
             try:
                 apply(obj)
                 done += 1

@@ -53,6 +53,7 @@ class DosAdminSite(OTPAdminSite):
         context["dos_principal"] = principal
         if principal is not None and not principal.platform:
             context["dos_org_name"] = dict(principal.orgs).get(str(principal.org_id), "")
+            context["dos_inbox"] = principal.has_perm("hitl.review")
         return context
 
     def get_urls(self):

@@ -34,7 +34,7 @@ WHERE status = 'closed' AND resolved_at >= %(start)s AND resolved_at < %(end)s
 """
 
 _QUEUES_SQL = """
-SELECT q.name, q.kind, q.depth_threshold,
+SELECT q.id, q.name, q.kind, q.depth_threshold,
        count(c.id) FILTER (WHERE c.status <> 'closed'),
        count(c.id) FILTER (WHERE c.status <> 'closed' AND c.owner_id IS NULL),
        count(c.id) FILTER (WHERE c.status <> 'closed' AND c.warn_at <= %(now)s AND c.sla_due_at > %(now)s),
@@ -60,9 +60,9 @@ def queue_depths(*, now: dt.datetime | None = None) -> list[dict]:
     with connection.cursor() as cur:
         cur.execute(_QUEUES_SQL, {"now": now or clock()})
         rows = cur.fetchall()
-    return [{"queue": name, "kind": kind, "threshold": threshold, "depth": depth, "unassigned": unassigned,
-             "at_risk": at_risk, "breached": breached, "next_due": next_due}
-            for name, kind, threshold, depth, unassigned, at_risk, breached, next_due in rows]
+    return [{"id": str(queue_id), "queue": name, "kind": kind, "threshold": threshold, "depth": depth,
+             "unassigned": unassigned, "at_risk": at_risk, "breached": breached, "next_due": next_due}
+            for queue_id, name, kind, threshold, depth, unassigned, at_risk, breached, next_due in rows]
 
 
 def desk_report(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> dict:
@@ -81,6 +81,21 @@ def desk_report(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | None
         "reopen_rate": _ratio(reopen),
         "queues": queue_depths(now=now),
     }
+
+
+def throughput_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list[dict]:
+    """Cases opened and resolved per Seoul calendar day, oldest first (for the overview's chart)."""
+    now = now or clock()
+    with connection.cursor() as cur:
+        cur.execute("""
+            WITH d AS (SELECT generate_series((%(now)s AT TIME ZONE 'Asia/Seoul')::date - (%(days)s - 1),
+                                              (%(now)s AT TIME ZONE 'Asia/Seoul')::date, '1 day')::date AS day)
+            SELECT d.day,
+                   (SELECT count(*) FROM hitl_case c WHERE (c.created_at AT TIME ZONE 'Asia/Seoul')::date = d.day),
+                   (SELECT count(*) FROM hitl_case c WHERE c.status = 'closed'
+                       AND (c.resolved_at AT TIME ZONE 'Asia/Seoul')::date = d.day)
+            FROM d ORDER BY d.day""", {"now": now, "days": days})
+        return [{"day": day, "opened": opened, "resolved": resolved} for day, opened, resolved in cur.fetchall()]
 
 
 # -- Prometheus ----------------------------------------------------------------------------------

@@ -42,6 +42,14 @@ def notify(*, user, case: Case, text: str, email: bool = False) -> None:
                                                 fail_silently=True))
 
 
+def notifications_read(*, user, ids=None, now: dt.datetime | None = None) -> int:
+    """Mark the person's notifications (all, or those ids) as read; returns how many changed."""
+    unread = Notification.objects.filter(user_id=user.pk, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    return unread.update(read_at=now or clock())
+
+
 def sla_window(case: Case, policy: SLAPolicy | None, start: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """(warn_at, sla_due_at) for the case's priority from ``start``."""
     hours = policy.hours_for(case.priority) if policy else DEFAULT_SLA_HOURS[case.priority]

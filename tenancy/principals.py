@@ -75,7 +75,8 @@ def active_project(principal):
 
     project = getattr(principal, "project", None)
     if project is None and getattr(principal, "kind", "") != "api_key":
-        chosen = {"id": principal.project_id} if principal.project_id else {"slug": "default"}
+        project_id = getattr(principal, "project_id", None)  # admin sessions work in the default project
+        chosen = {"id": project_id} if project_id else {"slug": "default"}
         project = Project.objects.filter(org_id=principal.org_id, archived_at__isnull=True, **chosen).first()
     if project is None:
         raise invalid_fields({"project": ["This credential has no active project."]})

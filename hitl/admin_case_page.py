@@ -1,0 +1,160 @@
+"""The case page of the reviewers' inbox: the decision's context, the timeline, notes, attachments,
+appeals and the action buttons. Each form posts an ``op`` that is handed to one HITL service; the
+page then redirects back (post/redirect/get) with the service's answer as a message."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from dos.pii import mask_value
+from hitl import appeals, attachments, notes
+from hitl.actions import case_act
+from hitl.admin_inbox import OPEN_APPEALS, REFUSALS, case_actions_for, sla_state
+from hitl.choices import CaseStatus
+from hitl.models import Case
+
+
+def case_page(model_admin, request, case: Case):
+    principal = model_admin.principal(request)
+    revealed = {}
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        handler = _OPS.get(op)
+        if handler is None:
+            messages.error(request, f"Unknown operation '{op[:40]}'.")
+        else:
+            try:
+                result = handler(request, case, principal)
+                if op == "reveal":
+                    revealed = result
+                else:
+                    return HttpResponseRedirect(request.path)
+            except REFUSALS as exc:
+                messages.error(request, str(exc))
+                if op != "reveal":
+                    return HttpResponseRedirect(request.path)
+        case = Case.objects.get(pk=case.pk)
+    return TemplateResponse(request, "admin/hitl/case/page.html", _context(model_admin, request, case, principal,
+                                                                            revealed))
+
+
+def _context(model_admin, request, case: Case, principal, revealed: dict) -> dict:
+    from decisions.reason_codes import reason_text
+
+    case = (Case.objects.select_related("queue", "owner", "decided_by", "decision__policy_version__policy_set")
+            .get(pk=case.pk))
+    decision = case.decision
+    note_rows = [{"note": n, "html": mark_safe(notes.render_markdown(n.body_md)),  # noqa: S308 - escaped by markdown-it
+                  "original": revealed.get(n.id)} for n in case.notes.all()]
+    mine = Case.objects.filter(owner_id=request.user.pk).exclude(status=CaseStatus.CLOSED).order_by(
+        "sla_due_at", "created_at").values_list("pk", flat=True)[:200]
+    mine = list(mine)
+    position = mine.index(case.pk) if case.pk in mine else -1
+    neighbours = {"previous": mine[position - 1] if position > 0 else None,
+                  "next": mine[position + 1] if 0 <= position < len(mine) - 1 else (mine[0] if mine and position < 0
+                                                                                      else None)}
+    return {
+        **model_admin.admin_site.each_context(request), "title": f"{case} · {case.get_priority_display()}",
+        "opts": model_admin.model._meta, "case": case, "decision": decision, "sla": sla_state(case, timezone.now()),
+        "summary": sorted(mask_value(case.summary or {}).items()) if isinstance(case.summary, dict) else [],
+        "reasons": [{"code": code, **reason_text(code, org=None, fallback="")} for code in case.reason_codes],
+        "rule_path": [{**step, "note": step.get("reason_code") or step.get("error", "")}
+                      for step in (decision.rule_path if decision else [])],
+        "actions": case_actions_for(case),
+        "events": list(case.events.all()),
+        "notes": note_rows,
+        "attachments": list(case.attachments.defer("content")),
+        "appeals": list(case.appeals.select_related("assignee").all()),
+        "can_resolve_appeal": principal.has_perm(appeals.RESOLVE_PERMISSION),
+        "can_reveal": principal.has_perm(notes.REVEAL_PERMISSION),
+        "open_appeal_statuses": OPEN_APPEALS,
+        "neighbours": {k: reverse("admin:hitl_case_change", args=[v]) if v else "" for k, v in neighbours.items()},
+        "media": model_admin.media,
+    }
+
+
+def _act(request, case, principal):
+    action = request.POST.get("action", "")
+    updated = case_act(case=case, action=action, user=request.user, permissions=principal.permissions,
+                       comment=request.POST.get("comment", ""), outcome=request.POST.get("outcome", ""))
+    messages.success(request, f"{updated}: {action.replace('_', ' ')} recorded"
+                              f"{' — outcome ' + updated.outcome if updated.outcome else ''}.")
+
+
+def _note(request, case, principal):
+    terms = [t for t in request.POST.get("redact_terms", "").split(",") if t.strip()]
+    note = notes.note_add(case=case, author=request.user, body_md=request.POST.get("body_md", ""),
+                          redact_terms=terms)
+    messages.success(request, "Note added" + (" (personal data redacted; the original is sealed)."
+                                              if note.redacted else "."))
+
+
+def _redact(request, case, principal):
+    note = _note_of(case, request)
+    notes.note_redact(note=note, actor=request.user,
+                      terms=[t for t in request.POST.get("redact_terms", "").split(",") if t.strip()])
+    messages.success(request, "Note redacted; its original stays sealed.")
+
+
+def _note_of(case, request):
+    raw = request.POST.get("note_id", "")
+    note = case.notes.filter(pk=int(raw)).first() if raw.isdigit() else None
+    if note is None:
+        raise notes.NoteInvalid("No such note on this case.", field="note_id")
+    return note
+
+
+def _reveal(request, case, principal) -> dict:
+    note = _note_of(case, request)
+    original = notes.note_reveal(note=note, user=request.user, permissions=principal.permissions)
+    messages.warning(request, "The original of a redacted note is shown below; this was recorded on the audit "
+                              "chain.")
+    return {note.id: original}
+
+
+def _upload(request, case, principal):
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise attachments.AttachmentRejected("no_file", "Choose a file to upload.")
+    found = attachments.attachment_add(case=case, name=upload.name, content=upload.read(),
+                                       declared_mime=upload.content_type or "", uploaded_by=request.user)
+    if found.scanned == "flagged":
+        messages.error(request, f"{found.name} was flagged by the virus scan ({found.scan_detail}); it will never "
+                                "be served.")
+    else:
+        messages.success(request, f"{found.name} attached ({found.get_scanned_display().lower()}).")
+
+
+def _appeal_submit(request, case, principal):
+    appeal = appeals.appeal_submit(case=case, reason=request.POST.get("reason", ""), submitted_by=request.user)
+    messages.success(request, f"Appeal level {appeal.level} submitted"
+                              f"{' and assigned to ' + appeal.assignee.email if appeal.assignee_id else ''}.")
+
+
+def _appeal_resolve(request, case, principal):
+    from django.core.exceptions import ValidationError
+
+    try:
+        appeal = case.appeals.filter(pk=request.POST.get("appeal_id")).first()
+    except ValidationError:
+        appeal = None
+    if appeal is None:
+        raise appeals.AppealInvalid("No such appeal on this case.")
+    resolution = request.POST.get("resolution", "")
+    if resolution == "reject":
+        appeals.appeal_reject(appeal=appeal, note=request.POST.get("note", ""), user=request.user,
+                              permissions=principal.permissions)
+    else:
+        appeals.appeal_resolve(appeal=appeal, resolution=resolution, note=request.POST.get("note", ""),
+                               user=request.user, permissions=principal.permissions,
+                               outcome=request.POST.get("outcome", ""))
+    messages.success(request, f"Appeal {resolution or 'decided'}.")
+
+
+_OPS = {"act": _act, "note": _note, "redact": _redact, "reveal": _reveal, "upload": _upload,
+        "appeal_submit": _appeal_submit, "appeal_resolve": _appeal_resolve}
