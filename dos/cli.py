@@ -19,6 +19,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "usage": ("usage", "show usage, run or backfill rollups, reconcile metered vs observed"),
     "policy": ("policy", "install a pack, lint, eval, simulate; submit, approve, publish, rollback versions"),
     "decision": ("decision", "replay or explain a recorded decision"),
+    "hitl": ("hitl", "review desk: list queues, act on a case, SLA and throughput report"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]

@@ -1,0 +1,120 @@
+"""dosctl hitl: the review desk from the shell — queues, acting on a case, SLA and throughput reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from dos import scope
+from dos.management.base import DosCommand, add_json_flag, resolve_org
+from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
+from hitl.choices import CaseAction
+from hitl.metrics import desk_report, queue_depths
+from hitl.models import Case
+from tenancy.approvals import FourEyesViolation
+
+
+def _when(value: str | None, default: dt.datetime) -> dt.datetime:
+    if not value:
+        return default
+    parsed = parse_datetime(value)
+    if parsed is None:
+        try:
+            parsed = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
+        except ValueError:
+            raise CommandError(f"'{value}' is not an ISO date or timestamp.")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _seconds(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 3600:.1f} h" if value >= 3600 else f"{value / 60:.0f} min"
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+class Command(DosCommand):
+    help = "Human review: list queues, act on a case, report SLA and throughput."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="verb", required=True, metavar="{queue,case,report}")
+        queue = sub.add_parser("queue", help="queues of an org").add_subparsers(dest="sub", required=True)
+        ls = queue.add_parser("ls", help="each queue with open, waiting, at-risk and breached cases")
+        ls.add_argument("--org", required=True, help="org slug or id")
+        add_json_flag(ls)
+
+        case = sub.add_parser("case", help="act on cases").add_subparsers(dest="sub", required=True)
+        act = case.add_parser("act", help="approve, deny, escalate, … a case as a named reviewer")
+        act.add_argument("--org", required=True, help="org slug or id")
+        act.add_argument("number", type=int, help="the case number (as shown in the inbox)")
+        act.add_argument("action", choices=CaseAction.values)
+        act.add_argument("--as", dest="actor", required=True, metavar="EMAIL",
+                         help="the reviewer acting; their roles in the org decide what they may do")
+        act.add_argument("--comment", default="", help="reason (required for override, request_docs, close)")
+        act.add_argument("--outcome", choices=["approve", "deny"], help="the new outcome, for override")
+        add_json_flag(act)
+
+        report = sub.add_parser("report", help="SLA compliance, p95 times, reopen rate and throughput")
+        report.add_argument("--org", required=True, help="org slug or id")
+        report.add_argument("--from", dest="start", help="ISO date/timestamp (default: 7 days ago)")
+        report.add_argument("--to", dest="end", help="ISO date/timestamp (default: now)")
+        add_json_flag(report)
+
+    def handle(self, *args, **options):
+        org = resolve_org(options["org"])
+        with scope.org_scope(org.id):
+            name = options["verb"] + (f"_{options['sub']}" if options.get("sub") else "")
+            return getattr(self, f"do_{name}")(org, options)
+
+    def do_queue_ls(self, org, options):
+        rows = queue_depths()
+        self.emit(options, {"org": org.slug, "queues": rows}, lambda d: "\n".join(
+            [f"{'queue':<16} {'kind':<9} {'open':>5} {'waiting':>8} {'at risk':>8} {'breached':>9} {'threshold':>10}"] +
+            [f"{q['queue']:<16} {q['kind']:<9} {q['depth']:>5} {q['unassigned']:>8} {q['at_risk']:>8} "
+             f"{q['breached']:>9} {q['threshold']:>10}" for q in d["queues"]] or ["(no queues yet)"]))
+
+    def do_case_act(self, org, options):
+        from tenancy.models import Membership
+        from tenancy.roles import permissions_for_roles
+
+        user = get_user_model().objects.filter(email__iexact=options["actor"]).first()
+        roles = list(Membership.objects.filter(user=user).values_list("role", flat=True)) if user else []
+        if not roles:
+            raise CommandError(f"{options['actor']} is not a member of {org.slug}.")
+        case = Case.objects.filter(number=options["number"]).first()
+        if case is None:
+            raise CommandError(f"No case #{options['number']} in {org.slug}.")
+        try:
+            case = case_act(case=case, action=options["action"], user=user, permissions=permissions_for_roles(roles),
+                            comment=options["comment"], outcome=options.get("outcome") or "")
+        except (IllegalTransition, ActionRefused, FourEyesViolation, ActionInvalid) as exc:
+            raise CommandError(str(exc)) from exc
+        out = {"case": case.number, "status": case.status, "outcome": case.outcome, "queue": case.queue.name,
+               "owner": case.owner.email if case.owner_id else None}
+        self.emit(options, out, lambda d: f"Case #{d['case']}: {options['action']} recorded; now {d['status']}"
+                                          f"{' (' + d['outcome'] + ')' if d['outcome'] else ''} in {d['queue']}.")
+
+    def do_report(self, org, options):
+        now = timezone.now()
+        start = _when(options.get("start"), now - dt.timedelta(days=7))
+        end = _when(options.get("end"), now)
+        if end <= start:
+            raise CommandError("--to must be after --from.")
+        report = {"org": org.slug, **desk_report(start=start, end=end, now=now)}
+        self.emit(options, report, lambda d: "\n".join([
+            f"Review desk of {d['org']}, {d['from'][:19]} → {d['to'][:19]}",
+            f"  opened {d['opened']}, resolved {d['resolved']}, first picked {d['picked']}",
+            f"  first-pick time p95   {_seconds(d['first_pick_time_p95_s'])}",
+            f"  resolution time p95   {_seconds(d['resolution_time_p95_s'])}",
+            f"  SLA compliance        {_pct(d['sla_compliance'])}",
+            f"  reopen rate           {_pct(d['reopen_rate'])}",
+            "  queues now: " + (", ".join(f"{q['queue']} {q['depth']} open ({q['breached']} breached)"
+                                          for q in d["queues"]) or "none"),
+        ]))
