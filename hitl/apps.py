@@ -6,3 +6,4 @@ from django.apps import AppConfig
 class HitlConfig(AppConfig):
     name = "hitl"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Human review"

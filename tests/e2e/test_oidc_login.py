@@ -5,11 +5,7 @@ the person's org."""
 from __future__ import annotations
 
 import base64
-import json
 import os
-import shutil
-import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,78 +14,9 @@ from django_otp.oath import totp
 from dos import scope
 from dos.models import LedgerEntry
 from tenancy import services
-
-ROOT = Path(__file__).resolve().parents[2]
-IDP = ROOT / "dos/devstack/idp"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PASSWORD = "correct-horse-battery-staple"
+from tests.e2e.conftest import ROOT, sign_in_with_sso
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def idp(live_server, tmp_path, settings):
-    port = _free_port()
-    accounts = tmp_path / "accounts.json"
-    accounts.write_text(json.dumps([
-        {"sub": "idp-alice", "email": "alice@acme.example", "password": PASSWORD, "name": "Alice Reviewer",
-         "roles": ["acme:reviewer"]},
-        {"sub": "idp-mallory", "email": "mallory@outsider.example", "password": PASSWORD, "name": "Mallory",
-         "roles": ["outsider:owner"]},
-    ]))
-    env = {**os.environ, "DOS_IDP_PORT": str(port), "DOS_IDP_ACCOUNTS": str(accounts),
-           "DOS_IDP_CLIENT_ID": "e2e-client", "DOS_IDP_CLIENT_SECRET": "e2e-secret",
-           "DOS_IDP_REDIRECT_URIS": f"{live_server.url}/oidc/callback/"}
-    proc = subprocess.Popen(["node", str(IDP / "server.mjs")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        if "dev IdP ready" in line:
-            break
-    else:
-        pytest.fail(f"the local IdP did not start (exit {proc.wait()})")
-    issuer = f"http://127.0.0.1:{port}"
-    settings.OIDC_RP_CLIENT_ID = "e2e-client"
-    settings.OIDC_RP_CLIENT_SECRET = "e2e-secret"
-    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = f"{issuer}/auth"
-    settings.OIDC_OP_TOKEN_ENDPOINT = f"{issuer}/token"
-    settings.OIDC_OP_USER_ENDPOINT = f"{issuer}/me"
-    settings.OIDC_OP_JWKS_ENDPOINT = f"{issuer}/jwks"
-    settings.AUTHENTICATION_BACKENDS = ["tenancy.oidc.DosOIDCBackend", "django.contrib.auth.backends.ModelBackend"]
-    yield issuer
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes are
-    # still synchronous, so Django's async-safety guard does not apply here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
-
-
-def _sign_in_with_sso(page, base: str, email: str) -> None:
-    page.goto(f"{base}/admin/")
-    page.click("#sso-login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-    page.wait_for_url(f"{base}/account/otp/**")
 
 
 def test_oidc_then_totp_then_an_admin_scoped_to_the_users_org(live_server, idp, browser_page, acme, outsider):
@@ -99,7 +26,7 @@ def test_oidc_then_totp_then_an_admin_scoped_to_the_users_org(live_server, idp, 
         services.project_create(org=outsider, name="Outsider secret pipeline", actor="system:test")
     page, base = browser_page, live_server.url
 
-    _sign_in_with_sso(page, base, "alice@acme.example")
+    sign_in_with_sso(page, base, "alice@acme.example")
     assert "Set up two-step verification" in page.content()
 
     # Signed in, but without a second factor no admin page opens.
