@@ -14,9 +14,9 @@ from dos.audit import actor_label
 from dos.outbox import outbox_emit
 from hitl.actions import ActionRefused
 from hitl.choices import AppealResolution, AppealStatus, CaseStatus, TaskKind, TaskStatus
-from hitl.models import Appeal, Case, Task
+from hitl.models import Appeal, Case, SlaMark, Task
 from hitl.routing import senior_queue
-from hitl.services import assign_waiting, case_assign, case_event, case_move, clock
+from hitl.services import assign_waiting, case_assign, case_event, case_move, clock, sla_window
 from tenancy import cedar
 from tenancy.approvals import FourEyesViolation
 from tenancy.models import Org
@@ -63,6 +63,10 @@ def appeal_submit(*, case: Case, reason: str, submitted_by, now=None) -> Appeal:
                                        created_at=now)
         case.in_appeal, case.status, case.resolved_at = True, CaseStatus.ESCALATED, None
         case.reopen_count += 1
+        # The appeal has its own SLA window; its warning and breach are recorded afresh.
+        case.warn_at, case.sla_due_at = sla_window(case, case.sla_policy, now)
+        case.sla_breached = False
+        SlaMark.objects.filter(case=case).delete()
         case.updated_at = now
         case.save()
         Task.objects.create(org_id=case.org_id, case=case, kind=TaskKind.REVIEW, queue=case.queue,

@@ -138,6 +138,22 @@ def _demo_desk(acme: Org) -> None:
                           skills=["senior"], weight=1, actor="system:demo")
 
 
+def _demo_cases(acme: Org, project: Project) -> None:
+    """A few applications that need a person, so the inbox has work on first start (once)."""
+    from decisions.services import decision_make
+    from hitl.models import Case
+
+    if Case.objects.exists():
+        return
+    base = {"age": 35, "income_monthly": 3500000, "dsr": 32.0, "credit_score": 720, "employment_months": 36,
+            "delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": True, "loan_amount": 30000000,
+            "product": "personal"}
+    for n, changes in enumerate(({"documents_missing": ["income_proof"]}, {"credit_score": 650},
+                                 {"documents_missing": ["id_card"], "loan_amount": 80000000}, {"credit_score": 640})):
+        decision_make(org=acme, project=project, subject_id=f"demo-lead-{n + 1:04d}", purpose="loan_screening",
+                      data={**base, **changes}, actor="system:demo")
+
+
 def _demo_policy(acme: Org, key: str) -> list[str]:
     """Install and publish the lending pack for Acme (author: owner, approver: senior reviewer)."""
     from decisions.packs.install import pack_install
@@ -148,6 +164,7 @@ def _demo_policy(acme: Org, key: str) -> list[str]:
         approver = User.objects.get(email="senior.reviewer@acme.example")
         versions = pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
         _demo_desk(acme)
+        _demo_cases(acme, project)
     body = ('{"subject_id": "lead-0001", "purpose": "loan_screening", "input": {"age": 35, '
             '"income_monthly": 3500000, "dsr": 48.5, "credit_score": 720, "employment_months": 36, '
             '"delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": true, '

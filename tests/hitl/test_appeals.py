@@ -48,6 +48,7 @@ def _decided_case(acme, lender, reviewer, action="approve"):
 def test_an_appeal_is_reviewed_by_a_senior_who_did_not_decide_and_reissues_the_decision(acme, lending, desk, alice,
                                                                                       bob, lender):
     case = _decided_case(acme, lender, alice)
+    first_due = case.sla_due_at
     submitted = lender.post(f"/api/v1/hitl/cases/{case.id}/appeal", {"reason": "My income was misread."},
                             format="json")
     body = submitted.json()
@@ -56,6 +57,7 @@ def test_an_appeal_is_reviewed_by_a_senior_who_did_not_decide_and_reissues_the_d
     with scope.org_scope(acme.id):
         case.refresh_from_db()
         assert (case.queue.name, case.status, case.in_appeal, case.reopen_count) == ("senior", "escalated", True, 1)
+        assert case.sla_due_at > first_due and not case.sla_breached  # the appeal's own SLA window
         assert allowed_actions(case) == ["comment"]  # only the appeal decides now
         with pytest.raises(IllegalTransition):
             case_act(case=case, action="deny", user=bob, permissions=SENIOR)
