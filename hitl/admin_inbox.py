@@ -185,14 +185,9 @@ class CaseAdmin(DosModelAdmin):
 
             raise Http404("No such attachment.")
         try:
-            content = attachments.attachment_content(found)
+            return attachments.attachment_response(found)
         except attachments.AttachmentUnavailable as exc:
             return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
-        response = HttpResponse(content, content_type=found.mime)
-        response["Content-Disposition"] = f'attachment; filename="{found.name}"'
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
 
     def add_view(self, request, form_url="", extra_context=None):
         from tenancy.principals import active_project

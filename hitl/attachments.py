@@ -176,6 +176,18 @@ def attachment_scan(attachment: Attachment, scanner: Scanner | None = None) -> s
     return status
 
 
+def attachment_response(attachment: Attachment):
+    """The file as an HTTP download (never rendered inline, never cached); raises
+    AttachmentUnavailable for flagged or pending files."""
+    from django.http import HttpResponse
+
+    response = HttpResponse(attachment_content(attachment), content_type=attachment.mime)
+    response["Content-Disposition"] = f'attachment; filename="{attachment.name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def attachment_content(attachment: Attachment) -> bytes:
     if attachment.scanned != ScanStatus.OK:
         raise AttachmentUnavailable(

@@ -54,3 +54,21 @@ def is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def parse_when(value: str | None, default):
+    """An ISO date or timestamp from a command-line option (UTC when no zone is given)."""
+    import datetime as dt
+
+    from django.core.management.base import CommandError
+    from django.utils.dateparse import parse_datetime
+
+    if not value:
+        return default
+    parsed = parse_datetime(value)
+    if parsed is None:
+        try:
+            parsed = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
+        except ValueError:
+            raise CommandError(f"'{value}' is not an ISO date or timestamp.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -3,7 +3,6 @@ appeal of a decided case. Mixed into ``CaseViewSet`` so that the case is looked 
 
 from __future__ import annotations
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -15,7 +14,7 @@ from dos.api.errors import Problem
 from hitl.api import serializers as s
 from hitl.api.errors import refusals_answered
 from hitl.appeals import appeal_submit
-from hitl.attachments import AttachmentUnavailable, attachment_add, attachment_content
+from hitl.attachments import AttachmentUnavailable, attachment_add, attachment_response
 from hitl.models import Attachment
 from hitl.notes import note_add
 from tenancy.principals import acting_person
@@ -69,14 +68,9 @@ class CaseEvidenceMixin:
         if found is None:
             raise Problem(404, "not_found", "No such attachment on this case.")
         try:
-            content = attachment_content(found)
+            return attachment_response(found)
         except AttachmentUnavailable as exc:
             raise Problem(409, f"attachment_{found.scanned}", str(exc), scanned=found.scanned) from exc
-        response = HttpResponse(content, content_type=found.mime)
-        response["Content-Disposition"] = f'attachment; filename="{found.name}"'
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Cache-Control"] = "private, no-store"
-        return response
 
     @extend_schema(request=s.AppealIn, responses={201: s.AppealOut},
                    summary="Appeal a decided case (level 1, then at most level 2)")

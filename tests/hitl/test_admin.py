@@ -142,6 +142,11 @@ def test_an_outsider_sees_nothing_of_acmes_desk(client, acme, desk, alice, mallo
         assert response.status_code == 200 and response.context_data["cl"].result_count == 0, model
     assert c.get(f"{CASES}{case.pk}/change/").status_code in (302, 404)
     assert c.post(f"{CASES}{case.pk}/change/", {"op": "act", "action": "approve"}).status_code in (302, 404)
+    with scope.org_scope(acme.id):
+        from hitl.attachments import attachment_add
+
+        attachment = attachment_add(case=case, name="a.txt", content=b"payslip", uploaded_by="system:test")
+    assert c.get(f"{CASES}attachment/{attachment.pk}/").status_code in (302, 404)
     overview = c.get(f"{CASES}queues/")
     assert all(q["depth"] == 0 for q in overview.context_data["report"]["queues"])
     with scope.org_scope(acme.id):

@@ -3,9 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.core.management.base import CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from billing.catalog import METRICS
 from billing.periods import month_of, month_start_utc, seoul_day
@@ -13,19 +11,7 @@ from billing.reconcile import usage_reconcile
 from billing.rollups import usage_rollup, usage_rollup_backfill
 from billing.selectors import GRANULARITIES, usage_series
 from dos import scope
-from dos.management.base import DosCommand, add_json_flag, resolve_org
-
-
-def _when(value: str | None, default: dt.datetime) -> dt.datetime:
-    if not value:
-        return default
-    parsed = parse_datetime(value)
-    if parsed is None:
-        try:
-            parsed = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
-        except ValueError:
-            raise CommandError(f"'{value}' is not an ISO date or timestamp.")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+from dos.management.base import DosCommand, add_json_flag, parse_when, resolve_org
 
 
 class Command(DosCommand):
@@ -56,8 +42,8 @@ class Command(DosCommand):
 
     def do_show(self, org, options):
         now = timezone.now()
-        start = _when(options.get("start"), month_start_utc(month_of(now)))
-        end = _when(options.get("end"), now)
+        start = parse_when(options.get("start"), month_start_utc(month_of(now)))
+        end = parse_when(options.get("end"), now)
         series = usage_series(org_id=org.id, metric=options["metric"], start=start, end=end,
                               granularity=options["granularity"])
         total = sum((Decimal(b["value"]) for b in series), Decimal(0))
@@ -71,7 +57,7 @@ class Command(DosCommand):
 
     def do_rollup(self, org, options):
         if options.get("since"):
-            result = usage_rollup_backfill(org_id=org.id, since=_when(options["since"], timezone.now()))
+            result = usage_rollup_backfill(org_id=org.id, since=parse_when(options["since"], timezone.now()))
         else:
             result = usage_rollup(org_id=org.id)
         out = {"org": org.slug, "cursor": result.cursor, "hours": result.hours, "days": result.days,

@@ -7,27 +7,14 @@ import datetime as dt
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from dos import scope
-from dos.management.base import DosCommand, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_json_flag, parse_when, resolve_org
 from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
 from hitl.choices import CaseAction
 from hitl.metrics import desk_report, queue_depths
 from hitl.models import Case
 from tenancy.approvals import FourEyesViolation
-
-
-def _when(value: str | None, default: dt.datetime) -> dt.datetime:
-    if not value:
-        return default
-    parsed = parse_datetime(value)
-    if parsed is None:
-        try:
-            parsed = dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), tzinfo=dt.UTC)
-        except ValueError:
-            raise CommandError(f"'{value}' is not an ISO date or timestamp.")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def _seconds(value) -> str:
@@ -103,8 +90,8 @@ class Command(DosCommand):
 
     def do_report(self, org, options):
         now = timezone.now()
-        start = _when(options.get("start"), now - dt.timedelta(days=7))
-        end = _when(options.get("end"), now)
+        start = parse_when(options.get("start"), now - dt.timedelta(days=7))
+        end = parse_when(options.get("end"), now)
         if end <= start:
             raise CommandError("--to must be after --from.")
         report = {"org": org.slug, **desk_report(start=start, end=end, now=now)}
