@@ -99,6 +99,17 @@ class ReviewerProfileAdmin(DosModelAdmin):
                       .order_by().values("owner_id").annotate(n=Count("id")).values("n"))
         return super().get_queryset(request).annotate(open_load=Subquery(open_cases))
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            from django.contrib.auth import get_user_model
+
+            from tenancy.models import Membership
+
+            # Only this org's members (memberships are RLS-scoped); never list other orgs' people.
+            kwargs["queryset"] = get_user_model().objects.filter(
+                pk__in=Membership.objects.values("user_id")).order_by("email")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     @admin.display(description="open cases", ordering="open_load")
     def load(self, profile):
         return f"{profile.open_load or 0} / {profile.max_concurrent}"

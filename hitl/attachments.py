@@ -180,9 +180,11 @@ def attachment_response(attachment: Attachment):
     """The file as an HTTP download (never rendered inline, never cached); raises
     AttachmentUnavailable for flagged or pending files."""
     from django.http import HttpResponse
+    from django.utils.http import content_disposition_header
 
     response = HttpResponse(attachment_content(attachment), content_type=attachment.mime)
-    response["Content-Disposition"] = f'attachment; filename="{attachment.name}"'
+    # RFC 6266: an ASCII filename, plus filename*= for names such as 소득증빙.pdf
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=attachment.name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -148,6 +148,8 @@ def test_an_outsider_sees_nothing_of_acmes_desk(client, acme, desk, alice, mallo
         attachment = attachment_add(case=case, name="a.txt", content=b"payslip", uploaded_by="system:test")
     assert c.get(f"{CASES}attachment/{attachment.pk}/").status_code in (302, 404)
     overview = c.get(f"{CASES}queues/")
+    people = c.get("/admin/hitl/reviewerprofile/add/").content.decode()  # only Outsider's own members
+    assert "mallory@outsider.example" in people and "acme.example" not in people
     assert all(q["depth"] == 0 for q in overview.context_data["report"]["queues"])
     with scope.org_scope(acme.id):
         assert Case.objects.get(pk=case.pk).status == "open"

@@ -97,6 +97,8 @@ def test_a_clean_pdf_is_stored_with_its_sha256_and_served_back(acme, case, alice
     assert download.status_code == 200 and download.content == PDF
     assert download["Content-Type"] == "application/pdf" and download["X-Content-Type-Options"] == "nosniff"
     assert 'filename="payslip.pdf"' in download["Content-Disposition"]
+    korean = _upload(alice_api, case.id, "소득증빙.pdf", PDF, "application/pdf").json()
+    assert "filename*=utf-8''" in alice_api.get(korean["download"])["Content-Disposition"]
 
 
 def test_an_eicar_upload_is_flagged_and_never_served(acme, case, alice_api):
