@@ -146,8 +146,9 @@ def test_with_clamd_configured_files_wait_pending_until_the_scan_answers(acme, c
 
 
 def test_an_outsider_cannot_read_or_add_evidence(acme, outsider, mallory, case, alice_api):
-    _upload(alice_api, case.id, "payslip.pdf", PDF, "application/pdf")
+    uploaded = _upload(alice_api, case.id, "payslip.pdf", PDF, "application/pdf").json()
     outsider_api = api_client(_person_key(outsider, mallory, ["hitl.review", "decisions.run", "decisions.read"]))
+    assert outsider_api.get(uploaded["download"]).status_code == 404
     for url in (f"/api/v1/hitl/cases/{case.id}/notes", f"/api/v1/hitl/cases/{case.id}/attachments"):
         assert outsider_api.get(url).status_code == 404
     assert outsider_api.post(f"/api/v1/hitl/cases/{case.id}/notes", {"body_md": "x"}, format="json").status_code == 404
