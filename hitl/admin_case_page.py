@@ -49,8 +49,11 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
     case = (Case.objects.select_related("queue", "owner", "decided_by", "decision__policy_version__policy_set")
             .get(pk=case.pk))
     decision = case.decision
+    case_notes, events = list(case.notes.all()), list(case.events.all())
+    people = _people([*(e.actor for e in events), *(n.author_label for n in case_notes)])
     note_rows = [{"note": n, "html": mark_safe(notes.render_markdown(n.body_md)),  # noqa: S308 - escaped by markdown-it
-                  "original": revealed.get(n.id)} for n in case.notes.all()]
+                  "author": people.get(n.author_label, n.author_label), "original": revealed.get(n.id)}
+                 for n in case_notes]
     mine = Case.objects.filter(owner_id=request.user.pk).exclude(status=CaseStatus.CLOSED).order_by(
         "sla_due_at", "created_at").values_list("pk", flat=True)[:200]
     mine = list(mine)
@@ -60,13 +63,14 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
                                                                                       else None)}
     return {
         **model_admin.admin_site.each_context(request), "title": f"{case} · {case.get_priority_display()}",
-        "opts": model_admin.model._meta, "case": case, "decision": decision, "sla": sla_state(case, timezone.now()),
+        "opts": model_admin.model._meta, "case": case, "decision": decision,
+        "sla": sla_state(case, timezone.now()), "sla_label": SLA_LABELS[sla_state(case, timezone.now())],
         "summary": sorted(mask_value(case.summary or {}).items()) if isinstance(case.summary, dict) else [],
         "reasons": [{"code": code, **reason_text(code, org=None, fallback="")} for code in case.reason_codes],
         "rule_path": [{**step, "note": step.get("reason_code") or step.get("error", "")}
                       for step in (decision.rule_path if decision else [])],
         "actions": case_actions_for(case),
-        "events": list(case.events.all()),
+        "events": _timeline(events, people),
         "notes": note_rows,
         "attachments": list(case.attachments.defer("content")),
         "appeals": list(case.appeals.select_related("assignee").all()),
@@ -76,6 +80,33 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
         "neighbours": {k: reverse("admin:hitl_case_change", args=[v]) if v else "" for k, v in neighbours.items()},
         "media": model_admin.media,
     }
+
+
+SLA_LABELS = {"on_track": "on track", "at_risk": "at risk", "breached": "breached", "done": "done"}
+
+
+def _people(labels) -> dict[str, str]:
+    """actor label ("user:<id>") → e-mail, for the people this page mentions (one query)."""
+    from django.contrib.auth import get_user_model
+
+    ids = {label.split(":", 1)[1] for label in labels if label.startswith("user:")}
+    rows = get_user_model().objects.filter(pk__in=ids).values_list("pk", "email") if ids else []
+    return {f"user:{pk}": email for pk, email in rows}
+
+
+def _timeline(events, people) -> list[dict]:
+    out = []
+    for event in events:
+        data = event.data or {}
+        detail = data.get("comment") or data.get("reason") or ""
+        if event.kind.startswith("attachment"):
+            detail = f"{data.get('name', '')} ({data.get('scanned', '')})".strip()
+        elif event.kind == "moved":
+            detail = f"{data.get('from')} → {data.get('to')}: {data.get('reason', '')}"
+        elif event.kind == "assigned":
+            detail = f"to {people.get(data.get('owner', ''), data.get('owner', ''))}"
+        out.append({"event": event, "actor": people.get(event.actor, event.actor), "detail": detail})
+    return out
 
 
 def _act(request, case, principal):

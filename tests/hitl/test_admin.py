@@ -59,7 +59,7 @@ def test_the_case_page_shows_the_decision_context_and_approving_finalizes_it(cli
     assert 'data-key="a"' in body and 'data-key="d"' in body and 'data-key="e"' in body
     done = c.post(f"{CASES}{case.pk}/change/", {"op": "act", "action": "approve", "comment": "income verified"},
                   follow=True)
-    assert "outcome approve" in _text(done)
+    assert "outcome approve" in _text(done) and "approve by alice@acme.example" in _text(done)
     with scope.org_scope(acme.id):
         case.refresh_from_db()
         assert (case.status, case.outcome) == ("closed", "approve")
