@@ -13,10 +13,11 @@ from django.utils.safestring import mark_safe
 
 from dos.pii import mask_value
 from hitl import appeals, attachments, notes
-from hitl.actions import case_act
+from hitl.actions import ActionInvalid, case_act
 from hitl.admin_inbox import OPEN_APPEALS, REFUSALS, case_actions_for, sla_state
-from hitl.choices import CaseStatus
+from hitl.choices import CaseStatus, TaskKind
 from hitl.models import Case
+from hitl.qa import QA_PERMISSION, qa_record
 
 
 def case_page(model_admin, request, case: Case):
@@ -69,7 +70,8 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
         "reasons": [{"code": code, **reason_text(code, org=None, fallback="")} for code in case.reason_codes],
         "rule_path": [{**step, "note": step.get("reason_code") or step.get("error", "")}
                       for step in (decision.rule_path if decision else [])],
-        "actions": case_actions_for(case),
+        "actions": case_actions_for(case) if principal.has_perm("hitl.review") else [],
+        "qa_tasks": [t for t in case.tasks.all() if t.kind == TaskKind.QA] if principal.has_perm(QA_PERMISSION) else [],
         "events": _timeline(events, people),
         "notes": note_rows,
         "attachments": list(case.attachments.defer("content")),
@@ -187,5 +189,23 @@ def _appeal_resolve(request, case, principal):
     messages.success(request, f"Appeal {resolution or 'decided'}.")
 
 
+def _qa(request, case, principal):
+    from hitl.models import Task
+
+    raw = request.POST.get("task_id", "")
+    task = Task.objects.filter(case=case, pk=raw).first() if _is_uuid(raw) else None
+    if task is None:
+        raise ActionInvalid("task", "No such task on this case.")
+    qa_record(task=task, verdict=request.POST.get("verdict", ""), note=request.POST.get("note", ""),
+              user=request.user, permissions=principal.permissions)
+    messages.success(request, f"QA {request.POST.get('verdict')} recorded.")
+
+
+def _is_uuid(value: str) -> bool:
+    from dos.management.base import is_uuid
+
+    return is_uuid(value)
+
+
 _OPS = {"act": _act, "note": _note, "redact": _redact, "reveal": _reveal, "upload": _upload,
-        "appeal_submit": _appeal_submit, "appeal_resolve": _appeal_resolve}
+        "appeal_submit": _appeal_submit, "appeal_resolve": _appeal_resolve, "qa": _qa}

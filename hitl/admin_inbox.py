@@ -96,12 +96,29 @@ class CaseOpenForm(forms.Form):
                               help_text="What the reviewer should look at (personal data is masked).")
 
 
+class QaFilter(admin.SimpleListFilter):
+    title, parameter_name = "QA", "qa"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Sampled, not checked yet"), ("done", "Checked")]
+
+    def queryset(self, request, queryset):
+        from hitl.choices import TaskKind, TaskStatus
+        from hitl.models import Task
+
+        if not self.value():
+            return queryset
+        done = Task.objects.filter(kind=TaskKind.QA, status=TaskStatus.DONE).values("case_id")
+        sampled = Task.objects.filter(kind=TaskKind.QA).exclude(status=TaskStatus.DONE).values("case_id")
+        return queryset.filter(pk__in=done if self.value() == "done" else sampled)
+
+
 class CaseAdmin(DosModelAdmin):
     permission_map = {"view": "hitl.review", "add": "hitl.review"}
     list_display = ["number_link", "priority_badge", "status", "sla", "queue", "owner", "reasons", "product",
                     "source", "created_at"]
     list_filter = [AssignedFilter, SlaStateFilter, "status", "priority", "queue", ReasonCodeFilter, "source",
-                   "in_appeal"]
+                   "in_appeal", QaFilter]
     search_fields = ["=number", "=decision__id", "product"]
     list_select_related = ["queue", "owner"]
     ordering = ["sla_due_at", "created_at"]
@@ -116,6 +133,14 @@ class CaseAdmin(DosModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # cases change only through the actions on the case page
+
+    def _allowed(self, request, kind: str) -> bool:
+        # QA reviewers read cases (and record their checks) without working them.
+        if kind == "view":
+            principal = self.principal(request)
+            if principal is not None and not principal.platform and principal.has_perm("hitl.qa"):
+                return True
+        return super()._allowed(request, kind)
 
     # -- columns -------------------------------------------------------------------------------
     @admin.display(description="case", ordering="number")
@@ -220,6 +245,13 @@ class CaseAdmin(DosModelAdmin):
         return case_page(self, request, case)
 
     # -- bulk ----------------------------------------------------------------------------------
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        principal = self.principal(request)
+        if principal is None or not principal.has_perm("hitl.review"):
+            return {}  # QA reviewers read; they do not decide cases
+        return actions
+
     def _bulk(self, request, queryset, action: str, verb: str):
         principal = self.principal(request)
         return self.confirm_action(
