@@ -48,7 +48,7 @@ def metrics_refresh_all() -> int:
     return len(orgs)
 
 
-@shared_task(name="hitl.tasks.attachment_scan", base=OrgTask, ignore_result=True, autoretry_for=(OSError,),
+@shared_task(name="hitl.tasks.attachment_scan", base=OrgTask, autoretry_for=(OSError,),
              retry_backoff=10, retry_backoff_max=600, max_retries=20)
 def attachment_scan(*, org_id: str, attachment_id: str) -> str:
     """ClamAV's verdict on a pending attachment; retried while clamd is unreachable (the file stays

@@ -194,3 +194,26 @@ def test_the_clamd_adapter_reads_a_clean_verdict(tmp_path):
     path = str(tmp_path / "c.sock")
     _FakeClamd(path, verdict=b"stream: OK\0")
     assert ClamdScanner(path).scan(PDF) == (ScanStatus.OK, "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_file_is_scanned_by_the_worker_after_commit(celery_worker, acme, desk, alice, settings, tmp_path,
+                                                             monkeypatch):
+    from hitl import tasks
+
+    path = str(tmp_path / "clamd.sock")
+    server = _FakeClamd(path, verdict=b"stream: OK\0")
+    settings.CLAMD_SOCKET = path
+    sent, original = [], tasks.attachment_scan.delay
+    monkeypatch.setattr(tasks.attachment_scan, "delay", lambda **kw: sent.append(original(**kw)) or sent[-1])
+    with scope.org_scope(acme.id):
+        case = case_open(org_id=acme.id, project=default_project(acme), source=CaseSource.ADMIN, actor="system:test")
+        attachment = attachments.attachment_add(case=case, name="id.png", content=PNG, declared_mime="image/png",
+                                                uploaded_by=alice)
+        assert attachment.scanned == ScanStatus.PENDING and sent == []  # queued only once the upload commits
+    assert sent[0].get(timeout=60) == ScanStatus.OK
+    assert server.received == PNG
+    with scope.org_scope(acme.id):
+        attachment.refresh_from_db()
+        assert attachment.scanned == ScanStatus.OK and attachments.attachment_content(attachment) == PNG
+        assert CaseEvent.objects.filter(case=case, kind="attachment_scanned").count() == 1
