@@ -339,11 +339,11 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         bulk_insert(DecisionRecord, pending)
         reviews = [r for r in pending if r.evaluation.needs_review]
         if reviews:
-            from hitl.services import decision_case_open
+            from hitl.services import decision_cases_open
 
-            for record in reviews:
-                record.case_id = decision_case_open(record=record, evaluation=record.evaluation, project=project,
-                                                    actor=actor).id
+            opened = decision_cases_open(records=[(r, r.evaluation) for r in reviews], project=project, actor=actor)
+            for record, case in zip(reviews, opened, strict=True):
+                record.case_id = case.id
     return results
 
 

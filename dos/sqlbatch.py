@@ -63,11 +63,26 @@ def bound_cursor():
         yield cur
 
 
+def sequence_values(sequence_sql: str, count: int) -> list[int]:
+    """``count`` fresh values of a sequence in one round trip (``sequence_sql`` is a trusted SQL
+    expression naming it, e.g. ``'hitl_case_number_seq'`` quoted, or a pg_get_serial_sequence call)."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT nextval({sequence_sql}) FROM generate_series(1, %s)", [count])
+        return [row[0] for row in cur.fetchall()]
+
+
 def bulk_insert(model, objs: Sequence) -> None:
     """INSERT many instances in one statement from one array parameter per column (no RETURNING;
-    instances must carry their primary keys). Faster than ``bulk_create`` for wide rows."""
+    instances carry their primary keys — auto-increment ones are drawn from the column's sequence
+    first, in one query). Faster than ``bulk_create`` for wide rows."""
     if not objs:
         return
+    pk = model._meta.pk
+    missing = [obj for obj in objs if obj.pk is None]
+    if missing and isinstance(pk, models.AutoField):
+        for obj, value in zip(missing, sequence_values(f"pg_get_serial_sequence('{model._meta.db_table}', "
+                                                       f"'{pk.column}')", len(missing)), strict=True):
+            obj.pk = value
     fields = list(model._meta.concrete_fields)
     columns, selects, arrays, params = [], [], [], []
     for index, field in enumerate(fields):

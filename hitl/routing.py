@@ -67,30 +67,33 @@ def _matches(queue: Queue, attributes: dict) -> bool:
         return False
 
 
-def open_depth(queue: Queue) -> int:
-    return Case.objects.filter(queue=queue).exclude(status=CaseStatus.CLOSED).count()
-
-
-def queue_choose(attributes: dict) -> Queue:
-    queues = list(Queue.objects.filter(active=True).order_by("rank", "name"))
+def choose_among(queues: list[Queue], attributes: dict) -> Queue:
+    """The first queue (in the given rank order) whose rule matches, else the fallback queue."""
     chosen = next((q for q in queues if q.routing_rule and _matches(q, attributes)), None)
     if chosen is None:
         chosen = next((q for q in queues if q.is_fallback), None)
     if chosen is None:
         raise RoutingError("No queue matches this case and the organisation has no fallback queue.")
-    return overflow_of(chosen)
+    return chosen
 
 
-def overflow_of(queue: Queue) -> Queue:
-    """Follow the overflow chain while a queue is at its depth threshold (cycles are cut)."""
+def overflow_of(queue: Queue, *, active: dict, depth: dict) -> Queue:
+    """Follow the overflow chain while a queue is at its depth threshold (cycles are cut);
+    ``active`` maps id → active queue, ``depth`` id → open cases (``open_depths``)."""
     seen = {queue.pk}
-    while queue.overflow_queue_id and open_depth(queue) >= queue.depth_threshold:
-        following = Queue.objects.filter(pk=queue.overflow_queue_id, active=True).first()
+    while queue.overflow_queue_id and depth.get(queue.pk, 0) >= queue.depth_threshold:
+        following = active.get(queue.overflow_queue_id)
         if following is None or following.pk in seen:
             break
         seen.add(following.pk)
         queue = following
     return queue
+
+
+def open_depths() -> dict:
+    """Open cases per queue id (one query)."""
+    rows = Case.objects.exclude(status=CaseStatus.CLOSED).values("queue_id").annotate(n=Count("id")).order_by()
+    return {row["queue_id"]: row["n"] for row in rows}
 
 
 def senior_queue() -> Queue | None:
@@ -127,24 +130,38 @@ def reviewer_pick(queue: Queue, *, exclude_user_ids=()) -> ReviewerProfile | Non
     """The next reviewer for ``queue`` (None when nobody has capacity: the case waits unassigned).
 
     Must run inside the transaction that assigns the case."""
+    return reviewers_pick_many(queue, [exclude_user_ids])[0]
+
+
+def reviewers_pick_many(queue: Queue, exclusions: list) -> list[ReviewerProfile | None]:
+    """One reviewer (or None) per new case of ``queue``, in order; ``exclusions[i]`` are the user ids
+    case i must not go to. The queue row is locked, then every eligible reviewer's profile (in id
+    order, so concurrent pickers cannot deadlock), and loads are counted under those locks — exact
+    under concurrency. Must run inside the transaction that assigns the cases."""
     locked = Queue.objects.select_for_update().get(pk=queue.pk)
-    excluded = {str(u) for u in exclude_user_ids if u}
     sequence = weighted_sequence(_eligible(locked))
     if not sequence:
-        return None
+        return [None] * len(exclusions)
+    fresh = {p.pk: p for p in ReviewerProfile.objects.select_for_update().filter(
+        pk__in={p.pk for p in sequence}, available=True).order_by("id")}
     load = _load({p.user_id for p in sequence})
-    for step in range(len(sequence)):
-        profile = sequence[(locked.rr_cursor + step) % len(sequence)]
-        if str(profile.user_id) in excluded or load.get(profile.user_id, 0) >= profile.max_concurrent:
-            continue
-        # Exact under concurrency: lock this reviewer, then count again.
-        fresh = ReviewerProfile.objects.select_for_update().get(pk=profile.pk)
-        if not fresh.available or _load([fresh.user_id]).get(fresh.user_id, 0) >= fresh.max_concurrent:
-            continue
-        Queue.objects.filter(pk=locked.pk).update(rr_cursor=locked.rr_cursor + step + 1)
-        queue.rr_cursor = locked.rr_cursor + step + 1
-        return fresh
-    return None
+    cursor, picks = locked.rr_cursor, []
+    for excluded in exclusions:
+        excluded = {str(u) for u in excluded if u}
+        chosen = None
+        for step in range(len(sequence)):
+            profile = fresh.get(sequence[(cursor + step) % len(sequence)].pk)
+            if (profile is None or str(profile.user_id) in excluded
+                    or load.get(profile.user_id, 0) >= profile.max_concurrent):
+                continue
+            chosen, cursor = profile, cursor + step + 1
+            load[profile.user_id] = load.get(profile.user_id, 0) + 1
+            break
+        picks.append(chosen)
+    if cursor != locked.rr_cursor:
+        Queue.objects.filter(pk=locked.pk).update(rr_cursor=cursor)
+    queue.rr_cursor = cursor
+    return picks
 
 
 def waiting_cases(queue: Queue, limit: int = 50):

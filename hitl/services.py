@@ -4,6 +4,7 @@ admin. Every step writes a CaseEvent for the timeline and an entry on the audit 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.mail import send_mail
@@ -11,9 +12,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from dos.audit import actor_label, audit_record
+from dos.sqlbatch import bulk_insert, sequence_values
 from hitl.choices import CaseSource, Priority, TaskKind, TaskStatus
 from hitl.models import DEFAULT_SLA_HOURS, Case, CaseEvent, Notification, Queue, SLAPolicy, Task
-from hitl.routing import case_attributes, queue_choose, reviewer_pick, waiting_cases
+from hitl.routing import (
+    case_attributes,
+    choose_among,
+    open_depths,
+    overflow_of,
+    reviewer_pick,
+    reviewers_pick_many,
+    waiting_cases,
+)
 
 PRIORITY_ORDER = [Priority.P0, Priority.P1, Priority.P2, Priority.P3]
 DEFAULT_WARN_RATIO = Decimal("0.75")
@@ -58,34 +68,97 @@ def sla_window(case: Case, policy: SLAPolicy | None, start: dt.datetime) -> tupl
     return start + dt.timedelta(seconds=hours * 3600 * float(ratio)), due
 
 
+@dataclass
+class CaseSpec:
+    """What a new case is about (see ``cases_open``)."""
+
+    source: str
+    priority: str = Priority.P2
+    reason_codes: tuple | list = ()
+    product: str = ""
+    risk_score: Decimal | None = None
+    summary: dict | None = None
+    decision: object = None
+    created_by: object = None
+
+
 def case_open(*, org_id, project, source: str, priority: str = Priority.P2, reason_codes=(), product: str = "",
               risk_score=None, summary: dict | None = None, decision=None, created_by=None, actor=None,
               now: dt.datetime | None = None) -> Case:
-    """Open a case: route it to a queue, start its SLA clock, create its review task and assign a
-    reviewer if one has capacity (otherwise it waits and is picked up when capacity frees)."""
-    if priority not in Priority.values:
-        raise ValueError(f"priority must be one of {', '.join(Priority.values)}")
+    """Open one case (see ``cases_open``)."""
+    spec = CaseSpec(source=source, priority=priority, reason_codes=reason_codes, product=product,
+                    risk_score=risk_score, summary=summary, decision=decision, created_by=created_by)
+    return cases_open(org_id=org_id, project=project, specs=[spec], actor=actor, now=now)[0]
+
+
+def cases_open(*, org_id, project, specs: list[CaseSpec], actor=None, now: dt.datetime | None = None) -> list[Case]:
+    """Open cases — one, or a decide batch's worth in a constant number of queries: route each to a
+    queue, start its SLA clock, create its review task and assign a reviewer who has capacity
+    (otherwise it waits and is picked up when capacity frees). Each case's opening and assignment
+    are CaseEvents on the audit chain, appended under one chain-head lock."""
+    for spec in specs:
+        if spec.priority not in Priority.values:
+            raise ValueError(f"priority must be one of {', '.join(Priority.values)}")
+    if not specs:
+        return []
     now = now or clock()
     with transaction.atomic():
-        case = Case(org_id=org_id, project=project, decision=decision, source=source, priority=priority,
-                    reason_codes=list(reason_codes), product=product[:64], summary=summary or {},
-                    risk_score=risk_score, created_by=created_by, created_by_label=actor_label(actor or created_by),
-                    created_at=now, updated_at=now)
         if not Queue.objects.exists():
             from hitl.setup import desk_install_defaults
 
             desk_install_defaults(org_id=org_id, actor="system:hitl")  # an org's first case sets up its desk
-        case.queue = queue_choose(case_attributes(case, project.slug))
-        case.sla_policy_id = case.queue.sla_policy_id
-        case.warn_at, case.sla_due_at = sla_window(case, case.queue.sla_policy, now)
-        case.save(force_insert=True)
-        Task.objects.create(org_id=org_id, case=case, kind=TaskKind.REVIEW, queue=case.queue, due_at=case.sla_due_at,
-                            created_at=now, updated_at=now)
-        case_event(case, "opened", actor or created_by, {
-            "source": source, "queue": case.queue.name, "priority": priority, "reason_codes": list(reason_codes),
-            "decision": str(decision.id) if decision else None})
-        case_assign(case, now=now, exclude_user_ids=[created_by.pk] if created_by else ())
-    return case
+        queues = list(Queue.objects.filter(active=True).select_related("sla_policy").order_by("rank", "name"))
+        active, depth = {q.pk: q for q in queues}, open_depths()
+        cases = []
+        for spec in specs:
+            case = Case(org_id=org_id, project=project, decision=spec.decision, source=spec.source,
+                        priority=spec.priority, reason_codes=list(spec.reason_codes), product=(spec.product or "")[:64],
+                        summary=spec.summary or {}, risk_score=spec.risk_score, created_by=spec.created_by,
+                        created_by_label=actor_label(actor or spec.created_by), created_at=now, updated_at=now)
+            case.queue = overflow_of(choose_among(queues, case_attributes(case, project.slug)), active=active,
+                                     depth=depth)
+            depth[case.queue.pk] = depth.get(case.queue.pk, 0) + 1
+            case.sla_policy = case.queue.sla_policy
+            case.warn_at, case.sla_due_at = sla_window(case, case.queue.sla_policy, now)
+            cases.append(case)
+        by_queue: dict = {}
+        for case in cases:
+            by_queue.setdefault(case.queue.pk, []).append(case)
+        for group in by_queue.values():
+            picks = reviewers_pick_many(group[0].queue, [[c.created_by_id] for c in group])
+            for case, profile in zip(group, picks, strict=True):
+                case.owner = profile.user if profile else None
+        for case, number in zip(cases, sequence_values("'hitl_case_number_seq'", len(cases)), strict=True):
+            case.number = number
+        bulk_insert(Case, cases)
+        bulk_insert(Task, [Task(org_id=org_id, case=c, kind=TaskKind.REVIEW, queue=c.queue, assignee=c.owner,
+                                due_at=c.sla_due_at, created_at=now, updated_at=now) for c in cases])
+        _opening_events(cases, actor)
+        bulk_insert(Notification, [
+            Notification(org_id=org_id, user=c.owner, case=c, created_at=now,
+                         text=f"{c} ({c.get_priority_display()}) was assigned to you.") for c in cases if c.owner_id])
+    return cases
+
+
+def _opening_events(cases: list[Case], actor) -> None:
+    from dos.ledger import Entry, ledger_append_many
+
+    rows = []
+    for case in cases:
+        label = actor_label(actor or case.created_by)
+        rows.append((case, "opened", label, {
+            "source": case.source, "queue": case.queue.name, "priority": case.priority,
+            "reason_codes": list(case.reason_codes), "decision": str(case.decision_id) if case.decision_id else None}))
+        if case.owner_id:
+            rows.append((case, "assigned", "system:routing", {"owner": f"user:{case.owner_id}",
+                                                               "queue": case.queue.name}))
+    appended = ledger_append_many(chain="audit", org_id=cases[0].org_id, entries=[
+        Entry(action=f"hitl.case.{kind}", actor=label, target=f"case:{case.id}", data=data)
+        for case, kind, label, data in rows])
+    bulk_insert(CaseEvent, [
+        CaseEvent(org_id=case.org_id, case=case, kind=kind, actor=label, data=data, ledger_seq=entry.seq,
+                  created_at=case.created_at)
+        for (case, kind, label, data), entry in zip(rows, appended, strict=True)])
 
 
 def case_assign(case: Case, *, now: dt.datetime | None = None, exclude_user_ids=()) -> bool:
@@ -142,18 +215,24 @@ def priority_bumped(priority: str) -> str:
 
 
 def decision_case_open(*, record, evaluation, project, actor=None) -> Case:
-    """The decide path's hook: a ``review`` decision opens a case in the decision's transaction.
+    """The decide path's hook: a ``review`` decision opens a case in the decision's transaction."""
+    return decision_cases_open(records=[(record, evaluation)], project=project, actor=actor)[0]
+
+
+def decision_cases_open(*, records, project, actor=None) -> list[Case]:
+    """Cases for ``review`` decisions (pairs of record and evaluation), in one go for a batch.
 
     The priority comes from the fired ``require_hitl`` actions (``{action: require_hitl, priority: p1}``,
     the most urgent wins; p2 when none says); product and risk score from the input when present."""
-    priorities = [a.get("priority") for a in evaluation.actions
-                  if a.get("action") == "require_hitl" and a.get("priority") in Priority.values]
-    priority = min(priorities, key=PRIORITY_ORDER.index) if priorities else Priority.P2
-    snapshot = record.snapshot or {}
-    risk = snapshot.get("risk_score")
-    return case_open(
-        org_id=record.org_id, project=project, source=CaseSource.DECIDE, priority=priority,
-        reason_codes=[r["code"] for r in record.reason_codes], product=str(snapshot.get("product", "") or ""),
-        risk_score=Decimal(str(risk)) if isinstance(risk, int | float) else None, summary=snapshot,
-        decision=record, actor=actor)
-
+    specs = []
+    for record, evaluation in records:
+        priorities = [a.get("priority") for a in evaluation.actions
+                      if a.get("action") == "require_hitl" and a.get("priority") in Priority.values]
+        snapshot = record.snapshot or {}
+        risk = snapshot.get("risk_score")
+        specs.append(CaseSpec(
+            source=CaseSource.DECIDE, priority=min(priorities, key=PRIORITY_ORDER.index) if priorities else Priority.P2,
+            reason_codes=[r["code"] for r in record.reason_codes], product=str(snapshot.get("product", "") or ""),
+            risk_score=Decimal(str(risk)) if isinstance(risk, int | float) else None, summary=snapshot,
+            decision=record))
+    return cases_open(org_id=records[0][0].org_id, project=project, specs=specs, actor=actor) if specs else []

@@ -50,3 +50,27 @@ def test_a_batch_opens_one_case_per_review_item(lender, acme):
     with scope.org_scope(acme.id):
         cases = {str(c.decision_id): str(c.id) for c in Case.objects.all()}
     assert {r["decision_id"]: r["case_id"] for r in results if r["outcome"] == "review"} == cases
+
+
+def test_a_batch_opens_its_cases_in_a_constant_number_of_queries(lender, acme, carol):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.decisions.test_decide_api import BASE
+
+    def batch(prefix, reviews):
+        items = [{"subject_id": f"{prefix}{i}", "purpose": "loan_screening", "input": {**BASE, "credit_score": 650}}
+                 for i in range(reviews)]
+        with CaptureQueriesContext(connection) as queries:
+            response = lender.post("/api/v1/decide/batch", {"items": items}, format="json")
+        assert response.status_code == 200 and all(r["case_id"] for r in response.json()["results"])
+        return len(queries.captured_queries)
+
+    batch("warm", 2)  # the first case of the day creates rollup rows and chain heads
+    assert batch("a", 3) == batch("b", 30)
+    with scope.org_scope(acme.id):
+        owners = list(Case.objects.exclude(owner=None).values_list("owner__email", flat=True))
+        numbers = list(Case.objects.values_list("number", flat=True))
+    assert len(set(numbers)) == 35  # every case numbered
+    # alice, carol and bob take up to 10 each; the other five wait for capacity
+    assert sorted(owners.count(p) for p in set(owners)) == [10, 10, 10] and len(owners) == 30
