@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import cel
+import fastjsonschema
+from fastjsonschema import JsonSchemaException
 from jsonschema import Draft202012Validator
 
 from decisions.policy.language import LAYERS, Policy, Rule, parse_policy
@@ -28,6 +30,52 @@ from decisions.policy.language import LAYERS, Policy, Rule, parse_policy
 RULE_ERROR = "RULE_ERROR"
 _PRECEDENCE = {"deny": 3, "require_hitl": 2, "allow": 1}
 _OUTCOME_BY_RANK = {3: "deny", 2: "review", 1: "approve"}
+
+
+# Keywords whose meaning is the same in draft 7 (what fastjsonschema compiles) and 2020-12 (the
+# contract language). A schema using anything else is validated by jsonschema alone.
+_FAST_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "enum", "const", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern", "items",
+    "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "format", "description", "title",
+    "examples", "default", "$comment", "$schema",
+})
+_ANNOTATIONS = ("default", "examples", "$schema", "$comment")  # dropped: fastjsonschema would fill defaults
+
+
+def _fast_subset(schema):
+    """A copy of ``schema`` fit for fastjsonschema, or None when it uses other keywords."""
+    if isinstance(schema, bool):
+        return schema
+    if not isinstance(schema, dict) or not set(schema) <= _FAST_KEYWORDS:
+        return None
+    out = {k: v for k, v in schema.items() if k not in _ANNOTATIONS}
+    if "properties" in out:
+        if not isinstance(out["properties"], dict):
+            return None
+        out["properties"] = {name: _fast_subset(sub) for name, sub in out["properties"].items()}
+        if any(sub is None for sub in out["properties"].values()):
+            return None
+    for key in ("items", "additionalProperties"):
+        if key in out:
+            if isinstance(out[key], list):
+                return None  # tuple-form items mean different things in the two drafts
+            out[key] = _fast_subset(out[key])
+            if out[key] is None:
+                return None
+    return out
+
+
+def fast_validator(schema):
+    """A code-generated validator (fastjsonschema, formats not asserted — as jsonschema's default)
+    for the common case that the input is valid; None when the schema is outside the safe subset."""
+    subset = _fast_subset(schema)
+    if subset is None:
+        return None
+    try:
+        return fastjsonschema.compile(subset, use_formats=False)
+    except fastjsonschema.JsonSchemaDefinitionException:
+        return None
 
 
 class PolicyInvalid(ValueError):
@@ -92,6 +140,7 @@ class CompiledPolicy:
         ordered = sorted(enumerate(policy.rules), key=lambda pair: (order[pair[1].layer], pair[0]))
         self.rules = [_CompiledRule(rule, cel.compile(rule.when), frozenset(rule.labels)) for _, rule in ordered]
         self.validator = Draft202012Validator(policy.input_schema)
+        self._fast = fast_validator(policy.input_schema)
         self._types = {name: spec.get("type") for name, spec in (policy.input_schema.get("properties") or {}).items()
                        if isinstance(spec, dict)}
 
@@ -99,6 +148,12 @@ class CompiledPolicy:
     def validate(self, data) -> dict:
         if not isinstance(data, dict):
             raise InputInvalid({"input": ["The input must be a JSON object."]})
+        if self._fast is not None:
+            try:
+                self._fast(data)
+                return self._normalise(data)
+            except JsonSchemaException:
+                pass  # the full validator below names every failing field
         errors: dict[str, list[str]] = {}
         for error in self.validator.iter_errors(data):
             path = ".".join(["input", *[str(p) for p in error.absolute_path]])
