@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from dos.management.base import is_uuid
 from dos.pii import mask_value
 from hitl import appeals, attachments, notes
 from hitl.actions import ActionInvalid, case_act
@@ -193,18 +194,12 @@ def _qa(request, case, principal):
     from hitl.models import Task
 
     raw = request.POST.get("task_id", "")
-    task = Task.objects.filter(case=case, pk=raw).first() if _is_uuid(raw) else None
+    task = Task.objects.filter(case=case, pk=raw).first() if is_uuid(raw) else None
     if task is None:
         raise ActionInvalid("task", "No such task on this case.")
     qa_record(task=task, verdict=request.POST.get("verdict", ""), note=request.POST.get("note", ""),
               user=request.user, permissions=principal.permissions)
     messages.success(request, f"QA {request.POST.get('verdict')} recorded.")
-
-
-def _is_uuid(value: str) -> bool:
-    from dos.management.base import is_uuid
-
-    return is_uuid(value)
 
 
 _OPS = {"act": _act, "note": _note, "redact": _redact, "reveal": _reveal, "upload": _upload,

@@ -107,6 +107,16 @@ def _authorize(appeal: Appeal, case: Case, user, permissions) -> None:
                                 "appeal (four eyes).")
 
 
+def _open_for_decision(appeal: Appeal, user, permissions) -> tuple[Appeal, Case]:
+    """Lock the appeal and its case, check it is still open and that ``user`` may decide it."""
+    appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
+    case = Case.objects.select_for_update().select_related("queue").get(pk=appeal.case_id)
+    if appeal.status not in _OPEN:
+        raise AppealInvalid(f"This appeal is already {appeal.get_status_display().lower()}.")
+    _authorize(appeal, case, user, permissions)
+    return appeal, case
+
+
 def appeal_resolve(*, appeal: Appeal, resolution: str, note: str, user, permissions, outcome: str = "",
                    now=None) -> Appeal:
     """Decide an appeal; the decision is re-issued on the decisions chain."""
@@ -117,11 +127,7 @@ def appeal_resolve(*, appeal: Appeal, resolution: str, note: str, user, permissi
         raise AppealInvalid("Explain the appeal's outcome; the applicant is told.", field="note")
     now = now or clock()
     with transaction.atomic():
-        appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
-        case = Case.objects.select_for_update().select_related("queue").get(pk=appeal.case_id)
-        if appeal.status not in _OPEN:
-            raise AppealInvalid(f"This appeal is already {appeal.get_status_display().lower()}.")
-        _authorize(appeal, case, user, permissions)
+        appeal, case = _open_for_decision(appeal, user, permissions)
         final = _final_outcome(case.outcome, resolution, outcome)
         code, message = _CODES[resolution]
         if case.decision_id:
@@ -143,11 +149,7 @@ def appeal_reject(*, appeal: Appeal, note: str, user, permissions, now=None) -> 
         raise AppealInvalid("Say why the appeal is not admissible.", field="note")
     now = now or clock()
     with transaction.atomic():
-        appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
-        case = Case.objects.select_for_update().select_related("queue").get(pk=appeal.case_id)
-        if appeal.status not in _OPEN:
-            raise AppealInvalid(f"This appeal is already {appeal.get_status_display().lower()}.")
-        _authorize(appeal, case, user, permissions)
+        appeal, case = _open_for_decision(appeal, user, permissions)
         appeal.status, appeal.resolution_note, appeal.resolved_at = AppealStatus.REJECTED, note[:4000], now
         appeal.assignee_id = appeal.assignee_id or user.pk
         appeal.save()
