@@ -163,6 +163,7 @@ def _demo_policy(acme: Org, key: str) -> list[str]:
         author = User.objects.get(email="owner@acme.example")
         approver = User.objects.get(email="senior.reviewer@acme.example")
         versions = pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
+        published = ", ".join(f"{v.policy_set.name} {v.semver} ({v.status})" for v in versions)
         _demo_desk(acme)
         _demo_cases(acme, project)
     body = ('{"subject_id": "lead-0001", "purpose": "loan_screening", "input": {"age": 35, '
@@ -170,7 +171,7 @@ def _demo_policy(acme: Org, key: str) -> list[str]:
             '"delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": true, '
             '"loan_amount": 30000000, "product": "personal"}}')
     return [
-        f"Policy       {', '.join(f'{v.policy_set.name} {v.semver} ({v.status})' for v in versions)}",
+        f"Policy       {published}",
         f"Decide       curl -s -X POST -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
         f"{settings.DOS_BASE_URL}/api/v1/decide -d '{body}'",
     ]

@@ -16,8 +16,8 @@ def pack_install(*, project, domain: str, version: str | None = None, author, ap
     semver = PACK_SEMVER.get(pack.version, f"{pack.version}.0")
     installed = []
     for name, source in pack.rules.items():
-        existing = PolicyVersion.objects.filter(policy_set__in=PolicySet.objects.filter(project=project, name=name),
-                                                semver=semver).first()
+        existing = PolicyVersion.objects.select_related("policy_set").filter(
+            policy_set__in=PolicySet.objects.filter(project=project, name=name), semver=semver).first()
         current = existing or services.version_create(project=project, source=source, semver=semver, author=author,
                                                       notes=f"Domain pack {pack.domain} {pack.version}")
         if current.status == VersionStatus.DRAFT:
