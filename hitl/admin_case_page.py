@@ -52,7 +52,8 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
             .get(pk=case.pk))
     decision = case.decision
     case_notes, events = list(case.notes.all()), list(case.events.all())
-    people = _people([*(e.actor for e in events), *(n.author_label for n in case_notes)])
+    people = _people([*(e.actor for e in events), *((e.data or {}).get("owner", "") for e in events),
+                      *(n.author_label for n in case_notes)])
     note_rows = [{"note": n, "html": mark_safe(notes.render_markdown(n.body_md)),  # noqa: S308 - escaped by markdown-it
                   "author": people.get(n.author_label, n.author_label), "original": revealed.get(n.id)}
                  for n in case_notes]

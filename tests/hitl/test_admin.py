@@ -60,6 +60,7 @@ def test_the_case_page_shows_the_decision_context_and_approving_finalizes_it(cli
     done = c.post(f"{CASES}{case.pk}/change/", {"op": "act", "action": "approve", "comment": "income verified"},
                   follow=True)
     assert "outcome approve" in _text(done) and "approve by alice@acme.example" in _text(done)
+    assert re.search(r"assigned by system:routing — to \w+@acme\.example", _text(done))  # people, not ids
     with scope.org_scope(acme.id):
         case.refresh_from_db()
         assert (case.status, case.outcome) == ("closed", "approve")
