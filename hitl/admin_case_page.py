@@ -156,8 +156,7 @@ def _upload(request, case, principal):
     upload = request.FILES.get("file")
     if upload is None:
         raise attachments.AttachmentRejected("no_file", "Choose a file to upload.")
-    found = attachments.attachment_add(case=case, name=upload.name, content=upload.read(),
-                                       declared_mime=upload.content_type or "", uploaded_by=request.user)
+    found = attachments.attachment_from_upload(case=case, upload=upload, uploaded_by=request.user)
     if found.scanned == "flagged":
         messages.error(request, f"{found.name} was flagged by the virus scan ({found.scan_detail}); it will never "
                                 "be served.")

@@ -161,6 +161,15 @@ def attachment_add(*, case: Case, name: str, content: bytes, declared_mime: str 
     return attachment
 
 
+def attachment_from_upload(*, case: Case, upload, uploaded_by) -> Attachment:
+    """``attachment_add`` for an uploaded file; the size is checked before the file is read."""
+    limit = settings.HITL_ATTACHMENT_MAX_BYTES
+    if upload.size > limit:
+        raise AttachmentRejected("too_large", f"The file is {upload.size} bytes; the limit is {limit} bytes.", 413)
+    return attachment_add(case=case, name=upload.name, content=upload.read(), declared_mime=upload.content_type or "",
+                          uploaded_by=uploaded_by)
+
+
 def attachment_scan(attachment: Attachment, scanner: Scanner | None = None) -> str:
     """Run the external scanner on a pending file and record the verdict (once)."""
     scanner = scanner or ClamdScanner(settings.CLAMD_SOCKET)

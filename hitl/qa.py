@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from dos.pii import mask_text
 from hitl.actions import ActionInvalid, ActionRefused
 from hitl.choices import TaskKind, TaskStatus
 from hitl.models import Task
@@ -34,7 +35,7 @@ def qa_record(*, task: Task, verdict: str, note: str, user, permissions, now=Non
             raise ActionRefused("You decided this case; someone else must check it (QA independence).",
                                 code="conflict_of_interest", permission=QA_PERMISSION)
         task.status, task.assignee = TaskStatus.DONE, user
-        task.payload = {**task.payload, "verdict": verdict, "note": note[:2000]}
+        task.payload = {**task.payload, "verdict": verdict, "note": mask_text(note)[:2000]}
         task.updated_at = now
         task.save(update_fields=["status", "assignee", "payload", "updated_at"])
         case_event(case, f"qa_{verdict}", user, {"task_id": str(task.pk), "comment": note[:2000]})

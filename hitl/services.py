@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dos.audit import actor_label, audit_record
+from dos.pii import mask_text
 from dos.sqlbatch import bulk_insert, sequence_values
 from hitl.choices import CaseSource, Priority, TaskKind, TaskStatus
 from hitl.models import DEFAULT_SLA_HOURS, Case, CaseEvent, Notification, Queue, SLAPolicy, Task
@@ -34,10 +35,14 @@ def clock() -> dt.datetime:
     return timezone.now()
 
 
+FREE_TEXT_KEYS = frozenset({"comment", "reason", "note", "detail"})
+
+
 def case_event(case: Case, kind: str, actor, data: dict | None = None) -> CaseEvent:
-    """A timeline entry, chained on the audit chain in the same transaction."""
+    """A timeline entry, chained on the audit chain in the same transaction. Free text (comments,
+    reasons) is stored with personal identifiers masked: chained rows can never be redacted later."""
     label = actor_label(actor)
-    data = data or {}
+    data = {k: mask_text(v) if k in FREE_TEXT_KEYS and isinstance(v, str) else v for k, v in (data or {}).items()}
     appended = audit_record(org_id=case.org_id, action=f"hitl.case.{kind}", actor=label, target=f"case:{case.id}",
                             data=data)
     return CaseEvent.objects.create(org_id=case.org_id, case=case, kind=kind, actor=label, data=data,
@@ -45,6 +50,7 @@ def case_event(case: Case, kind: str, actor, data: dict | None = None) -> CaseEv
 
 
 def notify(*, user, case: Case, text: str, email: bool = False) -> None:
+    text = mask_text(text)
     Notification.objects.create(org_id=case.org_id, user=user, case=case, text=text[:300])
     if email and user.email:
         # After commit: a rolled-back change must not have sent mail.

@@ -14,7 +14,7 @@ from dos.api.errors import Problem
 from hitl.api import serializers as s
 from hitl.api.errors import refusals_answered
 from hitl.appeals import appeal_submit
-from hitl.attachments import AttachmentUnavailable, attachment_add, attachment_response
+from hitl.attachments import AttachmentUnavailable, attachment_from_upload, attachment_response
 from hitl.models import Attachment
 from hitl.notes import note_add
 from tenancy.principals import acting_person
@@ -54,8 +54,7 @@ class CaseEvidenceMixin:
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         with refusals_answered():
-            attachment = attachment_add(case=case, name=upload.name, content=upload.read(),
-                                        declared_mime=upload.content_type or "", uploaded_by=request.auth)
+            attachment = attachment_from_upload(case=case, upload=upload, uploaded_by=request.auth)
         return Response(s.AttachmentOut(attachment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,

@@ -101,3 +101,16 @@ def test_at_least_5_percent_of_closed_cases_get_a_qa_task(acme, desk, alice):
         for _ in range(30):
             case_act(case=_case(acme), action="approve", user=alice, permissions=REVIEWER)
         assert Task.objects.filter(kind="qa").count() >= 0.05 * 30
+
+
+def test_comments_reach_the_timeline_and_the_chain_with_personal_data_masked(acme, desk, alice):
+    from dos.models import LedgerEntry
+
+    with scope.org_scope(acme.id):
+        case = _case(acme)
+        case_act(case=case, action="comment", user=alice, permissions=REVIEWER,
+                 comment="Applicant called from 010-5555-1234 about card 4111 1111 1111 1111")
+        event = CaseEvent.objects.get(case=case, kind="comment")
+        entry = LedgerEntry.objects.get(chain="audit", seq=event.ledger_seq)
+    assert "5555-1234" not in str(event.data) and "4111" not in str(event.data).replace("****1111", "")
+    assert "[PHONE]" in event.data["comment"] and entry.data["comment"] == event.data["comment"]

@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from decisions.choices import RecordKind
@@ -90,6 +91,10 @@ def test_notes_and_uploads_from_the_case_page(client, acme, desk, alice, bob):
     flagged = c.post(f"{CASES}{case.pk}/change/", {"op": "upload", "file": SimpleUploadedFile(
         "x.txt", EICAR, content_type="text/plain")}, follow=True)
     assert "flagged by the virus scan" in _text(flagged)
+    with override_settings(HITL_ATTACHMENT_MAX_BYTES=10):
+        too_big = c.post(f"{CASES}{case.pk}/change/", {"op": "upload", "file": SimpleUploadedFile(
+            "big.txt", b"x" * 100, content_type="text/plain")}, follow=True)
+    assert "the limit is 10 bytes" in _text(too_big)
     with scope.org_scope(acme.id):
         attachment = Attachment.objects.get()
         note = CaseNote.objects.get()
