@@ -10,13 +10,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from dos.admin_base import DosModelAdmin
-from dos.audit import audit_record
 from hitl.admin_inbox import CaseAdmin
 from hitl.choices import AppealStatus, CaseStatus
 from hitl.models import Appeal, Case, Notification, Queue, ReviewerProfile, SLAPolicy
 from hitl.routing import rule_error
 from hitl.services import notifications_read
-from hitl.setup import reviewer_profile_save
+from hitl.setup import desk_setting_save, reviewer_profile_save
 
 DESK = "members.manage"  # who may change the desk's set-up: org owners and admins
 
@@ -36,9 +35,19 @@ class QueueForm(forms.ModelForm):
         return rule
 
 
-@admin.register(Queue)
-class QueueAdmin(DosModelAdmin):
+class DeskSettingAdmin(DosModelAdmin):
+    """Queues and SLA policies: saved through ``hitl.setup.desk_setting_save`` (audited)."""
+
     permission_map = {"view": "hitl.review", "add": DESK, "change": DESK}
+
+    def save_model(self, request, obj, form, change):
+        principal = self.principal(request)
+        desk_setting_save(obj=obj, org_id=principal.org_id, actor=principal,
+                          changed={name: form.cleaned_data.get(name) for name in form.changed_data})
+
+
+@admin.register(Queue)
+class QueueAdmin(DeskSettingAdmin):
     form = QueueForm
     list_display = ["name", "kind", "rank", "routing_rule", "open_cases", "depth_threshold", "overflow_queue",
                     "sla_policy", "active"]
@@ -57,27 +66,13 @@ class QueueAdmin(DosModelAdmin):
                                                       "awaiting_docs,escalated"
         return format_html('<a href="{}">{}</a>', url, queue.open_count)
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.org_id = self.principal(request).org_id
-        super().save_model(request, obj, form, change)
-        audit_record(org_id=obj.org_id, action="hitl.queue.saved", actor=self.principal(request),
-                     target=f"queue:{obj.pk}", data={f: str(form.cleaned_data.get(f)) for f in form.changed_data})
 
 
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(DosModelAdmin):
-    permission_map = {"view": "hitl.review", "add": DESK, "change": DESK}
+class SLAPolicyAdmin(DeskSettingAdmin):
     list_display = ["name", "hours", "warn_ratio", "breach_actions", "created_at"]
     search_fields = ["name"]
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.org_id = self.principal(request).org_id
-        super().save_model(request, obj, form, change)
-        audit_record(org_id=obj.org_id, action="hitl.sla_policy.saved", actor=self.principal(request),
-                     target=f"sla_policy:{obj.pk}", data={"hours": obj.hours, "warn_ratio": str(obj.warn_ratio),
-                                                          "breach_actions": obj.breach_actions})
 
 
 @admin.register(ReviewerProfile)

@@ -40,3 +40,16 @@ def reviewer_profile_save(*, org_id, user, skills=(), weight: int = 1, max_concu
                      data={"skills": profile.skills, "weight": weight, "max_concurrent": max_concurrent,
                            "available": available})
     return profile
+
+
+def desk_setting_save(*, obj, org_id, actor, changed: dict):
+    """Save a queue or an SLA policy changed in the back office, with an audit entry naming what
+    changed (the one write path for desk settings besides the defaults above)."""
+    kind = obj._meta.model_name  # "queue" or "slapolicy"
+    with transaction.atomic():
+        if obj.org_id is None:
+            obj.org_id = org_id
+        obj.save()
+        audit_record(org_id=obj.org_id, action=f"hitl.{kind}.saved", actor=actor, target=f"{kind}:{obj.pk}",
+                     data={name: str(value) for name, value in changed.items()})
+    return obj

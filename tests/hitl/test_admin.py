@@ -183,3 +183,19 @@ def test_opening_a_case_in_the_admin_routes_it_and_keeps_the_opener_off_it(clien
         case = Case.objects.select_related("queue").get()
     assert (case.source, case.queue.name, case.created_by_id) == ("admin", "documents", alice.pk)
     assert case.owner_id != alice.pk and "2222-3333" not in str(case.summary)
+
+
+def test_desk_settings_check_routing_rules_and_are_audited(client, acme, desk, olivia):
+    c = verified_client(client, olivia)
+    form = {"name": "vip", "kind": "standard", "description": "", "rank": "5", "skills": "[]",
+            "depth_threshold": "20", "active": "on"}
+    broken = c.post("/admin/hitl/queue/add/", {**form, "routing_rule": "risk_score >"})
+    assert broken.status_code == 200 and "does not compile" in broken.content.decode()
+    c.post("/admin/hitl/queue/add/", {**form, "routing_rule": "risk_score > 0.9"})
+    with scope.org_scope(acme.id):
+        from hitl.models import Queue
+
+        queue = Queue.objects.get(name="vip")
+        entry = LedgerEntry.objects.get(chain="audit", action="hitl.queue.saved")
+    assert (queue.org_id, queue.routing_rule) == (acme.id, "risk_score > 0.9")
+    assert entry.target == f"queue:{queue.pk}" and entry.data["routing_rule"] == "risk_score > 0.9"
