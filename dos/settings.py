@@ -99,6 +99,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://dos_app@127.0.0.1:54329/dos")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets two test runs share one server without dropping each other's throwaway database.
+DATABASES["default"]["TEST"] = {"NAME": env.str("DOS_TEST_DB_NAME", default="") or None}
 DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
     "DB_APPLICATION_NAME", default="decisionos"
 )
