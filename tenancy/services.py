@@ -74,12 +74,28 @@ def org_update(*, org: Org, fields, actor=None) -> Org:
     fields = [f for f in fields if f in ORG_EDITABLE]
     if "plan" in fields and org.plan not in plan_names():
         raise TenancyError({"plan": [f"Unknown plan '{org.plan}'."]})
+    security = _org_security_settings_check(org, fields)
     org.full_clean(exclude=["id", "slug", "created_at"])
     org.save(update_fields=fields or None)
     audit_record(org_id=org.id, action="org.updated", actor=actor, target=f"org:{org.id}",
                  data={f: getattr(org, f) for f in fields if f in {"plan", "status", "region", "ip_allowlist"}}
-                 | {"fields": sorted(fields)})
+                 | {"fields": sorted(fields)} | security)
     return org
+
+
+def _org_security_settings_check(org: Org, fields) -> dict:
+    """Refuse invalid security settings (tenancy.org_settings); return the changed ones for the audit entry."""
+    from tenancy.org_settings import org_settings_audited, org_settings_errors
+
+    if "settings" not in fields and fields:
+        return {}
+    errors = org_settings_errors(org.settings)
+    if errors:
+        raise TenancyError({"settings": errors})
+    before = org_settings_audited(Org.objects.filter(pk=org.pk).values_list("settings", flat=True).first() or {})
+    after = org_settings_audited(org.settings)
+    changed = {key: {"from": before[key], "to": value} for key, value in after.items() if before[key] != value}
+    return {"security_settings": changed} if changed else {}
 
 
 def project_create(*, org: Org, name: str, slug: str | None = None, description: str = "", actor=None) -> Project:
