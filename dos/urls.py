@@ -1,16 +1,21 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from dos import views
+
+# The contract is public: no credential is read (a bad Bearer key or a session without an org must
+# not turn the schema into a 401/403), no tenant scope is entered and no org bucket is charged.
+PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny], "throttle_classes": []}
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("tenancy.urls")),
     path("oidc/", include("mozilla_django_oidc.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/schema/", SpectacularAPIView.as_view(**PUBLIC), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **PUBLIC), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema", **PUBLIC), name="api-redoc"),
     path("api/v1/", include("dos.api.urls")),
     # Anything else under /api/ is a problem+json 404, also when DEBUG shows HTML pages elsewhere.
     re_path(r"^api/", views.api_not_found),

@@ -18,7 +18,6 @@ from rest_framework import authentication, exceptions
 from dos import scope
 from dos.api.errors import Problem
 from dos.sqlbatch import hydrate, select_columns
-from tenancy.choices import OrgStatus
 from tenancy.models import ApiKey, Org, Project
 from tenancy.principals import ApiKeyPrincipal, UserPrincipal
 from tenancy.selectors import browser_principal
@@ -44,6 +43,19 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
+def authorization_parts(request) -> list[str]:
+    """The Authorization header split on spaces and tabs (RFC 9110 whitespace; a no-break space is
+    not a separator). Anything that is not ISO-8859-1 text is refused as a 401, never a 500."""
+    raw = request.META.get("HTTP_AUTHORIZATION", "")
+    try:
+        header = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        header.encode("latin-1")
+    except UnicodeError:
+        raise exceptions.AuthenticationFailed(
+            code="invalid_api_key", detail="The Authorization header must be ISO-8859-1 text.") from None
+    return [part for part in re.split(r"[ \t]+", header.strip(" \t")) if part]
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -51,16 +63,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="decisionos"'
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
-            return None
-        parts = header.split()
-        if parts[0] != self.keyword:
+        parts = authorization_parts(request)
+        if not parts or parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
                 code="invalid_api_key", detail="Send exactly 'Authorization: Bearer dos_<prefix>_<secret>'.")
-        match = KEY_RE.match(parts[1])
+        match = KEY_RE.fullmatch(parts[1])
         if not match:
             raise exceptions.AuthenticationFailed(code="invalid_api_key", detail="That is not a DecisionOS API key.")
         prefix, secret = match.groups()
@@ -84,8 +93,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             (_PROJECT_SQL.format(filter=project_filter[0]), [key.org_id, project_filter[1]]),
         ])
         org = hydrate(Org, org_rows[0])
-        if org.status == OrgStatus.SUSPENDED:
-            raise Problem(403, "org_suspended", "This organisation is suspended.")
+        # The org's status (suspended, frozen, restricted) is decided after authentication, for keys
+        # and sessions alike, by tenancy.status.org_allows (the API base view's request check).
         ip = client_ip(request)
         if not org.ip_allowed(ip):
             raise Problem(403, "ip_not_allowed", f"Calls from {ip} are outside the organisation's IP allowlist.")

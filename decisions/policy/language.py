@@ -130,13 +130,28 @@ def _cel_issue(error: str, node, rule_id: str) -> Issue:
     return Issue(f"CEL: {detail}", line, col, rule_id)
 
 
+class PolicyLoader(yaml.SafeLoader):
+    """SafeLoader without anchors and aliases. An alias re-uses a node by reference, so a few
+    hundred bytes of nested aliases ("billion laughs") expand to gigabytes once the document is
+    turned into Python objects or JSON. A policy has no use for them: the composer stops at the
+    first anchor or alias, before anything is expanded."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "YAML anchors and aliases (&name, *name) are not allowed in a policy; write the value out",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def parse_policy(source: str) -> ParseResult:
     issues: list[Issue] = []
     if len(source.encode()) > MAX_SOURCE_BYTES:
         return ParseResult(None, [Issue(f"The policy is larger than {MAX_SOURCE_BYTES // 1024} KiB.", 1, 1)])
     try:
-        root = yaml.compose(source, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(source)
+        root = yaml.compose(source, Loader=PolicyLoader)
+        data = yaml.load(source, Loader=PolicyLoader)  # noqa: S506 - PolicyLoader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
