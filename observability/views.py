@@ -28,9 +28,12 @@ livez = _probe_view("livez")
 @never_cache
 @require_GET
 def metrics(request):
+    """Prometheus text. Outside dev it needs ``Authorization: Bearer <METRICS_BEARER_TOKEN>``; with no
+    token configured there, it answers 401 to everyone rather than publish the figures openly."""
     token = settings.METRICS_BEARER_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            return HttpResponse("metrics need a bearer token\n", status=401, content_type="text/plain")
+    if token or settings.DJANGO_ENV != "dev":
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        if not token or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            return HttpResponse("metrics need a bearer token\n", status=401, content_type="text/plain",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     return HttpResponse(render_latest(), content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -142,3 +142,26 @@ def test_it_lints_an_alias_bomb_posted_to_the_api_as_a_policy_with_issues(acme_a
     assert response.status_code == 200
     assert response.json()["ok"] is False
     assert "anchors and aliases" in response.json()["issues"][0]["message"]
+
+
+# -- /metrics ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+def test_it_closes_metrics_outside_dev_when_no_token_is_configured(settings, env):
+    settings.DJANGO_ENV, settings.METRICS_BEARER_TOKEN = env, ""
+    assert Client().get("/metrics").status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
+
+
+def test_it_leaves_metrics_open_in_dev_without_a_token(settings):
+    settings.DJANGO_ENV, settings.METRICS_BEARER_TOKEN = "dev", ""
+    assert Client().get("/metrics").status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Bearer wrong", "wrong", "Basic metrics-token", "Bearer metrics-token-and-more",
+                                    "Bearer 메트릭", "\xa0", "Bearer"])
+def test_it_refuses_metrics_without_the_exact_token(settings, header):
+    settings.DJANGO_ENV, settings.METRICS_BEARER_TOKEN = "prod", "metrics-token"
+    assert Client().get("/metrics", HTTP_AUTHORIZATION=header).status_code == 401
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token").status_code == 200

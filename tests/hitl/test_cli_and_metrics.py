@@ -66,14 +66,17 @@ def test_the_report_gives_p95_times_sla_compliance_and_reopen_rate(acme, history
         call_command("hitl", "report", "--org", "acme", "--from", "2026-11-05", "--to", "2026-11-01")
 
 
-def test_queue_ls_and_metrics_show_depth_per_queue(client, acme, outsider, history):
+def test_queue_ls_and_metrics_show_depth_per_queue(client, settings, acme, outsider, history):
     queues = {q["queue"]: q for q in run("hitl", "queue", "ls", "--org", "acme")["queues"]}
     assert queues["review"]["depth"] == 1 and queues["review"]["breached"] == 1
     assert run("hitl", "queue", "ls", "--org", "outsider")["queues"] == []  # another org's desk is its own
     assert metrics_refresh_all() == 1
-    text = client.get("/metrics").content.decode()
-    assert 'dos_hitl_queue_depth{org="acme",queue="review"} 1.0' in text
-    assert 'dos_hitl_queue_sla_breached{org="acme",queue="review"} 1.0' in text
+    settings.METRICS_BEARER_TOKEN = "metrics-token"
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer metrics-token").content.decode()
+    # Series are labelled by org id: a slug names the customer.
+    assert f'dos_hitl_queue_depth{{org="{acme.id}",queue="review"}} 1.0' in text
+    assert f'dos_hitl_queue_sla_breached{{org="{acme.id}",queue="review"}} 1.0' in text
+    assert 'org="acme"' not in text
 
 
 def test_a_reviewer_acts_on_a_case_from_the_shell(acme, desk, alice, mallory):
