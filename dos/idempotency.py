@@ -4,6 +4,11 @@ The key row is inserted in the request's own transaction, before the work. A con
 INSERT … ON CONFLICT waits on the unique index until the first transaction ends: if it committed,
 the duplicate reads the stored response (exactly one effect); if it rolled back (an error
 response), the duplicate proceeds as a first attempt. Only successful responses are stored.
+
+Some fields are shown once and must never sit in this store (an API key's secret): the view wraps
+its body with ``never_replayed(body, "secret")``. The stored copy leaves those fields out and lists
+them under ``replay_omitted``, so a replay answers the same status with the rest of the body and
+says plainly what it cannot repeat.
 """
 
 from __future__ import annotations
@@ -23,6 +28,32 @@ HEADER = "Idempotency-Key"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETENTION = timedelta(hours=24)
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+REPLAY_OMITTED = "replay_omitted"
+
+
+class NeverReplayed(dict):
+    """A response body that names the top-level fields never stored for replay."""
+
+    def __init__(self, body: dict, fields: tuple[str, ...]):
+        super().__init__(body)
+        self.never_replayed = fields
+
+
+def never_replayed(body: dict, *fields: str) -> NeverReplayed:
+    """Mark ``fields`` of a response body as shown once: an Idempotency-Key replay leaves them out."""
+    return NeverReplayed(body, fields)
+
+
+def replay_copy(body):
+    """What the store keeps of a response body: without its shown-once fields, naming them instead."""
+    fields = getattr(body, "never_replayed", ())
+    if not fields or not isinstance(body, dict):
+        return body
+    kept = {k: v for k, v in body.items() if k not in fields}
+    kept[REPLAY_OMITTED] = sorted(f for f in fields if f in body)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -74,7 +105,7 @@ def idempotency_begin(*, org_id, key: str, method: str, path: str, body: bytes) 
 def idempotency_complete(pending: Pending, *, status_code: int, body) -> None:
     with connection.cursor() as cur:
         cur.execute("UPDATE dos_idempotencykey SET status_code = %s, response_body = %s::jsonb WHERE id = %s",
-                    [status_code, json.dumps(body, default=str, ensure_ascii=False), pending.row_id])
+                    [status_code, json.dumps(replay_copy(body), default=str, ensure_ascii=False), pending.row_id])
 
 
 def idempotency_purge(*, older_than: timedelta = RETENTION) -> int:

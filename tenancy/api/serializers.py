@@ -47,10 +47,17 @@ class ApiKeyOut(serializers.ModelSerializer):
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
-    secret = serializers.CharField(help_text="The whole key. Shown once; store it now.")
+    secret = serializers.CharField(
+        required=False, help_text="The whole key. Shown once; store it now. Never stored for an Idempotency-Key "
+                                  "replay: a replay leaves it out and lists it in `replay_omitted`.")
+    replay_omitted = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text="Only on an Idempotency-Key replay (header `Idempotent-Replayed: true`): the fields shown once "
+                  "that the replay cannot repeat, here `[\"secret\"]`. Revoke the key and create a new one if the "
+                  "secret was lost.")
 
     class Meta(ApiKeyOut.Meta):
-        fields = [*ApiKeyOut.Meta.fields, "secret"]
+        fields = [*ApiKeyOut.Meta.fields, "secret", "replay_omitted"]
 
 
 class ApiKeyCreateIn(serializers.Serializer):

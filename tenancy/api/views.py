@@ -12,6 +12,7 @@ from dos.api.errors import Problem
 from dos.api.pagination import CreatedCursorPagination
 from dos.api.permissions import AUTHENTICATED
 from dos.api.views import DosApiView, DosViewSet
+from dos.idempotency import never_replayed
 from dos.models import LedgerEntry
 from tenancy import services
 from tenancy.api import serializers as s
@@ -91,7 +92,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, DosViewSet):
         data = s.ApiKeyCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         created = services.apikey_create(project=project, actor=request.auth, **data.validated_data)
-        body = s.ApiKeyOut(created.key).data | {"secret": created.secret}
+        body = never_replayed(s.ApiKeyOut(created.key).data | {"secret": created.secret}, "secret")
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.ApiKeyRevokeIn, responses=s.ApiKeyOut, summary="Revoke an API key")
