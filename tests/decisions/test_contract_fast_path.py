@@ -1,6 +1,7 @@
 """The contract's fast path (a code-generated validator) never accepts what the JSON Schema 2020-12
 validator refuses, never changes the input, and steps aside for keywords it does not share."""
 
+from fastjsonschema import JsonSchemaException
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -16,10 +17,12 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.f
 
 
 def _agrees(data) -> None:
+    # Production (CompiledPolicy.validate) treats only the validator's own JsonSchemaException as a
+    # refusal; anything else the generated code raises would escape as a 500, so it fails here too.
     fast_ok = True
     try:
         LENDING._fast(data)
-    except Exception:  # noqa: BLE001 - any refusal by the fast path
+    except JsonSchemaException:
         fast_ok = False
     if fast_ok:
         assert Draft202012Validator(SCHEMA).is_valid(data), data
