@@ -1,7 +1,8 @@
 """Quotas, entitlements and the observed-usage counters (SPEC §7, §11).
 
 Quotas come from the org's plan (``tenancy/plans.yaml``) as ``<metric>_per_<minute|day|month>``,
-optionally overridden per org in ``Org.settings["quotas"]``. Windows are calendar windows in
+changed per org only by platform-approved overrides (``tenancy.plans.effective_plan``; never by
+``Org.settings``, which the org edits itself). Windows are calendar windows in
 Asia/Seoul. Current usage lives in Redis window counters, incremented when a meter event commits
 (so a refused or rolled-back call never counts). ``quota_check`` runs *before* the work:
 
@@ -74,11 +75,10 @@ def window_usage(org_id, metric: str, window: str, now: dt.datetime) -> Decimal:
 
 
 def quotas_for(org) -> dict[tuple[str, str], int]:
-    from tenancy.plans import plan_for
+    from tenancy.plans import effective_plan
 
-    merged = {**plan_for(org.plan).quotas, **((org.settings or {}).get("quotas") or {})}
     out = {}
-    for name, limit in merged.items():
+    for name, limit in effective_plan(org).quotas.items():
         metric, sep, window = name.rpartition("_per_")
         if sep and window in WINDOWS and isinstance(limit, int):
             out[(metric, window)] = limit
@@ -86,9 +86,9 @@ def quotas_for(org) -> dict[tuple[str, str], int]:
 
 
 def soft_ratio(org) -> float:
-    from tenancy.plans import plan_for
+    from tenancy.plans import effective_plan
 
-    return float((org.settings or {}).get("soft_ratio", plan_for(org.plan).soft_ratio))
+    return effective_plan(org).soft_ratio
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,7 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
     buckets = [_bucket(window, now) for window, _limit in limits]
     keys = [_key(org.id, metric, window, label) for (window, _), (label, _e) in zip(limits, buckets, strict=True)]
     raw = redis_client().mget(keys)
+    ratio = soft_ratio(org)
     for (window, limit), (_label, ends), value in zip(limits, buckets, raw, strict=True):
         used = _amount(value)
         if used + amount > limit:
@@ -117,17 +118,16 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
                           f"it resets at {ends.astimezone(SEOUL).isoformat()}.",
                           headers={"Retry-After": str(retry_after)},
                           quota=f"{metric}_per_{window}", limit=limit, used=str(used.normalize()))
-        if used + amount > limit * soft_ratio(org):
+        if used + amount > limit * ratio:
             warnings.append(f"{metric}_per_{window}={(used + amount).normalize()}/{limit}")
     return QuotaStatus(warning="; ".join(warnings))
 
 
 def entitlement_require(*, org, entitlement: str) -> None:
     """403 ``entitlement_missing`` unless the org's plan (or its overrides) includes it."""
-    from tenancy.plans import plan_for
+    from tenancy.plans import effective_plan
 
-    extra = (org.settings or {}).get("entitlements") or []
-    if plan_for(org.plan).entitled(entitlement) or entitlement in extra:
+    if effective_plan(org).entitled(entitlement):
         return
     raise Problem(403, "entitlement_missing",
                   f"The {org.plan} plan does not include '{entitlement}'. Upgrade the plan to use it.",

@@ -178,10 +178,10 @@ RETURNING idem_key, id
 def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None = None,
                       trusted_project: bool = False) -> list[MeterResult]:
     """Validate each item, insert the valid ones in one statement, report each item's fate."""
-    from tenancy.plans import plan_for
+    from tenancy.plans import effective_plan
 
     now = now or timezone.now()
-    plan_metrics = set(plan_for(org.plan).metrics) | set((org.settings or {}).get("metrics", []))
+    plan_metrics = set(effective_plan(org).metrics)  # plan + platform overrides, never Org.settings
     from tenancy.models import Project
 
     project_ids = {p for p in (i.project_id for i in items) if p}

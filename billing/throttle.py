@@ -1,4 +1,4 @@
-"""Per-org token bucket in Redis (rate and burst from the plan, or Org.settings["rate_limit"]).
+"""Per-org token bucket in Redis (rate and burst from the plan and its platform-approved overrides).
 
 Each org has its own bucket, so one noisy org cannot slow another. The refill clock is passed in
 (``now``), which keeps the bucket deterministic under test.
@@ -58,9 +58,9 @@ def bucket_take(*, org_id, rate: float, burst: float, cost: float = 1.0, now: fl
 
 
 def rate_limit_for(org) -> tuple[float, float]:
-    from tenancy.plans import plan_for
+    from tenancy.plans import effective_plan
 
-    limits = {**plan_for(org.plan).rate_limit, **((org.settings or {}).get("rate_limit") or {})}
+    limits = effective_plan(org).rate_limit
     return float(limits.get("rps", 20)), float(limits.get("burst", 40))
 
 

@@ -26,6 +26,7 @@ from tenancy.models import (
     Grant,
     Membership,
     Org,
+    PlanOverride,
     PlatformRole,
     Project,
     ProjectUserObjectPermission,
@@ -378,3 +379,99 @@ class UserAdmin(DjangoUserAdmin, DosModelAdmin):
     filter_horizontal: list = []
 
 
+class PlanOverrideForm(forms.ModelForm):
+    """A platform change to one commercial limit; the value is JSON (Cedar policies as plain text)."""
+
+    key = forms.ChoiceField(choices=())
+    value_text = forms.CharField(label="value", widget=forms.Textarea(attrs={"rows": 4}),
+                                 help_text="JSON: 5000, true, 0.9, [\"decision_calls\"]; cedar_policies as Cedar text "
+                                           "(forbid only).")
+
+    class Meta:
+        model = PlanOverride
+        fields = ["org", "key", "value_text", "reason", "expires_at"]
+
+    def __init__(self, *args, **kwargs):
+        import json
+
+        from tenancy.overrides import known_keys
+
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [(k, k) for k in known_keys()]
+        if self.instance.pk:
+            value = self.instance.value
+            self.initial["value_text"] = value if isinstance(value, str) else json.dumps(value)
+
+    def clean(self):
+        import json
+
+        from tenancy.overrides import override_validate
+
+        data = super().clean()
+        key, text = data.get("key"), data.get("value_text")
+        if key and text is not None:
+            try:
+                value = text if key == "cedar_policies" else json.loads(text)
+            except ValueError:
+                raise ValidationError({"value_text": "Not JSON: write 5000, true, 0.9 or [\"…\"]."})
+            try:
+                data["value"] = override_validate(key, value)
+            except ValidationError as exc:
+                raise ValidationError({"value_text": exc.messages})
+        return data
+
+
+@admin.register(PlanOverride)
+class PlanOverrideAdmin(DosModelAdmin):
+    """Platform staff only: quotas, entitlements, rate limits and Cedar policies beyond the plan.
+
+    Each save goes through ``tenancy.overrides.plan_override_set`` (platform principal required,
+    audited with the value before and after); the list shows both."""
+
+    platform_only = True
+    add_in_org_only = False
+    form = PlanOverrideForm
+    permission_map = {"view": "org.manage", "add": "org.manage", "change": "org.manage", "delete": "org.manage"}
+    list_display = ["org", "key", "previous_value", "new_value", "approved_by", "created_at", "expires_at", "in_force"]
+    list_filter = ["key", "expires_at"]
+    search_fields = ["org__name", "org__slug", "key", "reason"]
+    list_select_related = ["org", "approved_by"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["previous_value", "approved_by", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "org", "key"] if obj is not None else self.readonly_fields
+
+    @admin.display(description="before (plan or earlier override)")
+    def previous_value(self, obj) -> str:
+        return _override_text(obj.previous)
+
+    @admin.display(description="value in force")
+    def new_value(self, obj) -> str:
+        return _override_text(obj.value)
+
+    @admin.display(description="in force", boolean=True)
+    def in_force(self, obj) -> bool:
+        return obj.in_force()
+
+    def save_model(self, request, obj, form, change):
+        from tenancy.overrides import plan_override_set
+
+        saved = plan_override_set(org=obj.org, key=obj.key, value=form.cleaned_data["value"],
+                                  reason=form.cleaned_data["reason"], expires_at=form.cleaned_data.get("expires_at"),
+                                  actor=_actor(request))
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        from tenancy.overrides import plan_override_remove
+
+        plan_override_remove(override=obj, reason="removed in admin", actor=_actor(request))
+
+
+def _override_text(value) -> str:
+    import json
+
+    if value is None:
+        return "—"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= 80 else text[:79] + "…"

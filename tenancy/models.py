@@ -317,3 +317,33 @@ class ProjectUserObjectPermission(UserObjectPermissionBase, TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "content_object", "user", "permission"],
                                                name="projectgrant_org_obj_user_perm_uniq")]
         indexes = [models.Index(fields=["org", "user"], name="projectgrant_org_user_idx")]
+
+
+class PlanOverride(TenantModel):
+    """A platform-approved change to one commercial limit of one org (tenancy.overrides).
+
+    Quotas, entitlements, rate limits and extra Cedar policies come from the plan plus these rows —
+    never from ``Org.settings``, which the org edits itself. Rows are written only by
+    ``tenancy.overrides.plan_override_set`` for a platform principal; the org may read its own.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key = models.CharField(max_length=80, help_text="quota.<name>, entitlement.<name>, rate_limit.rps|burst, "
+                                                    "soft_ratio, metrics or cedar_policies")
+    value = models.JSONField(help_text="The value in force instead of the plan's.")
+    previous = models.JSONField(null=True, blank=True, help_text="What was in force before this override was set.")
+    reason = models.CharField(max_length=500)
+    approved_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="After this the plan's value applies again.")
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = "plan override"
+        constraints = [models.UniqueConstraint(fields=["org", "key"], name="planoverride_org_key_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.key} = {self.value}"
+
+    def in_force(self, now=None) -> bool:
+        return self.expires_at is None or self.expires_at > (now or timezone.now())

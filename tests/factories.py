@@ -63,3 +63,12 @@ def query_count(client, url: str) -> int:
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url).status_code == 200
     return len(ctx.captured_queries)
+
+
+def plan_override(org, key: str, value, *, reason: str = "test"):
+    """Change one of the org's commercial limits the only way there is: a platform-approved override."""
+    from tenancy.overrides import plan_override_set
+
+    approver = get_user_model().objects.filter(email="platform-ops@decisionos.example").first() or \
+        get_user_model().objects.create_superuser(email="platform-ops@decisionos.example")
+    return plan_override_set(org=org, key=key, value=value, reason=reason, actor=approver)

@@ -12,7 +12,7 @@ from dos import scope
 from dos.api.views import DosApiView
 from dos.urls import urlpatterns as real_urlpatterns
 from tests.conftest import api_client
-from tests.factories import make_key, make_org
+from tests.factories import make_key, make_org, plan_override
 
 
 class MeteredProbe(UsageGuardMixin, DosApiView):
@@ -38,9 +38,8 @@ pytestmark = pytest.mark.urls(__name__)
 
 def sandbox_client(name="Tiny Broker"):
     org = make_org(name, plan="sandbox")  # 200 decision calls per day
-    with scope.org_scope(org.id):
-        org.settings = {"rate_limit": {"rps": 10000, "burst": 10000}}  # isolate the quota from throttling
-        org.save(update_fields=["settings"])
+    plan_override(org, "rate_limit.rps", 10000)  # isolate the quota from throttling
+    plan_override(org, "rate_limit.burst", 10000)
     return org, api_client(make_key(org, scopes=["decisions.run"]))
 
 

@@ -12,7 +12,7 @@ from decisions.models import DecisionRecord, PolicyVersion
 from dos import scope
 from dos.models import LedgerEntry
 from tests.conftest import api_client
-from tests.factories import default_project, make_key
+from tests.factories import default_project, make_key, plan_override
 
 BASE = {"age": 35, "income_monthly": 3500000, "dsr": 32.0, "credit_score": 720, "employment_months": 36,
         "delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": True, "loan_amount": 30000000,
@@ -113,9 +113,7 @@ defaults: {outcome: approve}
 
 @pytest.mark.django_db(transaction=True)
 def test_over_the_hard_quota_is_429_and_nothing_is_written(acme, lending):
-    with scope.org_scope(acme.id):
-        acme.settings = {"quotas": {"decision_calls_per_day": 2}}
-        acme.save(update_fields=["settings"])
+    plan_override(acme, "quota.decision_calls_per_day", 2)
     client = api_client(make_key(acme, scopes=["decisions.run"]))
     assert [decide(client, subject=f"s{i}").status_code for i in range(2)] == [200, 200]
     refused = decide(client, subject="s3")

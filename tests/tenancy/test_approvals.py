@@ -6,6 +6,7 @@ from dos import scope
 from tenancy import cedar
 from tenancy.approvals import FourEyesViolation, approval_grant, approval_reject, approval_require
 from tenancy.choices import ApprovalStatus
+from tests.factories import plan_override
 
 pytestmark = pytest.mark.django_db
 
@@ -52,12 +53,10 @@ def test_cedar_forbids_self_approval_even_with_the_permission(acme):
 
 
 def test_an_org_can_add_its_own_forbid_rules(acme, olivia, publish_request):
-    acme.settings = {"cedar_policies": 'forbid(principal, action == Action::"approve", resource) '
-                                       'when { resource.kind == "policy.publish" };'}
-    with scope.org_scope(acme.id):
-        acme.save(update_fields=["settings"])
-        with pytest.raises(FourEyesViolation):
-            approval_grant(request=publish_request, approver=olivia)
+    plan_override(acme, "cedar_policies", 'forbid(principal, action == Action::"approve", resource) '
+                                          'when { resource.kind == "policy.publish" };')
+    with scope.org_scope(acme.id), pytest.raises(FourEyesViolation):
+        approval_grant(request=publish_request, approver=olivia)
 
 
 def test_cedar_denies_by_default(acme):
