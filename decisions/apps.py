@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class DecisionsConfig(AppConfig):
     name = "decisions"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from decisions.chain import decision_records_verify
+        from dos.ledger import record_check_register
+
+        # `dosctl audit verify` holds every decision record against its decisions-chain entry.
+        record_check_register("decisions", decision_records_verify)

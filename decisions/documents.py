@@ -8,6 +8,7 @@ import zipfile
 
 from django.template.loader import render_to_string
 
+from decisions.chain import decision_chain_data, record_entry_compare
 from decisions.models import DecisionRecord
 from decisions.selectors import decision_explain
 from dos.canonical import canonical_json, sha256_hex
@@ -29,8 +30,15 @@ def explain_pdf(record: DecisionRecord, *, org=None) -> bytes:
 
 
 def chain_proof(record: DecisionRecord) -> dict:
-    """The record's chain entry, its predecessor's hash and a recomputation anyone can repeat."""
-    entry = LedgerEntry.objects.get(chain="decisions", seq=record.ledger_seq)
+    """The record's chain entry, its predecessor's hash, a recomputation anyone can repeat, and the
+    record held against what the entry chained (the comparison ``dosctl audit verify`` makes)."""
+    entry = LedgerEntry.objects.filter(org_id=record.org_id, chain="decisions", seq=record.ledger_seq).first()
+    chained = decision_chain_data(record)
+    mismatch = record_entry_compare(record, entry)
+    record_check = {"record_chain_data": chained, "record_chain_data_hash": sha256_hex(canonical_json(chained)),
+                    "record_matches_entry": not mismatch, "record_mismatch": mismatch}
+    if entry is None:
+        return {"chain": "decisions", "seq": record.ledger_seq, "link_ok": False, **record_check}
     recomputed = sha256_hex(canonical_json(_content(
         chain=entry.chain, org_id=entry.org_id, action=entry.action, actor=entry.actor, target=entry.target,
         data=entry.data, corr_id=entry.corr_id, created_at=entry.created_at)))
@@ -43,6 +51,7 @@ def chain_proof(record: DecisionRecord) -> dict:
         "formula": "hash = sha256(prev_hash || content_hash); content_hash = sha256(canonical JSON of the entry)",
         "entry": {"action": entry.action, "actor": entry.actor, "target": entry.target, "data": entry.data,
                   "corr_id": entry.corr_id, "created_at": entry.created_at.isoformat()},
+        "entry_data_hash": sha256_hex(canonical_json(entry.data)), **record_check,
         "later_anchor": {**anchor, "anchored_at": anchor["anchored_at"].isoformat()} if anchor else None,
     }
 
@@ -67,5 +76,6 @@ def evidence_zip(record: DecisionRecord, *, org=None) -> bytes:
         put("chain_proof.json", chain_proof(record))
         put("README.txt", "Evidence for one DecisionOS decision.\n"
             "policy.yaml hashes to record.json policy.sha256 (sha256 of the file's bytes).\n"
-            "chain_proof.json lets you recompute the decisions-chain link of this record.\n")
+            "chain_proof.json lets you recompute the decisions-chain link of this record, and holds the record\n"
+            "against what its chain entry recorded (record_chain_data hashes to entry_data_hash).\n")
     return buffer.getvalue()

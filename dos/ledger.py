@@ -7,7 +7,9 @@
 so concurrent writers queue on the head and can never fork the chain, and a rolled-back write
 leaves no gap. The content hash is computed before the lock; lock, link and insert are one
 statement. ``chain_verify`` walks a chain and names the first entry whose content, link or
-sequence does not check out.
+sequence does not check out, then holds the chain against its head, its anchors (``ChainAnchor``,
+recorded daily) and the records chained on it (checks registered by the apps that own them).
+The tables themselves are append-only (dos.append_only).
 """
 
 from __future__ import annotations
@@ -174,6 +176,45 @@ def ledger_append_many(*, chain: str, org_id: uuid.UUID, entries: list[Entry],
     return [Appended(id=i, seq=q, hash=h) for i, q, h in rows]
 
 
+@dataclass(frozen=True)
+class RecordProblem:
+    """A recorded fact that does not match the chain entry it was chained as."""
+
+    kind: str
+    record_id: str
+    seq: int | None
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "record_id": self.record_id, "seq": self.seq, "reason": self.reason}
+
+
+# Checks that compare an app's records with their chain entries, per chain: ``check(org_id=…)``
+# returns (records checked, problems). Apps above dos register theirs in AppConfig.ready().
+_record_checks: dict[str, list] = {}
+
+
+def record_check_register(chain: str, check) -> None:
+    if chain not in CHAINS:
+        raise ValueError(f"unknown chain '{chain}'")
+    if check not in _record_checks.setdefault(chain, []):
+        _record_checks[chain].append(check)
+
+
+# What verify reports, by failure: one name per way a chain or its records can be broken.
+FAILURES = {
+    "content_altered": "content does not match its content_hash (entry altered)",
+    "hash_altered": "hash does not match prev_hash || content_hash (entry altered)",
+    "sequence_gap": "sequence gap",
+    "broken_link": "prev_hash does not match the previous entry's hash (broken link)",
+    "anchor_mismatch": "entry differs from the anchored head at this seq (chain rewritten)",
+    "truncated": "chain ends below an anchored head (tail truncated)",
+    "missing_tail": "head is ahead of the last entry (entries missing)",
+    "head_missing": "chain head missing",
+    "record_mismatch": "a record does not match its chain entry",
+}
+
+
 @dataclass
 class VerifyResult:
     org_id: str
@@ -183,22 +224,56 @@ class VerifyResult:
     head_seq: int
     first_bad_seq: int | None = None
     reason: str = ""
-    problems: list[str] = field(default_factory=list)
+    failure: str = ""
+    records_checked: int = 0
+    bad_records: list[RecordProblem] = field(default_factory=list)
+
+    def fail(self, failure: str, seq: int | None, detail: str = "") -> VerifyResult:
+        self.ok, self.failure, self.first_bad_seq = False, failure, seq
+        self.reason = f"{FAILURES[failure]}: {detail}" if detail else FAILURES[failure]
+        return self
 
     def as_dict(self) -> dict:
         return {"org_id": self.org_id, "chain": self.chain, "ok": self.ok, "checked": self.checked,
-                "head_seq": self.head_seq, "first_bad_seq": self.first_bad_seq, "reason": self.reason}
+                "head_seq": self.head_seq, "first_bad_seq": self.first_bad_seq, "failure": self.failure,
+                "reason": self.reason, "records_checked": self.records_checked,
+                "bad_records": [p.as_dict() for p in self.bad_records]}
 
 
-def chain_verify(*, org_id, chain: str, batch: int = 5000) -> VerifyResult:
-    """Recompute every entry of one chain; stop at the first one that does not check out."""
+def _anchors(org_id, chain: str) -> dict[int, set[str]]:
+    anchors: dict[int, set[str]] = {}
+    with connection.cursor() as cur:
+        cur.execute("SELECT seq, hash FROM dos_chainanchor WHERE org_id = %s AND chain = %s", [org_id, chain])
+        for seq, anchored_hash in cur.fetchall():
+            anchors.setdefault(seq, set()).add(anchored_hash)
+    return anchors
+
+
+def chain_verify(*, org_id, chain: str, batch: int = 5000, records: bool = True) -> VerifyResult:
+    """Recompute every entry of one chain and stop at the first one that does not check out; then
+    hold the chain against its head and its anchors (a tail cut below an anchored head is found
+    even when the head was rewound with it), and the chain's records against their entries."""
+    result = _chain_walk(org_id=org_id, chain=chain, batch=batch)
+    if records:
+        for check in _record_checks.get(chain, ()):
+            checked, problems = check(org_id=org_id)
+            result.records_checked += checked
+            result.bad_records.extend(problems)
+        if result.bad_records and result.ok:
+            first = result.bad_records[0]
+            result.fail("record_mismatch", first.seq, f"{first.kind} {first.record_id}: {first.reason}"
+                        + (f" (and {len(result.bad_records) - 1} more)" if len(result.bad_records) > 1 else ""))
+    return result
+
+
+def _chain_walk(*, org_id, chain: str, batch: int) -> VerifyResult:
     result = VerifyResult(org_id=str(org_id), chain=chain, ok=True, checked=0, head_seq=0)
     with connection.cursor() as cur:
         cur.execute("SELECT seq, hash FROM dos_chainhead WHERE org_id = %s AND chain = %s", [org_id, chain])
         head = cur.fetchone()
-    if head is None:
-        return result
-    result.head_seq, head_hash = head
+    if head is not None:
+        result.head_seq, head_hash = head
+    anchors = _anchors(org_id, chain)
     expected_seq, prev = 1, GENESIS
     last_seq = 0
     while True:
@@ -214,41 +289,47 @@ def chain_verify(*, org_id, chain: str, batch: int = 5000) -> VerifyResult:
         for seq, action, actor, target, data, corr_id, created_at, content_hash, prev_hash, entry_hash in rows:
             if isinstance(data, str):
                 data = json.loads(data)
-            reason = ""
             if seq != expected_seq:
-                reason = f"sequence gap: expected {expected_seq}, found {seq}"
-            elif prev_hash != prev:
-                reason = "prev_hash does not match the previous entry's hash"
-            else:
-                recomputed = sha256_hex(canonical_json(_content(
-                    chain=chain, org_id=org_id, action=action, actor=actor, target=target, data=data,
-                    corr_id=corr_id, created_at=created_at)))
-                if recomputed != content_hash:
-                    reason = "content does not match its content_hash (entry altered)"
-                elif link_hash(prev_hash, content_hash) != entry_hash:
-                    reason = "hash does not match prev_hash || content_hash"
-            if reason:
-                result.ok, result.first_bad_seq, result.reason = False, seq, reason
-                return result
+                return result.fail("sequence_gap", expected_seq, f"expected {expected_seq}, found {seq}")
+            if prev_hash != prev:
+                return result.fail("broken_link", seq)
+            recomputed = sha256_hex(canonical_json(_content(
+                chain=chain, org_id=org_id, action=action, actor=actor, target=target, data=data,
+                corr_id=corr_id, created_at=created_at)))
+            if recomputed != content_hash:
+                return result.fail("content_altered", seq)
+            if link_hash(prev_hash, content_hash) != entry_hash:
+                return result.fail("hash_altered", seq)
+            if seq in anchors and entry_hash not in anchors[seq]:
+                return result.fail("anchor_mismatch", seq)
             result.checked += 1
             prev, expected_seq, last_seq = entry_hash, seq + 1, seq
+    anchored = max(anchors, default=0)
+    if anchored > result.checked:
+        return result.fail("truncated", result.checked + 1,
+                           f"chain ends at seq {result.checked}, seq {anchored} was anchored")
+    if head is None:
+        if result.checked:
+            return result.fail("head_missing", None, f"{result.checked} entries but no head row")
+        return result
     if result.checked != result.head_seq or prev != head_hash:
-        result.ok = False
-        result.first_bad_seq = result.checked + 1
-        result.reason = f"head says seq {result.head_seq}, chain ends at {result.checked} (entries missing)"
+        return result.fail("missing_tail", result.checked + 1,
+                           f"head says seq {result.head_seq}, chain ends at {result.checked}")
     return result
 
 
 def chains_in_scope(*, org_id=None, chain: str | None = None) -> list[tuple[str, str]]:
-    """(org_id, chain) pairs visible in the current scope, optionally filtered."""
-    sql = "SELECT org_id, chain FROM dos_chainhead WHERE TRUE"
-    params: list = []
+    """(org_id, chain) pairs visible in the current scope, optionally filtered: every chain that has
+    a head, an entry or an anchor (a chain whose head row was deleted is still verified)."""
+    where, params = "TRUE", []
     if org_id:
-        sql += " AND org_id = %s"
+        where += " AND org_id = %s"
         params.append(org_id)
     if chain:
-        sql += " AND chain = %s"
+        where += " AND chain = %s"
         params.append(chain)
+    sql = " UNION ".join(f"SELECT org_id, chain FROM {table} WHERE {where}"
+                         for table in ("dos_chainhead", "dos_ledgerentry", "dos_chainanchor"))
     with connection.cursor() as cur:
-        cur.execute(sql + " ORDER BY org_id, chain", params)
+        cur.execute(f"SELECT org_id, chain FROM ({sql}) AS c ORDER BY org_id, chain", params * 3)
         return [(str(o), c) for o, c in cur.fetchall()]

@@ -61,10 +61,27 @@ def _mask_card(match: re.Match) -> str:
     return "[CARD:****" + digits[-4:] + "]"
 
 
+# Digit groups joined by "_" or "." — how identifiers appear in file names (010_1234_5678.pdf,
+# 900101.1234567.jpg). Such a run is checked as if hyphenated, and replaced only when that finds one.
+JOINED_DIGITS_RE = re.compile(r"(?<!\d)\d+(?:[_.]\d+)+(?!\d)")
+
+
+def _mask_joined(match: re.Match) -> str:
+    hyphenated = re.sub(r"[_.]", "-", match.group(0))
+    masked = _mask_plain(hyphenated)
+    return masked if masked != hyphenated else match.group(0)
+
+
 def mask_text(text: str) -> str:
     """Replace every recognised identifier in free text with a typed placeholder."""
     if not text or not any(ch.isdigit() or ch == "@" for ch in text):
         return text
+    if "_" in text or "." in text:
+        text = JOINED_DIGITS_RE.sub(_mask_joined, text)
+    return _mask_plain(text)
+
+
+def _mask_plain(text: str) -> str:
     text = RRN_RE.sub("[RRN]", text)
     text = CARD_RE.sub(_mask_card, text)
     text = PHONE_RE.sub("[PHONE]", text)
@@ -85,4 +102,33 @@ def mask_value(value):
         return {k: mask_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(mask_value(v) for v in value)
+    return value
+
+
+def mask_deep(value):
+    """Mask everything in a structure that is about to be recorded for good (the audit chain): string
+    values, dict keys (a key can be a phone number: ``{"010-1234-5678": "called"}``), file names, and
+    integers whose digits form an identifier (an RRN or a card number sent as a JSON number, which
+    becomes the placeholder string). Other numbers, booleans and None pass unchanged."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        digits = str(value)
+        masked = mask_text(digits)
+        return value if masked == digits else masked
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            masked = mask_deep(key) if isinstance(key, (str, int)) and not isinstance(key, bool) else key
+            # Two keys may mask alike ({"010-…": 1, "011-…": 2}); keep both entries.
+            name, n = masked, 1
+            while name in out:
+                n += 1
+                name = f"{masked}#{n}"
+            out[name] = mask_deep(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [mask_deep(v) for v in value]
     return value

@@ -25,7 +25,8 @@ def _orgs_of(user) -> list:
 
 
 def audit_auth_event(*, user, action: str, request=None, data: dict | None = None) -> None:
-    data = {**(data or {}), "ip": (request.META.get("REMOTE_ADDR") if request else None)}
+    # The chain's front door writes the address as each org's audit_ip_mode says (dos.audit).
+    ip = request.META.get("REMOTE_ADDR") if request is not None else None
     with transaction.atomic():
         org_ids = _orgs_of(user) if user is not None and user.pk else []
         if not org_ids or (user is not None and (user.is_superuser or user.platform_roles.exists())):
@@ -35,7 +36,7 @@ def audit_auth_event(*, user, action: str, request=None, data: dict | None = Non
                 if org_id == PLATFORM_ORG_ID:
                     ensure_platform_org()
                 audit_record(org_id=org_id, action=action, actor=user, target=f"user:{user.pk}" if user else "",
-                             data=data)
+                             data=data, ip=ip)
 
 
 @receiver(user_logged_in)

@@ -11,8 +11,9 @@ They change only through ``tenancy.services.org_update`` (which audits the new v
 
 from __future__ import annotations
 
-AUDIT_IP_MODES = ("full", "truncated", "hashed")
-DEFAULTS = {"audit_ip_mode": "truncated", "oidc_require_email_verified": True}
+from dos.audit import AUDIT_IP_MODES, DEFAULT_IP_MODE
+
+DEFAULTS = {"audit_ip_mode": DEFAULT_IP_MODE, "oidc_require_email_verified": True}
 # Settings whose new values go on the audit chain whenever an org's settings are saved.
 AUDITED_KEYS = tuple(DEFAULTS)
 

@@ -16,7 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from dos import scope
-from tests.factories import UserFactory, add_member, make_key, make_org
+from tests.factories import UserFactory, add_member, as_member, make_key, make_org
 
 
 @pytest.fixture
@@ -28,11 +28,15 @@ def superuser_dsn() -> str:
 
 
 @pytest.fixture
-def celery_worker(transactional_db):
+def celery_worker(transactional_db, settings):
     """A real Celery worker (thread, solo pool) consuming from the real Redis broker."""
     from celery.contrib.testing.worker import start_worker
 
     from celery_app import app
+
+    # The in-process worker shares the suite's role, the owner under `make test`; the startup guard
+    # is tested on real processes (tests/dos/test_guard.py).
+    settings.DOS_ALLOW_UNSAFE_DB_ROLE = True
 
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
@@ -112,7 +116,8 @@ def lending(acme, olivia, bob):
     from tests.factories import default_project
 
     with scope.org_scope(acme.id):
-        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
+        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=as_member(acme, olivia),
+                                     approver=as_member(acme, bob))
     return version
 
 
@@ -136,7 +141,7 @@ def desk(acme, alice, bob, carol):
         queues["documents"] = Queue.objects.create(
             org_id=acme.id, name="documents", rank=10, routing_rule='"DOCS_MISSING" in reason_codes',
             skills=["docs"], sla_policy=queues["review"].sla_policy, overflow_queue=queues["burst"])
-        reviewer_profile_save(org_id=acme.id, user=alice, skills=["docs"], weight=1, max_concurrent=10)
-        reviewer_profile_save(org_id=acme.id, user=carol, skills=[], weight=1, max_concurrent=10)
-        reviewer_profile_save(org_id=acme.id, user=bob, skills=["senior"], weight=1, max_concurrent=10)
+        reviewer_profile_save(org_id=acme.id, user=alice, skills=["docs"], weight=1, max_concurrent=10, actor="system:test")
+        reviewer_profile_save(org_id=acme.id, user=carol, skills=[], weight=1, max_concurrent=10, actor="system:test")
+        reviewer_profile_save(org_id=acme.id, user=bob, skills=["senior"], weight=1, max_concurrent=10, actor="system:test")
     return queues
