@@ -107,13 +107,16 @@ def lending_tenant(name: str, *, scopes=("decisions.run",), settings: dict | Non
     from dos import scope
     from tenancy import services
     from tenancy.models import Project
+    from tenancy.principals import member_principal
 
     org = services.org_create(name=name, plan="enterprise", actor="system:bench")
     with scope.org_scope(org.id):
         org.settings = {"rate_limit": {"rps": 1e9, "burst": 1e9}, **(settings or {})}
         org.save(update_fields=["settings"])
-        author = services.membership_add(org=org, email="author@bench.example", role="owner").user
-        approver = services.membership_add(org=org, email="approver@bench.example", role="senior_reviewer").user
+        services.membership_add(org=org, email="author@bench.example", role="owner", actor="system:bench")
+        services.membership_add(org=org, email="approver@bench.example", role="senior_reviewer", actor="system:bench")
+        author = member_principal(org, "author@bench.example")
+        approver = member_principal(org, "approver@bench.example")
         project = Project.objects.get(org=org, slug="default")
         pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
         key = services.apikey_create(project=project, name="bench", scopes=list(scopes), actor="system:bench").secret

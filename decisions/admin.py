@@ -15,6 +15,7 @@ from decisions.choices import VersionStatus
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion, ReasonCode, Simulation
 from decisions.selectors import decision_explain
 from dos.admin_base import DosModelAdmin
+from dos.authz import PermissionRefused
 from tenancy.approvals import FourEyesViolation
 
 
@@ -94,7 +95,7 @@ class PolicyVersionAdmin(DosModelAdmin):
                 messages.error(request, f"{version}: {exc}")
             except services.PolicyLintError as exc:
                 messages.error(request, f"{version}: {'; '.join(str(i) for i in exc.issues[:3])}")
-            except FourEyesViolation as exc:
+            except (FourEyesViolation, PermissionRefused) as exc:
                 messages.error(request, f"{version}: {exc}")
 
     def _confirmed(self, request, queryset, action, verb, fn, **kwargs):
@@ -103,23 +104,32 @@ class PolicyVersionAdmin(DosModelAdmin):
                                    ("Published", "Rolled back") else "",
                                    apply=lambda v: fn(version=v, **kwargs))
 
-    @admin.action(description="Submit for approval", permissions=["view"])
+    # Actions are offered only to those who hold their primitive; the services check it again.
+    def has_write_permission(self, request) -> bool:
+        principal = self.principal(request)
+        return bool(principal and principal.has_perm("policy.write"))
+
+    def has_approve_permission(self, request) -> bool:
+        principal = self.principal(request)
+        return bool(principal and principal.has_perm("policy.approve"))
+
+    @admin.action(description="Submit for approval", permissions=["write"])
     def submit_selected(self, request, queryset):
-        self._run(request, queryset, "Submitted", services.version_submit, actor=request.user)
+        self._run(request, queryset, "Submitted", services.version_submit, actor=self.principal(request))
 
-    @admin.action(description="Approve (four eyes)", permissions=["view"])
+    @admin.action(description="Approve (four eyes)", permissions=["approve"])
     def approve_selected(self, request, queryset):
-        self._run(request, queryset, "Approved", services.version_approve, approver=request.user)
+        self._run(request, queryset, "Approved", services.version_approve, actor=self.principal(request))
 
-    @admin.action(description="Publish selected versions", permissions=["view"])
+    @admin.action(description="Publish selected versions", permissions=["approve"])
     def publish_selected(self, request, queryset):
         return self._confirmed(request, queryset, "publish_selected", "Published", services.version_publish,
-                               actor=request.user)
+                               actor=self.principal(request))
 
-    @admin.action(description="Roll back to selected versions", permissions=["view"])
+    @admin.action(description="Roll back to selected versions", permissions=["approve"])
     def rollback_selected(self, request, queryset):
         return self._confirmed(request, queryset, "rollback_selected", "Rolled back", services.version_rollback,
-                               actor=request.user)
+                               actor=self.principal(request))
 
 
 @admin.register(DecisionRecord)

@@ -27,6 +27,7 @@ from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos.audit import actor_label, audit_record
+from dos.authz import PermissionRefused, action, authorize
 from dos.ledger import Entry, ledger_append, ledger_append_many
 from dos.sqlbatch import bulk_insert
 from tenancy.approvals import approval_grant, approval_require
@@ -58,6 +59,25 @@ class PolicyNotFound(LookupError):
     pass
 
 
+POLICY_DRAFT = action("policy.draft", "policy.write")
+POLICY_SUBMIT = action("policy.submit", "policy.write")
+POLICY_APPROVE = action("policy.approve", "policy.approve")
+POLICY_PUBLISH = action("policy.publish", "policy.approve")
+POLICY_ROLLBACK = action("policy.rollback", "policy.approve")
+POLICY_RETIRE = action("policy.retire", "policy.approve")
+REASON_CODE_SAVE = action("reason_code.save", "policy.write")
+DECIDE = action("decision.make", "decisions.run")
+
+
+def _person(actor, doing: str, permission: str):
+    """The person behind the actor: authorship and four eyes need a name, not a job or a bare key."""
+    user = getattr(actor, "user", None)
+    if user is None:
+        raise PermissionRefused(f"{doing} needs a person: act as a member, or use a key created by one.",
+                                permission=permission, code="person_required")
+    return user
+
+
 def _audit(version: PolicyVersion, action: str, actor, **data) -> None:
     audit_record(org_id=version.org_id, action=f"policy.{action}", actor=actor, target=f"policy_version:{version.id}",
                  data={"policy": version.policy_set.name, "semver": version.semver, "sha256": version.sha256, **data})
@@ -70,8 +90,10 @@ def _lint(source: str) -> None:
         raise PolicyLintError(errors or result.issues)
 
 
-def version_create(*, project, source: str, semver: str, author, notes: str = "") -> PolicyVersion:
+def version_create(*, project, source: str, semver: str, actor, notes: str = "") -> PolicyVersion:
     """A new draft; its set (named after the policy's `name`) is created on first use."""
+    actor = authorize(actor, POLICY_DRAFT)
+    author = _person(actor, "Authoring a policy", "policy.write")
     result = parse_policy(source)
     if result.policy is None:
         raise PolicyLintError(result.issues)
@@ -83,11 +105,12 @@ def version_create(*, project, source: str, semver: str, author, notes: str = ""
         version = PolicyVersion.objects.create(org_id=project.org_id, policy_set=policy_set, semver=semver,
                                                source=source, sha256=hashlib.sha256(source.encode()).hexdigest(),
                                                author=author, notes=notes)
-        _audit(version, "draft_created", author)
+        _audit(version, "draft_created", actor)
     return version
 
 
 def version_update(*, version: PolicyVersion, source: str, actor) -> PolicyVersion:
+    actor = authorize(actor, POLICY_DRAFT)
     if version.status != VersionStatus.DRAFT:
         raise PolicyStateError(version, "update")
     version.source = source
@@ -98,6 +121,7 @@ def version_update(*, version: PolicyVersion, source: str, actor) -> PolicyVersi
 
 
 def version_submit(*, version: PolicyVersion, actor) -> PolicyVersion:
+    actor = authorize(actor, POLICY_SUBMIT)
     if version.status != VersionStatus.DRAFT:
         raise PolicyStateError(version, "submit")
     _lint(version.source)
@@ -112,8 +136,10 @@ def version_submit(*, version: PolicyVersion, actor) -> PolicyVersion:
     return version
 
 
-def version_approve(*, version: PolicyVersion, approver, reason: str = "") -> PolicyVersion:
+def version_approve(*, version: PolicyVersion, actor, reason: str = "") -> PolicyVersion:
     """Four eyes: approval_grant refuses the author and anyone without policy.approve."""
+    actor = authorize(actor, POLICY_APPROVE)
+    approver = _person(actor, "Approving a policy", "policy.approve")
     if version.status != VersionStatus.PENDING_APPROVAL:
         raise PolicyStateError(version, "approve")
     with transaction.atomic():
@@ -122,7 +148,7 @@ def version_approve(*, version: PolicyVersion, approver, reason: str = "") -> Po
         version.approver = approver
         version.approved_at = timezone.now()
         version.save(update_fields=["status", "approver", "approved_at"])
-        _audit(version, "approved", approver)
+        _audit(version, "approved", actor)
     return version
 
 
@@ -145,6 +171,7 @@ def _make_published(version: PolicyVersion, actor, action: str) -> PolicyVersion
 
 
 def version_publish(*, version: PolicyVersion, actor) -> PolicyVersion:
+    actor = authorize(actor, POLICY_PUBLISH)
     if version.status != VersionStatus.APPROVED:
         raise PolicyStateError(version, "publish")
     return _make_published(version, actor, "published")
@@ -152,12 +179,14 @@ def version_publish(*, version: PolicyVersion, actor) -> PolicyVersion:
 
 def version_rollback(*, version: PolicyVersion, actor) -> PolicyVersion:
     """Republish a version that was published before (no source changes, a new audit entry)."""
+    actor = authorize(actor, POLICY_ROLLBACK)
     if version.status != VersionStatus.RETIRED or version.published_at is None:
         raise PolicyStateError(version, "rollback")
     return _make_published(version, actor, "rolled_back")
 
 
 def version_retire(*, version: PolicyVersion, actor) -> PolicyVersion:
+    actor = authorize(actor, POLICY_RETIRE)
     if version.status != VersionStatus.PUBLISHED:
         raise PolicyStateError(version, "retire")
     version.status = VersionStatus.RETIRED
@@ -220,8 +249,9 @@ class Decided:
 
 
 def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, policy: str | None = None,
-                  labels=(), corr_id: str = "", actor=None, route: str = "decide") -> Decided:
+                  labels=(), corr_id: str = "", actor, route: str = "decide") -> Decided:
     started = time.perf_counter()
+    actor = authorize(actor, DECIDE)
     guarded = guard_input(data)  # InputTooComplex → 400 before any work
     version = published_version(project=project, policy=policy)
     compiled = compile_policy(version.source)
@@ -295,10 +325,12 @@ class BatchItem:
 
 
 def decision_make_many(*, org, project, items: list[BatchItem], policy: str | None = None, corr_id: str = "",
-                       actor=None) -> list[DecisionRecord | dict]:
+                       actor) -> list[DecisionRecord | dict]:
     """Decide up to 1,000 items in one transaction: invalid items get their field errors, the rest are
     recorded, chained (one head lock) and metered (one insert) together."""
     from decisions.policy.engine import InputInvalid
+
+    actor = authorize(actor, DECIDE)
 
     started = time.perf_counter()
     version = published_version(project=project, policy=policy)
@@ -347,9 +379,11 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
     return results
 
 
-def reason_code_save(*, org_id, code: str, ko: str, en: str, category: str = "", actor=None):
+def reason_code_save(*, org_id, code: str, ko: str, en: str, category: str = "", actor):
     """An org's own customer wording for a reason code (creates or replaces), audited."""
     from decisions.models import ReasonCode
+
+    actor = authorize(actor, REASON_CODE_SAVE)
 
     with transaction.atomic():
         reason, _ = ReasonCode.objects.update_or_create(

@@ -18,6 +18,7 @@ from decisions.packs import load_pack
 from decisions.simulation import render_html, simulate
 from dos import scope
 from dos.audit import audit_record
+from dos.authz import action, authorize
 
 MAX_UPLOAD_ROWS = 100_000
 
@@ -52,7 +53,11 @@ def _cell(value: str):
     return text
 
 
+SIMULATE = action("simulation.create", "decisions.run")
+
+
 def simulation_create(*, project, version: PolicyVersion, dataset: str, input_csv: str = "", actor) -> Simulation:
+    actor = authorize(actor, SIMULATE)
     if dataset == "upload":
         if not input_csv.strip():
             raise SimulationInputError("Upload a CSV with a header row.")

@@ -37,7 +37,12 @@ class DosAdminSite(OTPAdminSite):
         super().__init__(name)
 
     def has_permission(self, request):
-        return super().has_permission(request) and getattr(request, "dos_principal", None) is not None
+        # The back office is for members of an org and platform staff (a principal exists), who have
+        # proved TOTP. ``is_staff`` grants nothing by itself: adding someone to an org must not turn
+        # an arbitrary address into back-office staff, and leaving the org ends their access.
+        user = request.user
+        return (user.is_active and user.is_authenticated and user.is_verified()
+                and getattr(request, "dos_principal", None) is not None)
 
     def login(self, request, extra_context=None):
         user = request.user

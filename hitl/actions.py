@@ -15,6 +15,7 @@ import math
 
 from django.db import transaction
 
+from dos.authz import PermissionRefused, action, as_actor
 from dos.outbox import outbox_emit
 from hitl.choices import CaseAction as A
 from hitl.choices import CaseStatus as S
@@ -44,13 +45,26 @@ class IllegalTransition(ValueError):
                          f"allowed: {', '.join(self.allowed) or 'none'}.")
 
 
-class ActionRefused(PermissionError):
+class ActionRefused(PermissionRefused):
     """Missing permission, or a Cedar forbid such as acting on a case you opened yourself."""
 
     def __init__(self, message: str, code: str, permission: str = ""):
-        super().__init__(message)
-        self.code = code
-        self.permission = permission
+        super().__init__(message, permission=permission, code=code)
+
+
+CASE_WORK = action("case.work", "hitl.review")  # approve, deny, request docs, escalate, comment, close
+CASE_SENIOR = action("case.senior_work", "hitl.approve")  # the same on escalated cases, and overrides
+
+
+def reviewer_of(actor, *, doing: str, permission: str):
+    """(person, permissions) behind an acting principal. Review work needs a person: a session, or a
+    key created by one; jobs and ownerless keys are refused (``person_required``)."""
+    actor = as_actor(actor)
+    user = getattr(actor, "user", None)
+    if user is None or not callable(getattr(actor, "has_perm", None)):
+        raise ActionRefused(f"{doing} needs a person: act as a member, or use a key created by one.",
+                            code="person_required", permission=permission)
+    return user, frozenset(getattr(actor, "permissions", ()) or ())
 
 
 class ActionInvalid(ValueError):
@@ -74,6 +88,10 @@ def required_permission(case: Case, action: str) -> str:
 
 def _authorize(case: Case, action: str, user, permissions) -> None:
     permission = required_permission(case, action)
+    # The primitive first, on its own: a Cedar permit never stands in for the role table.
+    if permission not in permissions:
+        raise ActionRefused(f"'{action}' on this case needs the '{permission}' permission.",
+                            code="permission_denied", permission=permission)
     org = Org.objects.get(id=case.org_id)
     decision = cedar.authorize(
         org=org, user_id=str(user.pk), permissions=permissions, action=action, permission=permission,
@@ -91,9 +109,10 @@ def _authorize(case: Case, action: str, user, permissions) -> None:
                         permission=permission)
 
 
-def case_act(*, case: Case, action: str, user, permissions, comment: str = "", outcome: str = "",
+def case_act(*, case: Case, action: str, actor, comment: str = "", outcome: str = "",
              now: dt.datetime | None = None) -> Case:
-    """Apply ``action`` by ``user`` (holding ``permissions``) to ``case``; returns the updated case."""
+    """Apply ``action`` by the acting principal to ``case``; returns the updated case."""
+    user, permissions = reviewer_of(actor, doing="Review actions", permission="hitl.review")
     now = now or clock()
     if action not in A.values:
         raise ActionInvalid("action", f"Unknown action; one of {', '.join(A.values)}.")

@@ -80,6 +80,8 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
         "appeals": list(case.appeals.select_related("assignee").all()),
         "can_resolve_appeal": principal.has_perm(appeals.RESOLVE_PERMISSION),
         "can_reveal": principal.has_perm(notes.REVEAL_PERMISSION),
+        "can_note": principal.has_perm("hitl.review"),
+        "can_appeal": principal.has_perm(appeals.APPEAL_SUBMIT_PERMISSION),
         "open_appeal_statuses": OPEN_APPEALS,
         "neighbours": {k: reverse("admin:hitl_case_change", args=[v]) if v else "" for k, v in neighbours.items()},
         "media": model_admin.media,
@@ -115,7 +117,7 @@ def _timeline(events, people) -> list[dict]:
 
 def _act(request, case, principal):
     action = request.POST.get("action", "")
-    updated = case_act(case=case, action=action, user=request.user, permissions=principal.permissions,
+    updated = case_act(case=case, action=action, actor=principal,
                        comment=request.POST.get("comment", ""), outcome=request.POST.get("outcome", ""))
     messages.success(request, f"{updated}: {action.replace('_', ' ')} recorded"
                               f"{' — outcome ' + updated.outcome if updated.outcome else ''}.")
@@ -123,7 +125,7 @@ def _act(request, case, principal):
 
 def _note(request, case, principal):
     terms = [t for t in request.POST.get("redact_terms", "").split(",") if t.strip()]
-    note = notes.note_add(case=case, author=request.user, body_md=request.POST.get("body_md", ""),
+    note = notes.note_add(case=case, actor=principal, body_md=request.POST.get("body_md", ""),
                           redact_terms=terms)
     messages.success(request, "Note added" + (" (personal data redacted; the original is sealed)."
                                               if note.redacted else "."))
@@ -131,7 +133,7 @@ def _note(request, case, principal):
 
 def _redact(request, case, principal):
     note = _note_of(case, request)
-    notes.note_redact(note=note, actor=request.user,
+    notes.note_redact(note=note, actor=principal,
                       terms=[t for t in request.POST.get("redact_terms", "").split(",") if t.strip()])
     messages.success(request, "Note redacted; its original stays sealed.")
 
@@ -145,8 +147,14 @@ def _note_of(case, request):
 
 
 def _reveal(request, case, principal) -> dict:
+    """Four eyes: the first press asks for approval; once a colleague approved, it shows the original once."""
     note = _note_of(case, request)
-    original = notes.note_reveal(note=note, user=request.user, permissions=principal.permissions)
+    if notes.reveal_approval(note, request.user) is None:
+        notes.note_reveal_request(note=note, actor=principal, reason=request.POST.get("reason", ""))
+        messages.info(request, "Reveal requested: a colleague holding 'vault.unseal' approves it under Approvals; "
+                               "then press Reveal again.")
+        return {}
+    original = notes.note_reveal(note=note, actor=principal)
     messages.warning(request, "The original of a redacted note is shown below; this was recorded on the audit "
                               "chain.")
     return {note.id: original}
@@ -156,7 +164,7 @@ def _upload(request, case, principal):
     upload = request.FILES.get("file")
     if upload is None:
         raise attachments.AttachmentRejected("no_file", "Choose a file to upload.")
-    found = attachments.attachment_from_upload(case=case, upload=upload, uploaded_by=request.user)
+    found = attachments.attachment_from_upload(case=case, upload=upload, actor=principal)
     if found.scanned == "flagged":
         messages.error(request, f"{found.name} was flagged by the virus scan ({found.scan_detail}); it will never "
                                 "be served.")
@@ -165,7 +173,7 @@ def _upload(request, case, principal):
 
 
 def _appeal_submit(request, case, principal):
-    appeal = appeals.appeal_submit(case=case, reason=request.POST.get("reason", ""), submitted_by=request.user)
+    appeal = appeals.appeal_submit(case=case, reason=request.POST.get("reason", ""), actor=principal)
     messages.success(request, f"Appeal level {appeal.level} submitted"
                               f"{' and assigned to ' + appeal.assignee.email if appeal.assignee_id else ''}.")
 
@@ -181,12 +189,10 @@ def _appeal_resolve(request, case, principal):
         raise appeals.AppealInvalid("No such appeal on this case.")
     resolution = request.POST.get("resolution", "")
     if resolution == "reject":
-        appeals.appeal_reject(appeal=appeal, note=request.POST.get("note", ""), user=request.user,
-                              permissions=principal.permissions)
+        appeals.appeal_reject(appeal=appeal, note=request.POST.get("note", ""), actor=principal)
     else:
         appeals.appeal_resolve(appeal=appeal, resolution=resolution, note=request.POST.get("note", ""),
-                               user=request.user, permissions=principal.permissions,
-                               outcome=request.POST.get("outcome", ""))
+                               actor=principal, outcome=request.POST.get("outcome", ""))
     messages.success(request, f"Appeal {resolution or 'decided'}.")
 
 
@@ -198,7 +204,7 @@ def _qa(request, case, principal):
     if task is None:
         raise ActionInvalid("task", "No such task on this case.")
     qa_record(task=task, verdict=request.POST.get("verdict", ""), note=request.POST.get("note", ""),
-              user=request.user, permissions=principal.permissions)
+              actor=principal)
     messages.success(request, f"QA {request.POST.get('verdict')} recorded.")
 
 

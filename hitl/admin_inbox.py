@@ -20,16 +20,17 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dos.admin_base import DosModelAdmin
+from dos.authz import PermissionRefused
 from hitl import attachments, notes
-from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, allowed_actions, case_act
+from hitl.actions import ActionInvalid, IllegalTransition, allowed_actions, case_act
 from hitl.appeals import AppealInvalid
 from hitl.choices import AppealStatus, CaseAction, CaseSource, CaseStatus, Priority
 from hitl.models import Case
 from hitl.services import case_open
 from tenancy.approvals import FourEyesViolation
 
-REFUSALS = (IllegalTransition, ActionRefused, ActionInvalid, FourEyesViolation, AppealInvalid, notes.NoteInvalid,
-            notes.NoteRevealRefused, attachments.AttachmentRejected)
+REFUSALS = (IllegalTransition, PermissionRefused, ActionInvalid, FourEyesViolation, AppealInvalid,
+            notes.NoteInvalid, attachments.AttachmentRejected)
 PRIORITY_COLOURS = {"p0": "#ba2121", "p1": "#c9650b", "p2": "#417690", "p3": "#777"}
 SHORTCUT_KEYS = {CaseAction.APPROVE: "a", CaseAction.DENY: "d", CaseAction.ESCALATE: "e"}
 
@@ -258,8 +259,7 @@ class CaseAdmin(DosModelAdmin):
             request, queryset, action=f"bulk_{action}", title=f"{verb} {queryset.count()} cases?", verb=verb,
             detail=f"Each case is {verb.lower()}d by you, as if you pressed the button on its page; cases you may "
                    "not act on are reported and left as they are.", type_count=True,
-            apply=lambda case: case_act(case=case, action=action, user=request.user,
-                                        permissions=principal.permissions, comment="bulk action"))
+            apply=lambda case: case_act(case=case, action=action, actor=principal, comment="bulk action"))
 
     @admin.action(description="Approve selected cases…", permissions=["view"])
     def bulk_approve(self, request, queryset):

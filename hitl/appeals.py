@@ -11,8 +11,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from dos.audit import actor_label
+from dos.authz import action, authorize
 from dos.outbox import outbox_emit
-from hitl.actions import ActionRefused
+from hitl.actions import ActionRefused, reviewer_of
 from hitl.choices import AppealResolution, AppealStatus, CaseStatus, TaskKind, TaskStatus
 from hitl.models import Appeal, Case, SlaMark, Task
 from hitl.routing import senior_queue
@@ -23,6 +24,10 @@ from tenancy.models import Org
 
 MAX_LEVEL = 2
 RESOLVE_PERMISSION = "hitl.appeal"
+# Appeals come from applicants through the tenant's front office (its systems or agents).
+APPEAL_SUBMIT_PERMISSION = "decisions.run"
+APPEAL_SUBMIT = action("appeal.submit", APPEAL_SUBMIT_PERMISSION)
+APPEAL_DECIDE = action("appeal.decide", RESOLVE_PERMISSION)
 _OPEN = (AppealStatus.SUBMITTED, AppealStatus.IN_REVIEW)
 _CODES = {AppealResolution.UPHOLD: ("APPEAL_UPHELD", "On appeal, the decision was upheld."),
           AppealResolution.OVERTURN: ("APPEAL_OVERTURNED", "On appeal, the decision was overturned."),
@@ -44,7 +49,8 @@ def appeal_excluded_reviewers(case: Case) -> set:
     return {uid for pair in rows for uid in pair if uid} | ({case.decided_by_id} if case.decided_by_id else set())
 
 
-def appeal_submit(*, case: Case, reason: str, submitted_by, now=None) -> Appeal:
+def appeal_submit(*, case: Case, reason: str, actor, now=None) -> Appeal:
+    submitted_by = authorize(actor, APPEAL_SUBMIT)
     reason = (reason or "").strip()
     if not reason:
         raise AppealInvalid("Say why the decision is appealed.", field="reason")
@@ -90,6 +96,10 @@ def appeal_assigned(case: Case) -> None:
 
 
 def _authorize(appeal: Appeal, case: Case, user, permissions) -> None:
+    # The primitive first, on its own: a Cedar permit never stands in for the role table.
+    if RESOLVE_PERMISSION not in permissions:
+        raise ActionRefused(f"Deciding appeals needs the '{RESOLVE_PERMISSION}' permission.",
+                            code="permission_denied", permission=RESOLVE_PERMISSION)
     org = Org.objects.get(id=case.org_id)
     verdict = cedar.authorize(
         org=org, user_id=str(user.pk), permissions=permissions, action="appeal_resolve",
@@ -117,9 +127,10 @@ def _open_for_decision(appeal: Appeal, user, permissions) -> tuple[Appeal, Case]
     return appeal, case
 
 
-def appeal_resolve(*, appeal: Appeal, resolution: str, note: str, user, permissions, outcome: str = "",
+def appeal_resolve(*, appeal: Appeal, resolution: str, note: str, actor, outcome: str = "",
                    now=None) -> Appeal:
     """Decide an appeal; the decision is re-issued on the decisions chain."""
+    user, permissions = reviewer_of(actor, doing="Deciding appeals", permission=RESOLVE_PERMISSION)
     if resolution not in AppealResolution.values:
         raise AppealInvalid(f"One of {', '.join(AppealResolution.values)}.", field="resolution")
     note = (note or "").strip()
@@ -142,7 +153,8 @@ def appeal_resolve(*, appeal: Appeal, resolution: str, note: str, user, permissi
     return appeal
 
 
-def appeal_reject(*, appeal: Appeal, note: str, user, permissions, now=None) -> Appeal:
+def appeal_reject(*, appeal: Appeal, note: str, actor, now=None) -> Appeal:
+    user, permissions = reviewer_of(actor, doing="Deciding appeals", permission=RESOLVE_PERMISSION)
     """Refuse an appeal as not admissible; the decision stands and no record is re-issued."""
     note = (note or "").strip()
     if not note:

@@ -18,6 +18,7 @@ import filetype
 from django.conf import settings
 from django.db import transaction
 
+from dos.authz import action, authorize
 from hitl.choices import ScanStatus
 from hitl.models import Attachment, Case
 from hitl.services import case_event, clock
@@ -135,11 +136,15 @@ def _check(name: str, content: bytes, declared_mime: str) -> str:
     return mime
 
 
-def attachment_add(*, case: Case, name: str, content: bytes, declared_mime: str = "", uploaded_by,
+ATTACH = action("case.attach", "hitl.review")
+
+
+def attachment_add(*, case: Case, name: str, content: bytes, declared_mime: str = "", actor,
                    now=None) -> Attachment:
     """Check, fingerprint and store a file on the case, then scan it (see the module docstring)."""
     from dos.audit import actor_label
 
+    uploaded_by = authorize(actor, ATTACH)
     name = safe_name(name)
     mime = _check(name, content, declared_mime or "")
     status, detail = EicarScanner().scan(content)
@@ -161,13 +166,14 @@ def attachment_add(*, case: Case, name: str, content: bytes, declared_mime: str 
     return attachment
 
 
-def attachment_from_upload(*, case: Case, upload, uploaded_by) -> Attachment:
+def attachment_from_upload(*, case: Case, upload, actor) -> Attachment:
     """``attachment_add`` for an uploaded file; the size is checked before the file is read."""
+    authorize(actor, ATTACH)
     limit = settings.HITL_ATTACHMENT_MAX_BYTES
     if upload.size > limit:
         raise AttachmentRejected("too_large", f"The file is {upload.size} bytes; the limit is {limit} bytes.", 413)
     return attachment_add(case=case, name=upload.name, content=upload.read(), declared_mime=upload.content_type or "",
-                          uploaded_by=uploaded_by)
+                          actor=actor)
 
 
 def attachment_scan(attachment: Attachment, scanner: Scanner | None = None) -> str:

@@ -2,19 +2,22 @@
 
 A note whose text carries personal identifiers (RRN, card, phone, account, e-mail — ``dos.pii``) or
 terms the author asks to redact is stored masked; the original is sealed (``dos.vault``, AES-GCM,
-bound to the org and to this purpose) and only a person holding ``hitl.approve`` can reveal it,
-which is itself recorded on the audit chain. The timeline and the chain carry the note's id and
+bound to the org and to this purpose). Revealing it is ``vault.unseal`` under four eyes: a person
+holding ``vault.unseal`` asks (an approval request), a second one approves, and the asker may then
+read the original once; each step is on the audit chain. The timeline and the chain carry the note's id and
 length, never its text.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from django.db import transaction
 from markdown_it import MarkdownIt
 
 from dos.audit import actor_label, audit_record
+from dos.authz import PermissionRefused, action, authorize
 from dos.pii import mask_text
 from dos.vault import vault
 from hitl.models import Case, CaseNote
@@ -22,7 +25,13 @@ from hitl.services import case_event, clock
 
 PURPOSE = "hitl.case_note"
 MAX_NOTE_CHARS = 20_000
-REVEAL_PERMISSION = "hitl.approve"
+REVEAL_PERMISSION = "vault.unseal"
+REVEAL_ACTION = "vault.unseal"  # the four-eyes action of tenancy.approvals
+NOTE_ADD = action("case.note", "hitl.review")
+NOTE_REDACT = action("case.note_redact", "hitl.review")
+NOTE_REVEAL_REQUEST = action("case.note_reveal_request", REVEAL_PERMISSION)
+NOTE_REVEAL = action("case.note_reveal", REVEAL_PERMISSION)
+REVEAL_APPROVAL_VALID = dt.timedelta(hours=24)
 # CommonMark with raw HTML off: "<script>" is shown as text; markdown-it refuses javascript: links.
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
@@ -33,8 +42,9 @@ class NoteInvalid(ValueError):
         self.errors = {field: [message]}
 
 
-class NoteRevealRefused(PermissionError):
-    pass
+class NoteRevealRefused(PermissionRefused):
+    def __init__(self, message: str, code: str = "four_eyes"):
+        super().__init__(message, permission=REVEAL_PERMISSION, code=code)
 
 
 def render_markdown(text: str) -> str:
@@ -57,8 +67,10 @@ def _clean_terms(terms) -> list[str]:
     return terms
 
 
-def note_add(*, case: Case, author, body_md: str, redact_terms=(), now=None) -> CaseNote:
+def note_add(*, case: Case, actor, body_md: str, redact_terms=(), now=None) -> CaseNote:
     """Add a note to the case timeline; personal data is redacted automatically."""
+    author = authorize(actor, NOTE_ADD)
+    author = getattr(author, "user", None) or author
     body = (body_md or "").strip()
     if not body:
         raise NoteInvalid("A note cannot be empty.")
@@ -78,6 +90,7 @@ def note_add(*, case: Case, author, body_md: str, redact_terms=(), now=None) -> 
 
 def note_redact(*, note: CaseNote, actor, terms) -> CaseNote:
     """Redact more of a note after the fact; the first original stays sealed."""
+    actor = authorize(actor, NOTE_REDACT)
     terms = _clean_terms(terms)
     if not any(t.strip() for t in terms):
         raise NoteInvalid("Say which words to redact.", field="redact_terms")
@@ -94,12 +107,63 @@ def note_redact(*, note: CaseNote, actor, terms) -> CaseNote:
     return note
 
 
-def note_reveal(*, note: CaseNote, user, permissions) -> str:
-    """The original text of a redacted note, for a senior reviewer; audited."""
-    if REVEAL_PERMISSION not in permissions:
-        raise NoteRevealRefused(f"Revealing a redacted note needs the '{REVEAL_PERMISSION}' permission.")
+def _note_target(note: CaseNote) -> str:
+    return f"case_note:{note.pk}"
+
+
+def note_reveal_request(*, note: CaseNote, actor, reason: str = ""):
+    """Ask to read a redacted note's original; a second holder of ``vault.unseal`` must approve.
+    An open request of the same person for the same note is returned rather than duplicated."""
+    from tenancy.approvals import approval_require
+    from tenancy.choices import ApprovalStatus
+    from tenancy.models import ApprovalRequest, Org
+
+    actor = authorize(actor, NOTE_REVEAL_REQUEST)
+    user = getattr(actor, "user", None)
+    if user is None:
+        raise NoteRevealRefused("Revealing personal data needs a person.", code="person_required")
+    if not note.redacted or not note.sealed:
+        raise NoteInvalid("This note has nothing sealed to reveal.", field="note_id")
+    pending = ApprovalRequest.objects.filter(action=REVEAL_ACTION, target=_note_target(note), requested_by=user,
+                                             status=ApprovalStatus.PENDING).first()
+    return pending or approval_require(org=Org.objects.get(id=note.org_id), action=REVEAL_ACTION,
+                                       target=_note_target(note), requested_by=user,
+                                       payload={"case_id": str(note.case_id), "note_id": note.pk},
+                                       reason=(reason or "")[:500])
+
+
+def reveal_approval(note: CaseNote, user, *, now=None):
+    """The approved, unused reveal request of ``user`` for ``note`` (approved within 24 hours)."""
+    from tenancy.choices import ApprovalStatus
+    from tenancy.models import ApprovalRequest
+
+    now = now or clock()
+    return (ApprovalRequest.objects.filter(action=REVEAL_ACTION, target=_note_target(note), requested_by=user,
+                                           status=ApprovalStatus.APPROVED,
+                                           decided_at__gte=now - REVEAL_APPROVAL_VALID)
+            .exclude(payload__has_key="revealed_at").order_by("-decided_at").first())
+
+
+def note_reveal(*, note: CaseNote, actor, now=None) -> str:
+    """The original text of a redacted note, for the person whose reveal request a second person
+    approved; the approval is used up and the reveal recorded on the audit chain."""
+    actor = authorize(actor, NOTE_REVEAL)
+    user = getattr(actor, "user", None)
+    if user is None:
+        raise NoteRevealRefused("Revealing personal data needs a person.", code="person_required")
     if not note.redacted or not note.sealed:
         return note.body_md
-    audit_record(org_id=note.org_id, action="hitl.note.revealed", actor=actor_label(user),
-                 target=f"case:{note.case_id}", data={"note_id": note.id})
-    return vault().unseal(org_id=note.org_id, purpose=PURPOSE, sealed=note.sealed).decode()
+    now = now or clock()
+    with transaction.atomic():
+        approval = reveal_approval(note, user, now=now)
+        if approval is None:
+            raise NoteRevealRefused("Revealing a sealed note needs a second person's approval (four eyes): "
+                                    "request it, and a colleague holding 'vault.unseal' approves it.")
+        approval = type(approval).objects.select_for_update().get(pk=approval.pk)
+        if "revealed_at" in approval.payload:
+            raise NoteRevealRefused("That approval was used already; request a new one.")
+        approval.payload = {**approval.payload, "revealed_at": now.isoformat()}
+        approval.save(update_fields=["payload"])
+        audit_record(org_id=note.org_id, action="hitl.note.revealed", actor=actor_label(actor),
+                     target=f"case:{note.case_id}", data={"note_id": note.id, "approval": str(approval.pk)})
+        return vault().unseal(org_id=note.org_id, purpose=PURPOSE, sealed=note.sealed).decode()

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from dos.authz import action
 from dos.pii import mask_text
-from hitl.actions import ActionInvalid, ActionRefused
+from hitl.actions import ActionInvalid, ActionRefused, reviewer_of
 from hitl.choices import TaskKind, TaskStatus
 from hitl.models import Task
 from hitl.services import case_event, clock, notify
@@ -16,7 +17,11 @@ QA_PERMISSION = "hitl.qa"
 VERDICTS = ("pass", "fail")
 
 
-def qa_record(*, task: Task, verdict: str, note: str, user, permissions, now=None) -> Task:
+QA_RECORD = action("qa.record", QA_PERMISSION)
+
+
+def qa_record(*, task: Task, verdict: str, note: str, actor, now=None) -> Task:
+    user, permissions = reviewer_of(actor, doing="QA checks", permission=QA_PERMISSION)
     if QA_PERMISSION not in permissions:
         raise ActionRefused(f"QA checks need the '{QA_PERMISSION}' permission.", code="permission_denied",
                             permission=QA_PERMISSION)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dos.audit import actor_label, audit_record
+from dos.authz import action, authorize
 from dos.pii import mask_text
 from dos.sqlbatch import bulk_insert, sequence_values
 from hitl.choices import CaseSource, Priority, TaskKind, TaskStatus
@@ -88,10 +89,15 @@ class CaseSpec:
     created_by: object = None
 
 
+CASE_OPEN = action("case.open", "hitl.review")
+
+
 def case_open(*, org_id, project, source: str, priority: str = Priority.P2, reason_codes=(), product: str = "",
               risk_score=None, summary: dict | None = None, decision=None, created_by=None, actor=None,
               now: dt.datetime | None = None) -> Case:
-    """Open one case (see ``cases_open``)."""
+    """Open one case (see ``cases_open``) — for a person or system asking for review (``hitl.review``);
+    the decide path opens its cases through ``decision_case_open`` under ``decision.make``."""
+    actor = authorize(actor, CASE_OPEN)
     spec = CaseSpec(source=source, priority=priority, reason_codes=reason_codes, product=product,
                     risk_score=risk_score, summary=summary, decision=decision, created_by=created_by)
     return cases_open(org_id=org_id, project=project, specs=[spec], actor=actor, now=now)[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from dos.audit import audit_record
+from dos.authz import action, authorize
 from hitl.choices import QueueKind
 from hitl.models import Queue, ReviewerProfile, SLAPolicy
 
@@ -29,8 +30,12 @@ def desk_install_defaults(*, org_id, actor=None) -> dict[str, Queue]:
     return {"review": review, "burst": burst, "senior": senior}
 
 
+DESK_CONFIGURE = action("desk.configure", "members.manage")  # org owners and admins set the desk up
+
+
 def reviewer_profile_save(*, org_id, user, skills=(), weight: int = 1, max_concurrent: int = 10,
-                          available: bool = True, actor=None) -> ReviewerProfile:
+                          available: bool = True, actor) -> ReviewerProfile:
+    actor = authorize(actor, DESK_CONFIGURE)
     if weight < 0 or max_concurrent < 1:
         raise ValueError("weight must be ≥ 0 and max_concurrent ≥ 1")
     with transaction.atomic():
@@ -45,6 +50,7 @@ def reviewer_profile_save(*, org_id, user, skills=(), weight: int = 1, max_concu
 def desk_setting_save(*, obj, org_id, actor, changed: dict):
     """Save a queue or an SLA policy changed in the back office, with an audit entry naming what
     changed (the one write path for desk settings besides the defaults above)."""
+    actor = authorize(actor, DESK_CONFIGURE)
     kind = obj._meta.model_name  # "queue" or "slapolicy"
     with transaction.atomic():
         if obj.org_id is None:

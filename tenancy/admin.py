@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from dos.admin_base import ANY, DosModelAdmin
+from dos.authz import PermissionRefused
 from tenancy import services
 from tenancy.approvals import ApprovalStateError, FourEyesViolation, approval_grant, approval_reject
 from tenancy.choices import GrantScope
@@ -172,6 +173,8 @@ class MembershipAdmin(PersonColumnMixin, DosModelAdmin):
             services.membership_remove(membership=obj, actor=_actor(request))
         except services.TenancyError as exc:
             messages.error(request, "; ".join(exc.messages))
+        except PermissionRefused as exc:
+            messages.error(request, str(exc))
 
 
 class KeyStateFilter(admin.SimpleListFilter):
@@ -360,6 +363,13 @@ class PlatformRoleAdmin(DosModelAdmin):
     list_display = ["user", "role", "created_at"]
     list_filter = ["role"]
     autocomplete_fields = ["user"]
+
+    def save_model(self, request, obj, form, change):
+        created = services.platform_role_grant(user=obj.user, role=obj.role, actor=_actor(request))
+        obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.platform_role_revoke(platform_role=obj, actor=_actor(request))
 
 
 @admin.register(User)

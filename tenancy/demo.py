@@ -157,11 +157,12 @@ def _demo_cases(acme: Org, project: Project) -> None:
 def _demo_policy(acme: Org, key: str) -> list[str]:
     """Install and publish the lending pack for Acme (author: owner, approver: senior reviewer)."""
     from decisions.packs.install import pack_install
+    from tenancy.principals import member_principal
 
     with scope.org_scope(acme.id):
         project = Project.objects.get(org=acme, slug="default")
-        author = User.objects.get(email="owner@acme.example")
-        approver = User.objects.get(email="senior.reviewer@acme.example")
+        author = member_principal(acme, "owner@acme.example")
+        approver = member_principal(acme, "senior.reviewer@acme.example")
         versions = pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
         published = ", ".join(f"{v.policy_set.name} {v.semver} ({v.status})" for v in versions)
         _demo_desk(acme)

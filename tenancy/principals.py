@@ -16,6 +16,7 @@ class ApiKeyPrincipal:
     project: object | None = None  # the key's active project (or the org's default); None if archived
     is_authenticated: bool = True
     kind: str = "api_key"
+    platform: bool = False
 
     @property
     def org_id(self) -> uuid.UUID:
@@ -51,6 +52,7 @@ class UserPrincipal:
     project_id: uuid.UUID | None = None
     is_authenticated: bool = True
     kind: str = "user"
+    platform: bool = False
 
     @property
     def org_id(self) -> uuid.UUID:
@@ -93,3 +95,35 @@ def acting_person(principal, *, doing: str, permission: str):
         raise Problem(403, "person_required", f"{doing} need a person: use a key created by a user, "
                       "or the back office.", permission=permission)
     return user
+
+
+def member_principal(org, email: str, *, project_id: uuid.UUID | None = None) -> UserPrincipal:
+    """A member of ``org`` acting through ``dosctl --as EMAIL``: the same principal a browser
+    session would have, so the shell can do exactly what the person can do in the back office.
+    Raises LookupError when the address is not a member. Runs in the org's scope."""
+    from django.contrib.auth import get_user_model
+
+    from tenancy.models import Membership
+    from tenancy.permissions import user_permissions
+
+    user = get_user_model().objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None or not Membership.objects.filter(org_id=org.id, user=user).exists():
+        raise LookupError(f"{email} is not a member of {org.slug}.")
+    return UserPrincipal(user=user, org=org, permissions=user_permissions(user, org.id, project_id),
+                         project_id=project_id)
+
+
+def command_actor(org, email: str | None):
+    """Who a ``dosctl`` command acts as: ``--as EMAIL`` is that member with their permissions; without
+    it, the operator at the shell (``system:dosctl`` — whoever runs dosctl holds the database
+    credentials already, and is named on the audit chain as such)."""
+    from django.core.management.base import CommandError
+
+    from dos.authz import system_actor
+
+    if not email:
+        return system_actor("dosctl")
+    try:
+        return member_principal(org, email)
+    except LookupError as exc:
+        raise CommandError(str(exc)) from None

@@ -44,7 +44,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                                       "decisions.read", "catalog.read", "usage.read", "meter.write"}),
     OrgRole.AGENT: frozenset({"decisions.run", "decisions.read", "policy.read"}),
     OrgRole.REVIEWER: frozenset(_REVIEW),
-    OrgRole.SENIOR_REVIEWER: frozenset(_REVIEW | {"hitl.approve", "hitl.appeal", "policy.approve"}),
+    # Seniors may read sealed notes' originals, always under four eyes (another holder approves).
+    OrgRole.SENIOR_REVIEWER: frozenset(_REVIEW | {"hitl.approve", "hitl.appeal", "policy.approve", "vault.unseal"}),
     OrgRole.QA: frozenset({"hitl.qa", "decisions.read", "policy.read"}),
     OrgRole.OPS_ADMIN: frozenset({"ops.read", "audit.read", "modelops.manage", "catalog.read", "usage.read"}),
     OrgRole.AUDITOR: frozenset(_READ | {"audit.read", "billing.read", "ops.read"}),

@@ -17,16 +17,66 @@ from django.utils.text import slugify
 
 from dos import scope
 from dos.audit import audit_record
+from dos.authz import PermissionRefused, action, as_actor, authorize, holds_all, is_system
 from tenancy.choices import EnvironmentKind, GrantEffect, GrantScope, OrgRole
-from tenancy.models import ApiKey, Environment, Grant, Membership, Org, Project
+from tenancy.models import ApiKey, Environment, Grant, Membership, Org, PlatformRole, Project
 from tenancy.plans import plan_names
-from tenancy.roles import DEFAULT_KEY_SCOPES, PERMISSIONS, unknown_permissions
+from tenancy.roles import (
+    DEFAULT_KEY_SCOPES,
+    PERMISSIONS,
+    PLATFORM_ROLE_PERMISSIONS,
+    ROLE_PERMISSIONS,
+    unknown_permissions,
+)
 
 User = get_user_model()
 
 
 class TenancyError(ValidationError):
     """A refused change, with a field → message mapping the API turns into problem+json."""
+
+
+ORG_CREATE = action("org.create", "org.manage")
+ORG_UPDATE = action("org.update", "org.manage")
+PROJECT_CREATE = action("project.create", "project.manage")
+PROJECT_UPDATE = action("project.update", "project.manage")
+PROJECT_ARCHIVE = action("project.archive", "project.manage")
+APIKEY_CREATE = action("apikey.create", "keys.manage")
+APIKEY_REVOKE = action("apikey.revoke", "keys.manage")
+MEMBER_ADD = action("member.add", "members.manage")
+MEMBER_REMOVE = action("member.remove", "members.manage")
+GRANT_CREATE = action("grant.create", "members.manage")
+GRANT_REVOKE = action("grant.revoke", "members.manage")
+PROJECT_GRANT_CREATE = action("project_grant.create", "members.manage")
+PROJECT_GRANT_REVOKE = action("project_grant.revoke", "members.manage")
+PLATFORM_ROLE_GRANT = action("platform_role.grant", "org.manage")
+PLATFORM_ROLE_REVOKE = action("platform_role.revoke", "org.manage")
+
+
+def _is_platform_superuser(actor) -> bool:
+    """A break-glass superuser in the back office, or a trusted system job."""
+    actor = as_actor(actor)
+    user = getattr(actor, "user", None)
+    return is_system(actor) or bool(getattr(actor, "platform", False) and user is not None and user.is_superuser)
+
+
+def _is_owner(actor, org_id) -> bool:
+    """Owners are made only by owners (or by the platform): an API key never counts as one."""
+    actor = as_actor(actor)
+    if _is_platform_superuser(actor):
+        return True
+    user = getattr(actor, "user", None)
+    if getattr(actor, "kind", "") != "user" or user is None or getattr(actor, "platform", False):
+        return False
+    return Membership.objects.filter(org_id=org_id, user=user, role=OrgRole.OWNER).exists()
+
+
+def _refuse_escalation(actor, permissions, *, what: str) -> None:
+    """Nobody grants what they do not hold: the role, grant or key scope must be within the actor's."""
+    missing = sorted(p for p in set(permissions) if not holds_all(actor, [p]))
+    if missing:
+        raise PermissionRefused(f"You cannot {what}: it carries permissions you do not hold "
+                                f"({', '.join(missing)}).", permission=missing[0], code="escalation_refused")
 
 
 @dataclass(frozen=True)
@@ -36,8 +86,13 @@ class CreatedKey:
 
 
 def org_create(*, name: str, plan: str = "sandbox", slug: str | None = None, owner_email: str | None = None,
-               actor=None) -> Org:
-    """Create an org with a default project (dev/stage/prod) and, optionally, its owner."""
+               actor) -> Org:
+    """Create an org with a default project (dev/stage/prod) and, optionally, its owner. Platform
+    work: a system job or platform staff holding ``org.manage``; no tenant credential creates orgs."""
+    actor = authorize(actor, ORG_CREATE)
+    if not getattr(actor, "platform", False):
+        raise PermissionRefused("Only platform staff create organisations.", permission="org.manage",
+                                code="platform_only")
     if plan not in plan_names():
         raise TenancyError({"plan": [f"Unknown plan '{plan}'; choose one of {', '.join(plan_names())}."]})
     if not name.strip():
@@ -69,9 +124,15 @@ def org_create(*, name: str, plan: str = "sandbox", slug: str | None = None, own
 ORG_EDITABLE = {"name", "plan", "status", "region", "ip_allowlist", "settings"}
 
 
-def org_update(*, org: Org, fields, actor=None) -> Org:
-    """Save admin edits of an org; plan/status/allowlist changes are audited with their new values."""
+def org_update(*, org: Org, fields, actor) -> Org:
+    """Save admin edits of an org; plan/status/allowlist changes are audited with their new values.
+    Plan, status and region are commercial or platform facts: only platform staff change them."""
+    actor = authorize(actor, ORG_UPDATE)
     fields = [f for f in fields if f in ORG_EDITABLE]
+    platform_fields = sorted(set(fields) & {"plan", "status", "region"})
+    if platform_fields and not getattr(actor, "platform", False):
+        raise PermissionRefused(f"Only platform staff change {', '.join(platform_fields)}.", permission="org.manage",
+                                code="platform_only")
     if "plan" in fields and org.plan not in plan_names():
         raise TenancyError({"plan": [f"Unknown plan '{org.plan}'."]})
     security = _org_security_settings_check(org, fields)
@@ -98,7 +159,8 @@ def _org_security_settings_check(org: Org, fields) -> dict:
     return {"security_settings": changed} if changed else {}
 
 
-def project_create(*, org: Org, name: str, slug: str | None = None, description: str = "", actor=None) -> Project:
+def project_create(*, org: Org, name: str, slug: str | None = None, description: str = "", actor) -> Project:
+    authorize(actor, PROJECT_CREATE)
     slug = slug or slugify(name)[:63]
     if not slug:
         raise TenancyError({"name": ["A name with letters or digits is required."]})
@@ -114,7 +176,8 @@ def project_create(*, org: Org, name: str, slug: str | None = None, description:
     return project
 
 
-def project_update(*, project: Project, actor=None, **changes) -> Project:
+def project_update(*, project: Project, actor, **changes) -> Project:
+    authorize(actor, PROJECT_UPDATE)
     allowed = {"name", "description"}
     unknown = set(changes) - allowed
     if unknown:
@@ -127,14 +190,15 @@ def project_update(*, project: Project, actor=None, **changes) -> Project:
     return project
 
 
-def project_archive(*, project: Project, actor=None) -> Project:
+def project_archive(*, project: Project, actor) -> Project:
     """Archive a project and revoke its API keys (projects are never hard-deleted: ledgers refer to them)."""
+    actor = authorize(actor, PROJECT_ARCHIVE)
     with transaction.atomic():
         now = timezone.now()
         project.archived_at = now
         project.save(update_fields=["archived_at"])
         for key in ApiKey.objects.filter(project=project, revoked_at__isnull=True):
-            apikey_revoke(key=key, actor=actor, reason="project archived")
+            _apikey_revoke(key, actor=actor, reason="project archived")
         audit_record(org_id=project.org_id, action="project.archived", actor=actor, target=f"project:{project.id}")
     return project
 
@@ -145,20 +209,14 @@ def _acting_user(actor):
     return user if isinstance(user, User) else None
 
 
-def _actor_permissions(actor) -> frozenset[str] | None:
-    """What the actor may delegate; None for system actors (dosctl, seed) that are trusted."""
-    if actor is None or isinstance(actor, str):
-        return None
-    perms = getattr(actor, "permissions", None)
-    return frozenset(perms) if perms is not None else None
-
-
 def apikey_create(*, project: Project, name: str, scopes=None, expires_at: datetime | None = None,
-                  actor=None) -> CreatedKey:
-    delegable = _actor_permissions(actor)
+                  actor) -> CreatedKey:
+    """A key for one project, carrying at most what its creator holds (ADR 0010: a key stops working
+    when its creator no longer holds what it delegated — see ``apikeys_outliving_creator``)."""
+    actor = authorize(actor, APIKEY_CREATE)
     if scopes is None:
         # Unnamed scopes: the defaults, limited to what the creator holds.
-        scopes = [s for s in DEFAULT_KEY_SCOPES if delegable is None or s in delegable]
+        scopes = [s for s in DEFAULT_KEY_SCOPES if holds_all(actor, [s])]
     scopes = sorted(set(scopes))
     errors: dict[str, list[str]] = {}
     if not name.strip():
@@ -167,8 +225,9 @@ def apikey_create(*, project: Project, name: str, scopes=None, expires_at: datet
         errors["scopes"] = [f"Unknown permissions: {', '.join(unknown_permissions(scopes))}."]
     if not scopes:
         errors["scopes"] = ["A key needs at least one permission."]
-    if delegable is not None and not errors.get("scopes") and not set(scopes) <= delegable:
-        errors["scopes"] = [f"You cannot grant permissions you do not hold: {', '.join(sorted(set(scopes) - delegable))}."]
+    if not errors.get("scopes") and not holds_all(actor, scopes):
+        missing = sorted(s for s in scopes if not holds_all(actor, [s]))
+        errors["scopes"] = [f"You cannot grant permissions you do not hold: {', '.join(missing)}."]
     if expires_at and expires_at <= timezone.now():
         errors["expires_at"] = ["The expiry must be in the future."]
     if project.archived_at:
@@ -190,7 +249,11 @@ def apikey_create(*, project: Project, name: str, scopes=None, expires_at: datet
     return CreatedKey(key=key, secret=f"dos_{prefix}_{secret}")
 
 
-def apikey_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
+def apikey_revoke(*, key: ApiKey, actor, reason: str = "") -> ApiKey:
+    return _apikey_revoke(key, actor=authorize(actor, APIKEY_REVOKE), reason=reason)
+
+
+def _apikey_revoke(key: ApiKey, *, actor, reason: str) -> ApiKey:
     if key.revoked_at:
         return key
     key.revoked_at = timezone.now()
@@ -201,13 +264,23 @@ def apikey_revoke(*, key: ApiKey, actor=None, reason: str = "") -> ApiKey:
     return key
 
 
-def membership_add(*, org: Org, email: str, role: str, actor=None, full_name: str = "") -> Membership:
+def _role_guard(actor, org_id, role: str, *, verb: str) -> None:
+    if role == OrgRole.OWNER and not _is_owner(actor, org_id):
+        raise PermissionRefused(f"Only an owner can {verb} the owner role.", permission="members.manage",
+                                code="owner_only")
+    _refuse_escalation(actor, ROLE_PERMISSIONS.get(role, frozenset()), what=f"{verb} the '{role}' role")
+
+
+def membership_add(*, org: Org, email: str, role: str, actor, full_name: str = "") -> Membership:
+    """Give a person a role in the org. The actor must hold every permission of the role, and only
+    an owner makes owners. A new address gets an account that is not staff and has no password: it
+    signs in through the IdP, and reaches the back office only through this membership."""
+    actor = authorize(actor, MEMBER_ADD)
     if role not in OrgRole.values:
         raise TenancyError({"role": [f"Unknown role '{role}'."]})
+    _role_guard(actor, org.id, role, verb="grant")
     email = User.objects.normalize_email(email).lower()
-    # New people get an unusable password: they sign in through the IdP, never with a password.
-    user = User.objects.filter(email=email).first() or User.objects.create_user(
-        email=email, full_name=full_name, is_staff=True)
+    user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, full_name=full_name)
     membership, created = Membership.objects.get_or_create(org=org, user=user, role=role)
     if created:
         audit_record(org_id=org.id, action="member.role_granted", actor=actor, target=f"user:{user.pk}",
@@ -215,21 +288,34 @@ def membership_add(*, org: Org, email: str, role: str, actor=None, full_name: st
     return membership
 
 
-def membership_remove(*, membership: Membership, actor=None) -> None:
+def membership_remove(*, membership: Membership, actor) -> None:
+    """Take a role away: only from roles the actor could grant (owners by owners); the last owner
+    stays. Keys the person created that now carry more than they hold stop working."""
+    actor = authorize(actor, MEMBER_REMOVE)
+    _role_guard(actor, membership.org_id, membership.role, verb="remove")
+    _membership_delete(membership, actor=actor)
+
+
+def _membership_delete(membership: Membership, *, actor) -> None:
     if membership.role == OrgRole.OWNER and not Membership.objects.filter(
             org_id=membership.org_id, role=OrgRole.OWNER).exclude(pk=membership.pk).exists():
         raise TenancyError({"role": ["An organisation keeps at least one owner."]})
     audit_record(org_id=membership.org_id, action="member.role_revoked", actor=actor,
                  target=f"user:{membership.user_id}", data={"role": membership.role})
     membership.delete()
+    apikeys_outliving_creator(user=membership.user, org_id=membership.org_id, actor=actor)
 
 
-def membership_sync(*, user, roles: list[str], actor=None) -> None:
+def membership_sync(*, user, roles: list[str], actor) -> None:
     """Make the user's memberships equal ``roles`` ("<org-slug>:<role>"), e.g. from IdP claims.
 
-    Unknown orgs or roles are ignored (logged by the caller's IdP configuration, not trusted here);
+    The IdP is trusted for the orgs that chose to sync roles from it: this runs as a system actor
+    (``system:oidc``), never on behalf of a tenant credential. Unknown orgs or roles are ignored;
     an org's last owner is never removed by a sync.
     """
+    if not is_system(actor):
+        raise PermissionRefused("Membership sync is a system job (the IdP's claims).", code="system_only")
+    actor = as_actor(actor)
     wanted: dict[str, set[str]] = {}
     for item in roles:
         slug, _, role = item.partition(":")
@@ -246,33 +332,49 @@ def membership_sync(*, user, roles: list[str], actor=None) -> None:
         if membership.role not in wanted.get(membership.org.slug, set()):
             # The last owner stays: the IdP and the org must agree on a new owner first.
             with scope.org_scope(membership.org_id), contextlib.suppress(TenancyError):
-                membership_remove(membership=membership, actor=actor)
+                _membership_delete(membership, actor=actor)
+
+
+def _require_member(org_id, user) -> None:
+    if not Membership.objects.filter(org_id=org_id, user=user).exists():
+        raise TenancyError({"user": ["Only members of the organisation can be granted access."]})
 
 
 def grant_create(*, org: Org, user, permission: str, effect: str, scope_kind: str = GrantScope.ORG,
-                 project: Project | None = None, reason: str = "", expires_at=None, actor=None) -> Grant:
+                 project: Project | None = None, reason: str = "", expires_at=None, actor) -> Grant:
+    """A custom allow or deny of one primitive for one member. Allowing or denying something needs
+    holding it: nobody widens (or narrows) access beyond their own."""
+    actor = authorize(actor, GRANT_CREATE)
     if permission not in PERMISSIONS:
         raise TenancyError({"permission": [f"Unknown permission '{permission}'."]})
     if effect not in GrantEffect.values:
         raise TenancyError({"effect": ["Choose allow or deny."]})
     if scope_kind == GrantScope.PROJECT and project is None:
         raise TenancyError({"project": ["A project grant needs a project."]})
+    _refuse_escalation(actor, [permission], what=f"{effect} '{permission}'")
+    _require_member(org.id, user)
     grant = Grant.objects.create(org=org, user=user, permission=permission, effect=effect, scope=scope_kind,
                                  project=project, reason=reason, expires_at=expires_at,
                                  created_by=_acting_user(actor))
     audit_record(org_id=org.id, action="grant.created", actor=actor, target=f"user:{user.pk}",
                  data={"permission": permission, "effect": effect, "scope": scope_kind,
                        "project": str(project.id) if project else None})
+    if effect == GrantEffect.DENY:
+        apikeys_outliving_creator(user=user, org_id=org.id, actor=actor)
     return grant
 
 
-def grant_revoke(*, grant: Grant, actor=None) -> None:
+def grant_revoke(*, grant: Grant, actor) -> None:
+    actor = authorize(actor, GRANT_REVOKE)
+    _refuse_escalation(actor, [grant.permission], what=f"revoke '{grant.permission}'")
     audit_record(org_id=grant.org_id, action="grant.revoked", actor=actor, target=f"user:{grant.user_id}",
                  data={"permission": grant.permission, "effect": grant.effect})
     grant.delete()
+    if grant.effect == GrantEffect.ALLOW:
+        apikeys_outliving_creator(user=grant.user, org_id=grant.org_id, actor=actor)
 
 
-def project_grant(*, project: Project, user, permission: str, actor=None):
+def project_grant(*, project: Project, user, permission: str, actor):
     """Grant one permission primitive on one project to one member (django-guardian object grant)."""
     from django.contrib.auth.models import Permission
     from django.contrib.contenttypes.models import ContentType
@@ -280,11 +382,12 @@ def project_grant(*, project: Project, user, permission: str, actor=None):
     from tenancy.models import ProjectUserObjectPermission
     from tenancy.roles import PROJECT_OBJECT_PERMISSIONS, object_codename
 
+    actor = authorize(actor, PROJECT_GRANT_CREATE)
     if permission not in PROJECT_OBJECT_PERMISSIONS:
         raise TenancyError({"permission": [f"'{permission}' cannot be granted per project; choose one of "
                                            f"{', '.join(PROJECT_OBJECT_PERMISSIONS)}."]})
-    if not Membership.objects.filter(org_id=project.org_id, user=user).exists():
-        raise TenancyError({"user": ["Only members of the organisation can be granted access."]})
+    _refuse_escalation(actor, [permission], what=f"grant '{permission}' on a project")
+    _require_member(project.org_id, user)
     perm = Permission.objects.get(content_type=ContentType.objects.get_for_model(Project),
                                   codename=object_codename(permission))
     grant, created = ProjectUserObjectPermission.objects.get_or_create(
@@ -295,7 +398,59 @@ def project_grant(*, project: Project, user, permission: str, actor=None):
     return grant
 
 
-def project_grant_revoke(*, grant, actor=None) -> None:
+def project_grant_revoke(*, grant, actor) -> None:
+    actor = authorize(actor, PROJECT_GRANT_REVOKE)
+    primitive = grant.permission.codename.replace("_", ".", 1)
+    _refuse_escalation(actor, [primitive], what=f"revoke '{primitive}' on a project")
     audit_record(org_id=grant.org_id, action="project_grant.revoked", actor=actor, target=f"user:{grant.user_id}",
                  data={"project": str(grant.content_object_id), "permission": grant.permission.codename})
     grant.delete()
+    apikeys_outliving_creator(user=grant.user, org_id=grant.org_id, actor=actor)
+
+
+def apikeys_outliving_creator(*, user, org_id, actor) -> list[ApiKey]:
+    """Revoke the org's keys that ``user`` created and that now carry a scope they no longer hold
+    (on the key's project). A key is a delegation, not an independent identity (ADR 0010)."""
+    from tenancy.permissions import user_permissions
+
+    revoked = []
+    for key in ApiKey.objects.filter(org_id=org_id, created_by=user, revoked_at__isnull=True):
+        held = user_permissions(user, org_id, key.project_id)
+        lost = sorted(set(key.scopes) - held)
+        if lost:
+            _apikey_revoke(key, actor=as_actor(actor) or "system:tenancy",
+                           reason=f"creator no longer holds {', '.join(lost)}")
+            revoked.append(key)
+    return revoked
+
+
+def platform_role_grant(*, user, role: str, actor):
+    """Platform staff roles are given only by a platform superuser (break-glass) or a system job,
+    and each grant is on the platform's audit chain."""
+    from tenancy.models import PLATFORM_ORG_ID
+
+    actor = authorize(actor, PLATFORM_ROLE_GRANT)
+    if not _is_platform_superuser(actor):
+        raise PermissionRefused("Only a platform superuser grants platform roles.", permission="org.manage",
+                                code="superuser_only")
+    if role not in PLATFORM_ROLE_PERMISSIONS:
+        raise TenancyError({"role": [f"Unknown platform role '{role}'."]})
+    with scope.platform_scope(reason=f"platform role {role} granted", actor=actor):
+        platform_role, created = PlatformRole.objects.get_or_create(user=user, role=role)
+        if created:
+            audit_record(org_id=PLATFORM_ORG_ID, action="platform_role.granted", actor=actor,
+                         target=f"user:{user.pk}", data={"role": role})
+    return platform_role
+
+
+def platform_role_revoke(*, platform_role, actor) -> None:
+    from tenancy.models import PLATFORM_ORG_ID
+
+    actor = authorize(actor, PLATFORM_ROLE_REVOKE)
+    if not _is_platform_superuser(actor):
+        raise PermissionRefused("Only a platform superuser revokes platform roles.", permission="org.manage",
+                                code="superuser_only")
+    with scope.platform_scope(reason=f"platform role {platform_role.role} revoked", actor=actor):
+        audit_record(org_id=PLATFORM_ORG_ID, action="platform_role.revoked", actor=actor,
+                     target=f"user:{platform_role.user_id}", data={"role": platform_role.role})
+        platform_role.delete()

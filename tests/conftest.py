@@ -16,7 +16,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from dos import scope
-from tests.factories import UserFactory, add_member, make_key, make_org
+from tests.factories import UserFactory, add_member, as_member, make_key, make_org
 
 
 @pytest.fixture
@@ -80,7 +80,8 @@ def mallory(outsider):
     return user
 
 
-ADMIN_SCOPES = ["project.manage", "keys.manage", "members.manage", "audit.read", "decisions.run", "policy.read"]
+ADMIN_SCOPES = ["project.manage", "keys.manage", "members.manage", "audit.read", "decisions.run", "decisions.read",
+                "policy.read"]
 
 
 @pytest.fixture
@@ -116,7 +117,8 @@ def lending(acme, olivia, bob):
     from tests.factories import default_project
 
     with scope.org_scope(acme.id):
-        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=olivia, approver=bob)
+        [version] = pack_install(project=default_project(acme), domain="lending_brokerage", author=as_member(acme, olivia),
+                                     approver=as_member(acme, bob))
     return version
 
 
@@ -140,7 +142,7 @@ def desk(acme, alice, bob, carol):
         queues["documents"] = Queue.objects.create(
             org_id=acme.id, name="documents", rank=10, routing_rule='"DOCS_MISSING" in reason_codes',
             skills=["docs"], sla_policy=queues["review"].sla_policy, overflow_queue=queues["burst"])
-        reviewer_profile_save(org_id=acme.id, user=alice, skills=["docs"], weight=1, max_concurrent=10)
-        reviewer_profile_save(org_id=acme.id, user=carol, skills=[], weight=1, max_concurrent=10)
-        reviewer_profile_save(org_id=acme.id, user=bob, skills=["senior"], weight=1, max_concurrent=10)
+        reviewer_profile_save(org_id=acme.id, user=alice, skills=["docs"], weight=1, max_concurrent=10, actor="system:test")
+        reviewer_profile_save(org_id=acme.id, user=carol, skills=[], weight=1, max_concurrent=10, actor="system:test")
+        reviewer_profile_save(org_id=acme.id, user=bob, skills=["senior"], weight=1, max_concurrent=10, actor="system:test")
     return queues

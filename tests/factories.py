@@ -65,6 +65,21 @@ def query_count(client, url: str) -> int:
     return len(ctx.captured_queries)
 
 
+def as_member(org, user, *, project_id=None):
+    """The acting principal of ``user`` in ``org`` (their roles and grants), as a session would have it."""
+    from tenancy.principals import member_principal
+
+    with scope.org_scope(org.id):
+        return member_principal(org, user.email, project_id=project_id)
+
+
+def acting(user, permissions):
+    """A principal for ``user`` holding exactly ``permissions`` (for service tests that vary them)."""
+    from tenancy.principals import UserPrincipal
+
+    return UserPrincipal(user=user, org=None, permissions=frozenset(permissions))
+
+
 def plan_override(org, key: str, value, *, reason: str = "test"):
     """Change one of the org's commercial limits the only way there is: a platform-approved override."""
     from tenancy.overrides import plan_override_set

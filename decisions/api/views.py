@@ -22,11 +22,7 @@ from decisions.simulation_jobs import SimulationInputError, simulation_create
 from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosApiView, DosViewSet
 from tenancy.approvals import FourEyesViolation
-from tenancy.principals import acting_person, active_project
-
-
-def _person(principal):
-    return acting_person(principal, doing="Approving and publishing", permission="policy.approve")
+from tenancy.principals import active_project
 
 
 class DecideApi(UsageGuardMixin, DosApiView):
@@ -104,7 +100,7 @@ class SimulateApi(DosApiView):
         body = s.SimulateIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        version = PolicyVersion.objects.filter(id=v["policy_version"]).select_related("policy_set").first()
+        version = self.project_scoped(PolicyVersion.objects.filter(id=v["policy_version"])).select_related("policy_set").first()
         if version is None:
             raise invalid_fields({"policy_version": ["No such policy version in this organisation."]})
         try:
@@ -194,7 +190,7 @@ class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):
         body.is_valid(raise_exception=True)
         try:
             version = services.version_create(project=active_project(request.auth), source=body.validated_data["source"],
-                                              semver=body.validated_data["semver"], author=_person(request.auth),
+                                              semver=body.validated_data["semver"], actor=request.auth,
                                               notes=body.validated_data["notes"])
         except services.PolicyLintError as exc:
             raise _lint_problem(exc.issues)
@@ -227,11 +223,10 @@ class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
     permission_map = {"retrieve": "policy.read", "submit": "policy.write", "approve": "policy.approve",
                       "publish": "policy.approve", "rollback": "policy.approve"}
 
-    def _transition(self, request, fn, person_as: str):
+    def _transition(self, request, fn):
         version = self.get_object()  # 404 for another org's id comes before any other answer
-        kwargs = {person_as: _person(request.auth)}
         try:
-            version = fn(version=version, **kwargs)
+            version = fn(version=version, actor=request.auth)
         except services.PolicyStateError as exc:
             raise Problem(409, "illegal_transition", str(exc), allowed=exc.allowed)
         except services.PolicyLintError as exc:
@@ -243,19 +238,19 @@ class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Submit a draft for approval")
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        return self._transition(request, services.version_submit, person_as="actor")
+        return self._transition(request, services.version_submit)
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Approve (a person other than the author)")
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return self._transition(request, services.version_approve, person_as="approver")
+        return self._transition(request, services.version_approve)
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Publish an approved version")
     @action(detail=True, methods=["post"])
     def publish(self, request, pk=None):
-        return self._transition(request, services.version_publish, person_as="actor")
+        return self._transition(request, services.version_publish)
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Republish a previously published version")
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        return self._transition(request, services.version_rollback, person_as="actor")
+        return self._transition(request, services.version_rollback)

@@ -18,6 +18,8 @@ from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from dos.authz import PermissionRefused
+
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
 
@@ -126,6 +128,8 @@ def problem_exception_handler(exc, context):
         exc = Problem(400, "bad_request", "The request was malformed.")
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionRefused):
+        exc = Problem(403, exc.code, str(exc), **({"permission": exc.permission} if exc.permission else {}))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
 

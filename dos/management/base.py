@@ -12,8 +12,22 @@ def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
 
+def add_actor_flag(parser, *, required: bool = False) -> None:
+    parser.add_argument("--as", dest="actor", metavar="EMAIL", required=required,
+                        help="act as this member, with exactly their permissions"
+                             + ("" if required else " (default: the operator at this shell, 'system:dosctl')"))
+
+
 class DosCommand(BaseCommand):
     requires_system_checks: list = []
+
+    def execute(self, *args, **options):
+        from dos.authz import PermissionRefused
+
+        try:
+            return super().execute(*args, **options)
+        except PermissionRefused as exc:
+            raise CommandError(f"Not allowed: {exc}") from exc
 
     def add_arguments(self, parser) -> None:
         add_json_flag(parser)

@@ -14,7 +14,6 @@ from hitl.api.errors import refusals_answered
 from hitl.appeals import appeal_reject, appeal_resolve
 from hitl.choices import AppealStatus
 from hitl.models import Appeal
-from tenancy.principals import acting_person
 
 
 class AppealFilter(django_filters.FilterSet):
@@ -40,11 +39,10 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet
         body = s.AppealResolveIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        user = acting_person(request.auth, doing="Deciding appeals", permission="hitl.appeal")
         with refusals_answered():
             if v["resolution"] == "reject":
-                appeal_reject(appeal=appeal, note=v["note"], user=user, permissions=request.auth.permissions)
+                appeal_reject(appeal=appeal, note=v["note"], actor=request.auth)
             else:
-                appeal_resolve(appeal=appeal, resolution=v["resolution"], note=v["note"], user=user,
-                               permissions=request.auth.permissions, outcome=v.get("outcome", ""))
+                appeal_resolve(appeal=appeal, resolution=v["resolution"], note=v["note"], actor=request.auth,
+                               outcome=v.get("outcome", ""))
         return Response(s.AppealOut(self.get_queryset().get(pk=appeal.pk)).data)

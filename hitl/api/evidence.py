@@ -17,7 +17,6 @@ from hitl.appeals import appeal_submit
 from hitl.attachments import AttachmentUnavailable, attachment_from_upload, attachment_response
 from hitl.models import Attachment
 from hitl.notes import note_add
-from tenancy.principals import acting_person
 
 
 class CaseEvidenceMixin:
@@ -34,9 +33,8 @@ class CaseEvidenceMixin:
             return Response(s.NoteOut(case.notes.all(), many=True).data)
         body = s.NoteIn(data=request.data)
         body.is_valid(raise_exception=True)
-        author = acting_person(request.auth, doing="Writing notes", permission="hitl.review")
         with refusals_answered():
-            note = note_add(case=case, author=author, body_md=body.validated_data["body_md"],
+            note = note_add(case=case, actor=request.auth, body_md=body.validated_data["body_md"],
                             redact_terms=body.validated_data["redact_terms"])
         return Response(s.NoteOut(note).data, status=status.HTTP_201_CREATED)
 
@@ -54,7 +52,7 @@ class CaseEvidenceMixin:
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         with refusals_answered():
-            attachment = attachment_from_upload(case=case, upload=upload, uploaded_by=request.auth)
+            attachment = attachment_from_upload(case=case, upload=upload, actor=request.auth)
         return Response(s.AttachmentOut(attachment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
@@ -79,5 +77,5 @@ class CaseEvidenceMixin:
         body = s.AppealIn(data=request.data)
         body.is_valid(raise_exception=True)
         with refusals_answered():
-            appeal = appeal_submit(case=case, reason=body.validated_data["reason"], submitted_by=request.auth)
+            appeal = appeal_submit(case=case, reason=body.validated_data["reason"], actor=request.auth)
         return Response(s.AppealOut(appeal).data, status=status.HTTP_201_CREATED)

@@ -21,7 +21,7 @@ from hitl.choices import CaseSource, CaseStatus, Priority
 from hitl.models import Case
 from hitl.routing import RoutingError
 from hitl.services import case_open
-from tenancy.principals import acting_person, active_project
+from tenancy.principals import active_project
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -62,7 +62,7 @@ class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModel
         v = body.validated_data
         decision = None
         if v.get("decision_id"):
-            decision = DecisionRecord.objects.filter(pk=v["decision_id"]).first()
+            decision = self.project_scoped(DecisionRecord.objects.filter(pk=v["decision_id"])).first()
             if decision is None:
                 raise invalid_fields({"decision_id": ["No such decision in this organisation."]})
         project = active_project(request.auth)
@@ -85,9 +85,8 @@ class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModel
         body = s.CaseActionIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        user = acting_person(request.auth, doing="Review actions", permission="hitl.review")
         with refusals_answered():
-            case_act(case=case, action=v["action"], user=user, permissions=request.auth.permissions,
+            case_act(case=case, action=v["action"], actor=request.auth,
                      comment=v["comment"], outcome=v.get("outcome", ""))
         case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
         return Response(s.CaseDetailOut(case).data)

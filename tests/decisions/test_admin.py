@@ -7,7 +7,7 @@ from decisions.models import PolicyVersion
 from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import default_project, make_key, query_count, verified_client
+from tests.factories import as_member, default_project, make_key, query_count, verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,8 @@ def test_a_decision_page_shows_the_rule_path_and_the_explanation(client, olivia,
 def test_the_author_cannot_approve_in_the_admin_but_a_second_person_can(client, olivia, bob, acme, lending):
     with scope.org_scope(acme.id):
         v2 = services.version_create(project=default_project(acme), source=lending.source.replace("40.0", "45.0"),
-                                     semver="0.2.0", author=olivia)
-        services.version_submit(version=v2, actor=olivia)
+                                     semver="0.2.0", actor=as_member(acme, olivia))
+        services.version_submit(version=v2, actor=as_member(acme, olivia))
     author = verified_client(client, olivia)
     response = author.post("/admin/decisions/policyversion/", {"action": "approve_selected",
                                                               "_selected_action": [str(v2.id)]}, follow=True)
@@ -39,7 +39,7 @@ def test_the_author_cannot_approve_in_the_admin_but_a_second_person_can(client, 
 def test_the_diff_page_shows_what_changes_against_the_published_version(client, olivia, acme, lending):
     with scope.org_scope(acme.id):
         v2 = services.version_create(project=default_project(acme), source=lending.source.replace('"dsr > 40.0"', '"dsr > 35.0"'),
-                                     semver="0.2.0", author=olivia)
+                                     semver="0.2.0", actor=as_member(acme, olivia))
     page = verified_client(client, olivia).get(f"/admin/decisions/policyversion/{v2.id}/diff/").content.decode()
     text = re.sub(r"<[^>]+>", "", page).replace("&nbsp;", " ").replace("&gt;", ">")
     assert 'id="policy-diff"' in page and 'class="diff_chg"' in page

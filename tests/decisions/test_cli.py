@@ -9,7 +9,7 @@ from decisions.packs import load_pack
 from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import default_project, make_key
+from tests.factories import as_member, default_project, make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_lifecycle_steps_and_decision_replay_and_explain(acme, outsider, olivia,
     with scope.org_scope(acme.id):
         version = services.version_create(project=default_project(acme),
                                           source=load_pack("lending_brokerage").rules["lending_triage"],
-                                          semver="1.0.0", author=olivia)
+                                          semver="1.0.0", actor=as_member(acme, olivia))
     vid = str(version.id)
     assert run("policy", "submit", vid, "--org", "acme", "--as", olivia.email)["status"] == "pending_approval"
     with pytest.raises(CommandError, match="Four eyes"):

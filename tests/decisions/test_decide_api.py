@@ -12,7 +12,7 @@ from decisions.models import DecisionRecord, PolicyVersion
 from dos import scope
 from dos.models import LedgerEntry
 from tests.conftest import api_client
-from tests.factories import default_project, make_key, plan_override
+from tests.factories import as_member, default_project, make_key, plan_override
 
 BASE = {"age": 35, "income_monthly": 3500000, "dsr": 32.0, "credit_score": 720, "employment_months": 36,
         "delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": True, "loan_amount": 30000000,
@@ -100,10 +100,10 @@ defaults: {outcome: approve}
 """
     with scope.org_scope(acme.id):
         project = default_project(acme)
-        version = services.version_create(project=project, source=source, semver="1.0.0", author=olivia)
-        services.version_submit(version=version, actor=olivia)
-        services.version_approve(version=version, approver=bob)
-        services.version_publish(version=version, actor=bob)
+        version = services.version_create(project=project, source=source, semver="1.0.0", actor=as_member(acme, olivia))
+        services.version_submit(version=version, actor=as_member(acme, olivia))
+        services.version_approve(version=version, actor=as_member(acme, bob))
+        services.version_publish(version=version, actor=as_member(acme, bob))
     client = api_client(make_key(acme, scopes=["decisions.run"]))
     response = client.post("/api/v1/decide", {"subject_id": "x", "purpose": "p", "policy": "fragile",
                                               "input": {"score": 1}}, format="json")

@@ -8,7 +8,7 @@ from decisions.simulation_jobs import simulation_create, simulation_execute
 from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import default_project, make_key, verified_client
+from tests.factories import as_member, default_project, make_key, verified_client
 
 pytestmark = pytest.mark.django_db
 OUTSIDER_SCOPES = ["decisions.run", "decisions.read", "policy.read", "policy.write", "policy.approve"]
@@ -19,7 +19,7 @@ def acme_world(acme, olivia, lending):
     published = lending
     with scope.org_scope(acme.id):
         draft = services.version_create(project=default_project(acme), source=published.source, semver="0.2.0",
-                                        author=olivia)
+                                        actor=as_member(acme, olivia))
         sim = simulation_create(project=default_project(acme), version=draft, dataset="pack:lending_brokerage",
                                 actor="system:test")
         ReasonCode.objects.create(org=acme, code="DSR_HIGH", ko="아크미 전용 문구", en="Acme-only wording")

@@ -14,11 +14,12 @@ BASE = {"age": 35, "income_monthly": 3500000, "dsr": 35.0, "credit_score": 720, 
 def key_of(org, user, scopes):
     from dos import scope
     from tenancy import services
-    from tenancy.models import Project
+    from tenancy.models import ApiKey, Project
 
     with scope.org_scope(org.id):
         created = services.apikey_create(project=Project.objects.get(org=org, slug="default"), name=f"{user.email}",
-                                         scopes=scopes, actor=user)
+                                         scopes=scopes, actor="system:test")
+        ApiKey.objects.filter(pk=created.key.pk).update(created_by=user)  # the person behind the key
     return api_client(created)
 
 

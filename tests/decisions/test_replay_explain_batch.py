@@ -13,7 +13,7 @@ from decisions.selectors import decision_replay
 from dos import scope
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import BASE, decide
-from tests.factories import default_project, make_key
+from tests.factories import as_member, default_project, make_key
 
 
 @pytest.fixture
@@ -30,10 +30,11 @@ def test_1000_recorded_decisions_replay_identically_also_after_a_new_version(api
     assert response.status_code == 200 and response.json()["decided"] == 1000
     stricter = lending.source.replace('"dsr > 40.0"', '"dsr > 20.0"')
     with scope.org_scope(acme.id):
-        v2 = services.version_create(project=default_project(acme), source=stricter, semver="0.2.0", author=olivia)
-        services.version_submit(version=v2, actor=olivia)
-        services.version_approve(version=v2, approver=bob)
-        services.version_publish(version=v2, actor=bob)
+        v2 = services.version_create(project=default_project(acme), source=stricter, semver="0.2.0",
+                                     actor=as_member(acme, olivia))
+        services.version_submit(version=v2, actor=as_member(acme, olivia))
+        services.version_approve(version=v2, actor=as_member(acme, bob))
+        services.version_publish(version=v2, actor=as_member(acme, bob))
         records = list(DecisionRecord.objects.select_related("policy_version__policy_set"))
         replays = [decision_replay(r) for r in records]
     assert len(replays) == 1000

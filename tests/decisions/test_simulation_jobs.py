@@ -7,7 +7,7 @@ from decisions import services
 from decisions.models import Simulation
 from dos import scope
 from tests.conftest import api_client
-from tests.factories import default_project, make_key
+from tests.factories import as_member, default_project, make_key
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def versions(acme, olivia, lending):
     with scope.org_scope(acme.id):
         draft = services.version_create(project=default_project(acme),
                                         source=published.source.replace('"dsr > 40.0"', '"dsr > 30.0"'),
-                                        semver="0.2.0", author=olivia)
+                                        semver="0.2.0", actor=as_member(acme, olivia))
     return published, draft
 
 

@@ -16,6 +16,8 @@ from hitl.attachments import EICAR
 from hitl.choices import CaseSource
 from hitl.models import Attachment, Case, CaseNote, Notification
 from hitl.services import case_open
+from tenancy.approvals import approval_grant
+from tenancy.models import ApprovalRequest
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
 from tests.factories import default_project, make_key, query_count, verified_client
@@ -79,7 +81,7 @@ def test_refusals_on_the_case_page_are_messages_not_errors(client, acme, desk, a
         assert Case.objects.get(pk=case.pk).status == "open"
 
 
-def test_notes_and_uploads_from_the_case_page(client, acme, desk, alice, bob):
+def test_notes_and_uploads_from_the_case_page(client, acme, desk, alice, bob, olivia):
     [case] = _open(acme)
     c = verified_client(client, alice)
     c.post(f"{CASES}{case.pk}/change/", {"op": "note", "body_md": "Spoke to **Kim** on 010-1111-2222"})
@@ -101,6 +103,11 @@ def test_notes_and_uploads_from_the_case_page(client, acme, desk, alice, bob):
     assert c.get(f"{CASES}attachment/{attachment.pk}/").status_code == 409
     client.logout()
     senior = verified_client(client, bob)
+    asked = senior.post(f"{CASES}{case.pk}/change/", {"op": "reveal", "note_id": str(note.pk)})
+    assert "010-1111-2222" not in asked.content.decode() and "Reveal requested" in asked.content.decode()
+    with scope.org_scope(acme.id):
+        request = ApprovalRequest.objects.get(action="vault.unseal", requested_by=bob)
+        approval_grant(request=request, approver=olivia)  # a second holder of vault.unseal (four eyes)
     revealed = senior.post(f"{CASES}{case.pk}/change/", {"op": "reveal", "note_id": str(note.pk)})
     assert "010-1111-2222" in revealed.content.decode()
     with scope.org_scope(acme.id):
@@ -151,7 +158,7 @@ def test_an_outsider_sees_nothing_of_acmes_desk(client, acme, desk, alice, mallo
     with scope.org_scope(acme.id):
         from hitl.attachments import attachment_add
 
-        attachment = attachment_add(case=case, name="a.txt", content=b"payslip", uploaded_by="system:test")
+        attachment = attachment_add(case=case, name="a.txt", content=b"payslip", actor="system:test")
     assert c.get(f"{CASES}attachment/{attachment.pk}/").status_code in (302, 404)
     overview = c.get(f"{CASES}queues/")
     people = c.get("/admin/hitl/reviewerprofile/add/").content.decode()  # only Outsider's own members

@@ -13,9 +13,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _person_key(org, user, scopes):
+    """A key with a person behind it (made by an admin for ``user``'s own tooling)."""
+    from tenancy.models import ApiKey
+
     with scope.org_scope(org.id):
-        return services.apikey_create(project=default_project(org), name=f"{user.email} key", scopes=scopes,
-                                      actor=user)
+        created = services.apikey_create(project=default_project(org), name=f"{user.email} key", scopes=scopes,
+                                         actor="system:test")
+        ApiKey.objects.filter(pk=created.key.pk).update(created_by=user)
+        created.key.created_by = user
+        return created
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from tenancy.approvals import FourEyesViolation
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import UserFactory, add_member, make_key
+from tests.factories import UserFactory, acting, add_member, make_key
 from tests.hitl.test_api import _person_key
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def dave(acme, desk):
     user = UserFactory(email="dave@acme.example", full_name="Dave Senior")
     add_member(acme, user, "senior_reviewer")
     with scope.org_scope(acme.id):
-        reviewer_profile_save(org_id=acme.id, user=user, skills=["senior"], weight=1, max_concurrent=10)
+        reviewer_profile_save(org_id=acme.id, user=user, skills=["senior"], weight=1, max_concurrent=10, actor="system:test")
     return user
 
 
@@ -42,7 +42,7 @@ def _decided_case(acme, lender, reviewer, action="approve"):
     with scope.org_scope(acme.id):
         case = Case.objects.get()
         Case.objects.filter(pk=case.pk).update(owner=reviewer)
-        return case_act(case=case, action=action, user=reviewer, permissions=REVIEWER)
+        return case_act(case=case, action=action, actor=acting(reviewer, REVIEWER))
 
 
 def test_an_appeal_is_reviewed_by_a_senior_who_did_not_decide_and_reissues_the_decision(acme, lending, desk, alice,
@@ -60,7 +60,7 @@ def test_an_appeal_is_reviewed_by_a_senior_who_did_not_decide_and_reissues_the_d
         assert case.sla_due_at > first_due and not case.sla_breached  # the appeal's own SLA window
         assert allowed_actions(case) == ["comment"]  # only the appeal decides now
         with pytest.raises(IllegalTransition):
-            case_act(case=case, action="deny", user=bob, permissions=SENIOR)
+            case_act(case=case, action="deny", actor=acting(bob, SENIOR))
 
     bob_api = api_client(_person_key(acme, bob, ["hitl.appeal", "decisions.read"]))
     resolved = bob_api.post(f"/api/v1/hitl/appeals/{body['id']}/resolve",
@@ -84,19 +84,18 @@ def test_level_two_goes_to_yet_another_senior_and_there_is_no_level_three(acme, 
                                                                          lender):
     case = _decided_case(acme, lender, alice, action="deny")
     with scope.org_scope(acme.id):
-        first = appeal_submit(case=case, reason="misread", submitted_by="system:test")
+        first = appeal_submit(case=case, reason="misread", actor="system:test")
         reviewer_one = first.assignee
-        appeal_resolve(appeal=first, resolution="uphold", note="Checked again.", user=reviewer_one,
-                       permissions=SENIOR)
-        second = appeal_submit(case=case, reason="still wrong", submitted_by="system:test")
+        appeal_resolve(appeal=first, resolution="uphold", note="Checked again.", actor=acting(reviewer_one, SENIOR))
+        second = appeal_submit(case=case, reason="still wrong", actor="system:test")
         assert second.level == 2 and second.assignee_id not in (alice.pk, reviewer_one.pk)
         assert second.assignee_id in (bob.pk, dave.pk)
         with pytest.raises(FourEyesViolation):
-            appeal_resolve(appeal=second, resolution="overturn", note="x", user=reviewer_one, permissions=SENIOR)
+            appeal_resolve(appeal=second, resolution="overturn", note="x", actor=acting(reviewer_one, SENIOR))
         appeal_resolve(appeal=second, resolution="partial", outcome="approve", note="Approve a lower amount.",
-                       user=second.assignee, permissions=SENIOR)
+                       actor=acting(second.assignee, SENIOR))
         with pytest.raises(AppealInvalid, match="at most 2"):
-            appeal_submit(case=case, reason="again", submitted_by="system:test")
+            appeal_submit(case=case, reason="again", actor="system:test")
         case.refresh_from_db()
         assert (case.outcome, case.reopen_count) == ("approve", 2)
 
@@ -107,12 +106,12 @@ def test_an_appeal_waits_when_only_the_deciders_are_seniors_and_is_picked_up_by_
     with scope.org_scope(acme.id):
         Case.objects.filter(pk=case.pk).update(decided_by=bob)  # bob decided it: he may not review the appeal
         case.refresh_from_db()
-        appeal = appeal_submit(case=case, reason="misread", submitted_by="system:test")
+        appeal = appeal_submit(case=case, reason="misread", actor="system:test")
         assert (appeal.status, appeal.assignee_id) == (AppealStatus.SUBMITTED, None)
     eve = UserFactory(email="eve@acme.example")
     add_member(acme, eve, "senior_reviewer")
     with scope.org_scope(acme.id):
-        reviewer_profile_save(org_id=acme.id, user=eve, skills=["senior"], weight=1, max_concurrent=10)
+        reviewer_profile_save(org_id=acme.id, user=eve, skills=["senior"], weight=1, max_concurrent=10, actor="system:test")
         from hitl.services import assign_waiting
 
         assign_waiting(case.queue.__class__.objects.get(name="senior"))

@@ -10,16 +10,18 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from dos import scope
+from dos.authz import PermissionRefused
+from dos.models import LedgerEntry
 from dos.vault import VaultError, vault
 from hitl import attachments
 from hitl.attachments import EICAR, AttachmentRejected, ClamdScanner
 from hitl.choices import CaseSource, ScanStatus
 from hitl.models import Attachment, CaseEvent, CaseNote
-from hitl.notes import NoteRevealRefused, note_add, note_redact, note_reveal, render_markdown
+from hitl.notes import NoteRevealRefused, note_add, note_redact, note_reveal, note_reveal_request, render_markdown
 from hitl.services import case_open
-from tenancy.roles import ROLE_PERMISSIONS
+from tenancy.approvals import FourEyesViolation
 from tests.conftest import api_client
-from tests.factories import default_project
+from tests.factories import as_member, default_project
 from tests.hitl.test_api import _person_key
 
 pytestmark = pytest.mark.django_db
@@ -43,25 +45,53 @@ def _upload(api, case_id, name, content, content_type):
                     {"file": SimpleUploadedFile(name, content, content_type=content_type)}, format="multipart")
 
 
-def test_a_note_with_personal_data_is_shown_masked_and_its_original_sealed(acme, case, alice, bob):
+def test_a_note_with_personal_data_is_shown_masked_and_its_original_sealed(acme, case, alice, bob, olivia):
     original = "Called **applicant** on 010-1234-5678; lives at 12 Mapo-ro, says Kim Minsu."
     with scope.org_scope(acme.id):
-        note = note_add(case=case, author=alice, body_md=original, redact_terms=["Kim Minsu"])
+        note = note_add(case=case, actor=as_member(acme, alice), body_md=original, redact_terms=["Kim Minsu"])
         assert note.redacted and "010-1234-5678" not in note.body_md and "Kim Minsu" not in note.body_md
         assert "[PHONE]" in note.body_md and "[REDACTED]" in note.body_md
         assert original.encode() not in bytes(note.sealed)
-        with pytest.raises(NoteRevealRefused):
-            note_reveal(note=note, user=alice, permissions=ROLE_PERMISSIONS["reviewer"])
-        assert note_reveal(note=note, user=bob, permissions=ROLE_PERMISSIONS["senior_reviewer"]) == original
+        with pytest.raises(PermissionRefused):
+            note_reveal(note=note, actor=as_member(acme, alice))  # reviewers do not hold vault.unseal
+        assert _reveal_with_four_eyes(acme, note, asker=bob, approver=olivia) == original
         event = CaseEvent.objects.get(case=case, kind="note")
         assert "applicant" not in str(event.data) and event.data["redacted"] is True
-        later = note_add(case=case, author=alice, body_md="Income slip matches the employer letter.")
+        later = note_add(case=case, actor=as_member(acme, alice), body_md="Income slip matches the employer letter.")
         assert not later.redacted and later.sealed is None
-        note_redact(note=later, actor=bob, terms=["employer"])
+        note_redact(note=later, actor=as_member(acme, bob), terms=["employer"])
         later.refresh_from_db()
         assert "[REDACTED]" in later.body_md and later.redacted
-        assert note_reveal(note=later, user=bob, permissions=ROLE_PERMISSIONS["senior_reviewer"]).endswith(
-            "employer letter.")
+        assert _reveal_with_four_eyes(acme, later, asker=bob, approver=olivia).endswith("employer letter.")
+
+
+def _reveal_with_four_eyes(org, note, *, asker, approver) -> str:
+    from tenancy.approvals import approval_grant
+
+    with pytest.raises(NoteRevealRefused) as refused:
+        note_reveal(note=note, actor=as_member(org, asker))  # nobody reads an original on their own say
+    assert refused.value.code == "four_eyes"
+    request = note_reveal_request(note=note, actor=as_member(org, asker), reason="applicant disputes the call")
+    assert note_reveal_request(note=note, actor=as_member(org, asker)).pk == request.pk  # no duplicate requests
+    with pytest.raises(FourEyesViolation):
+        approval_grant(request=request, approver=asker)
+    approval_grant(request=request, approver=approver)
+    original = note_reveal(note=note, actor=as_member(org, asker))
+    with pytest.raises(NoteRevealRefused):
+        note_reveal(note=note, actor=as_member(org, asker))  # an approval is good for one reveal
+    assert LedgerEntry.objects.filter(chain="audit", action="hitl.note.revealed").exists()
+    return original
+
+
+def test_a_reveal_approval_is_the_askers_alone(acme, case, alice, bob, olivia):
+    from tenancy.approvals import approval_grant
+
+    with scope.org_scope(acme.id):
+        note = note_add(case=case, actor=as_member(acme, alice), body_md="Call 010-1234-5678 back.")
+        approval_grant(request=note_reveal_request(note=note, actor=as_member(acme, bob)), approver=olivia)
+        with pytest.raises(NoteRevealRefused):
+            note_reveal(note=note, actor=as_member(acme, olivia))  # the approver did not ask
+        assert "010-1234-5678" in note_reveal(note=note, actor=as_member(acme, bob))
 
 
 def test_sealed_originals_open_only_for_their_org_and_purpose(acme, outsider):
@@ -135,7 +165,7 @@ def test_with_clamd_configured_files_wait_pending_until_the_scan_answers(acme, c
     monkeypatch.setattr("hitl.tasks.attachment_scan.delay", lambda **kw: None)  # the task is run by hand below
     with scope.org_scope(acme.id):
         pending = attachments.attachment_add(case=case, name="id.png", content=PNG, declared_mime="image/png",
-                                             uploaded_by=alice)
+                                             actor=as_member(acme, alice))
         assert pending.scanned == ScanStatus.PENDING
         with pytest.raises(attachments.AttachmentUnavailable):
             attachments.attachment_content(pending)
@@ -209,7 +239,7 @@ def test_a_pending_file_is_scanned_by_the_worker_after_commit(celery_worker, acm
     with scope.org_scope(acme.id):
         case = case_open(org_id=acme.id, project=default_project(acme), source=CaseSource.ADMIN, actor="system:test")
         attachment = attachments.attachment_add(case=case, name="id.png", content=PNG, declared_mime="image/png",
-                                                uploaded_by=alice)
+                                                actor=as_member(acme, alice))
         assert attachment.scanned == ScanStatus.PENDING and sent == []  # queued only once the upload commits
     assert sent[0].get(timeout=60) == ScanStatus.OK
     assert server.received == PNG

@@ -10,7 +10,7 @@ from hitl.models import Case, CaseEvent, Notification, Task
 from hitl.qa import qa_record
 from hitl.services import case_open
 from tenancy.roles import ROLE_PERMISSIONS
-from tests.factories import UserFactory, add_member, default_project, verified_client
+from tests.factories import UserFactory, acting, add_member, default_project, verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def quinn(acme):
 def _closed_case(acme, alice):
     with scope.org_scope(acme.id):
         case = case_open(org_id=acme.id, project=default_project(acme), source=CaseSource.ADMIN, actor="system:test")
-        case_act(case=case, action="deny", user=alice, permissions=ROLE_PERMISSIONS["reviewer"])
+        case_act(case=case, action="deny", actor=acting(alice, ROLE_PERMISSIONS["reviewer"]))
         return Case.objects.get(pk=case.pk)
 
 
@@ -55,10 +55,10 @@ def test_nobody_checks_their_own_decision_and_a_fail_needs_a_note(acme, desk, al
     with scope.org_scope(acme.id):
         task = Task.objects.get(case=case, kind=TaskKind.QA)
         with pytest.raises(ActionRefused, match="QA independence"):
-            qa_record(task=task, verdict="pass", note="", user=alice, permissions={"hitl.qa"})
+            qa_record(task=task, verdict="pass", note="", actor=acting(alice, {"hitl.qa"}))
         with pytest.raises(ActionRefused):
-            qa_record(task=task, verdict="pass", note="", user=bob, permissions=ROLE_PERMISSIONS["senior_reviewer"])
+            qa_record(task=task, verdict="pass", note="", actor=acting(bob, ROLE_PERMISSIONS["senior_reviewer"]))
         with pytest.raises(ActionInvalid, match="decider is told"):
-            qa_record(task=task, verdict="fail", note=" ", user=quinn, permissions=ROLE_PERMISSIONS["qa"])
-        qa_record(task=task, verdict="pass", note="", user=quinn, permissions=ROLE_PERMISSIONS["qa"])
+            qa_record(task=task, verdict="fail", note=" ", actor=acting(quinn, ROLE_PERMISSIONS["qa"]))
+        qa_record(task=task, verdict="pass", note="", actor=acting(quinn, ROLE_PERMISSIONS["qa"]))
         assert Task.objects.get(pk=task.pk).status == "done"

@@ -13,7 +13,7 @@ from hitl.routing import rule_error, weighted_sequence
 from hitl.services import case_open
 from hitl.setup import desk_install_defaults, reviewer_profile_save
 from tenancy.roles import ROLE_PERMISSIONS
-from tests.factories import UserFactory, add_member, default_project
+from tests.factories import UserFactory, acting, add_member, default_project
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +37,11 @@ def test_1000_cases_follow_the_weights_within_capacity_and_never_reach_the_unava
     rng = random.Random(7)
     counts, peak = Counter(), Counter()
     with scope.org_scope(acme.id):
-        desk_install_defaults(org_id=acme.id)
+        desk_install_defaults(org_id=acme.id, actor="system:test")
         Queue.objects.filter(name="review").update(depth_threshold=10_000)
         for user, weight, available in zip(people, (3, 2, 1, 5), (True, True, True, False), strict=True):
-            reviewer_profile_save(org_id=acme.id, user=user, weight=weight, max_concurrent=8, available=available)
+            reviewer_profile_save(org_id=acme.id, user=user, weight=weight, max_concurrent=8, available=available,
+                                  actor="system:test")
         perms = ROLE_PERMISSIONS["reviewer"]
         for _ in range(1000):
             case = _open(acme)
@@ -53,7 +54,7 @@ def test_1000_cases_follow_the_weights_within_capacity_and_never_reach_the_unava
             # Reviewers work through their cases at random, so capacity frees up as it would at a desk.
             open_cases = list(Case.objects.exclude(status=CaseStatus.CLOSED).exclude(owner=None))
             for done in rng.sample(open_cases, k=min(len(open_cases), rng.choice([0, 1, 2, 2]))):
-                case_act(case=done, action="approve", user=done.owner, permissions=perms)
+                case_act(case=done, action="approve", actor=acting(done.owner, perms))
         counts = Counter(Case.objects.exclude(owner=None).values_list("owner_id", flat=True))
         assert Case.objects.count() == 1000
         waiting = Case.objects.filter(owner=None).count()
@@ -74,7 +75,7 @@ def test_a_case_waits_when_everyone_is_full_and_is_picked_up_when_capacity_frees
         assert {first.owner_id, second.owner_id, third.owner_id} == {alice.pk, bob.pk, carol.pk}
         waiting = _open(acme)
         assert waiting.owner_id is None
-        case_act(case=first, action="deny", user=first.owner, permissions=ROLE_PERMISSIONS["senior_reviewer"])
+        case_act(case=first, action="deny", actor=acting(first.owner, ROLE_PERMISSIONS["senior_reviewer"]))
         waiting.refresh_from_db()
         assert waiting.owner_id == first.owner_id
 
@@ -106,8 +107,8 @@ def test_the_author_of_a_case_is_never_its_reviewer(acme, alice, carol, desk):
 
 def test_routing_sees_only_the_orgs_own_queues_and_reviewers(acme, outsider, mallory, desk):
     with scope.org_scope(outsider.id):
-        desk_install_defaults(org_id=outsider.id)
-        reviewer_profile_save(org_id=outsider.id, user=mallory, weight=1)
+        desk_install_defaults(org_id=outsider.id, actor="system:test")
+        reviewer_profile_save(org_id=outsider.id, user=mallory, weight=1, actor="system:test")
         case = _open(outsider)
         assert case.queue.org_id == outsider.id and case.owner_id == mallory.pk
         assert Case.objects.count() == 1 and Queue.objects.count() == 3

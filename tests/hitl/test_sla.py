@@ -11,7 +11,7 @@ from hitl.choices import CaseSource, CaseStatus
 from hitl.models import Case, CaseEvent, Notification, SlaMark
 from hitl.services import case_open
 from hitl.sla import sla_sweep
-from tests.factories import default_project
+from tests.factories import acting, default_project
 
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -93,7 +93,7 @@ def test_closed_cases_are_not_chased(acme, alice, bob, carol, desk):
 
     case = _p1_case(acme)
     with scope.org_scope(acme.id):
-        case_act(case=case, action="approve", user=case.owner, permissions=ROLE_PERMISSIONS["senior_reviewer"],
+        case_act(case=case, action="approve", actor=acting(case.owner, ROLE_PERMISSIONS["senior_reviewer"]),
                  now=T0 + dt.timedelta(hours=1))
     assert _sweep(acme, T0 + dt.timedelta(hours=30)) == {"warned": 0, "breached": 0}
 

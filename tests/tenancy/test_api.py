@@ -2,7 +2,11 @@
 
 import pytest
 
-from tests.factories import default_project
+from dos import scope
+from tenancy import services
+from tenancy.models import Membership, Project
+from tests.conftest import ADMIN_SCOPES, api_client
+from tests.factories import default_project, make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +23,21 @@ def test_orgs_current(acme_api):
     assert acme_api.get("/api/v1/orgs/current").json()["name"] == "Acme Lending"
 
 
-def test_project_lifecycle(acme_api):
+def test_project_lifecycle(acme_api, acme):
     created = acme_api.post("/api/v1/projects", {"name": "Broker leads", "slug": "leads"}, format="json")
     assert created.status_code == 201
     project = created.json()
     assert project["environments"] == ["dev", "stage", "prod"] or sorted(project["environments"]) == ["dev", "prod", "stage"]
-    renamed = acme_api.patch(f"/api/v1/projects/{project['id']}", {"name": "Leads"}, format="json")
+    # A key stays in the project it was issued for; the new project is managed with its own key.
+    assert acme_api.get(f"/api/v1/projects/{project['id']}").status_code == 404
+    with scope.org_scope(acme.id):
+        leads = Project.objects.get(id=project["id"])
+    leads_api = api_client(make_key(acme, scopes=ADMIN_SCOPES, project=leads))
+    renamed = leads_api.patch(f"/api/v1/projects/{project['id']}", {"name": "Leads"}, format="json")
     assert renamed.json()["name"] == "Leads"
-    assert acme_api.delete(f"/api/v1/projects/{project['id']}").status_code == 204
-    assert acme_api.get(f"/api/v1/projects/{project['id']}").json()["archived_at"] is not None
+    assert leads_api.delete(f"/api/v1/projects/{project['id']}").status_code == 204
+    with scope.org_scope(acme.id):
+        assert Project.objects.get(id=project["id"]).archived_at is not None
 
 
 def test_project_slugs_are_unique_per_org(acme_api, outsider_api):
@@ -37,15 +47,17 @@ def test_project_slugs_are_unique_per_org(acme_api, outsider_api):
     assert outsider_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json").status_code == 201
 
 
-def test_members_add_list_remove_and_keep_an_owner(acme_api, olivia):
-    added = acme_api.post("/api/v1/members", {"email": "carol@acme.example", "role": "qa"}, format="json")
+def test_members_add_list_remove_and_keep_an_owner(acme_api, acme, olivia):
+    added = acme_api.post("/api/v1/members", {"email": "carol@acme.example", "role": "agent"}, format="json")
     assert added.status_code == 201
     members = acme_api.get("/api/v1/members").json()["results"]
-    assert {(m["email"], m["role"]) for m in members} >= {("carol@acme.example", "qa"), ("olivia@acme.example", "owner")}
+    assert {(m["email"], m["role"]) for m in members} >= {("carol@acme.example", "agent"), ("olivia@acme.example", "owner")}
     assert acme_api.delete(f"/api/v1/members/{added.json()['id']}").status_code == 204
     owner = next(m for m in members if m["role"] == "owner")
     refused = acme_api.delete(f"/api/v1/members/{owner['id']}")
-    assert refused.status_code == 409 and refused.json()["code"] == "last_owner"
+    assert refused.status_code == 403 and refused.json()["code"] == "owner_only"  # a key is never an owner
+    with scope.org_scope(acme.id), pytest.raises(services.TenancyError, match="at least one owner"):
+        services.membership_remove(membership=Membership.objects.get(pk=owner["id"]), actor="system:test")
 
 
 def test_members_reject_unknown_roles(acme_api):
@@ -94,6 +106,6 @@ def test_a_session_without_totp_is_refused_by_the_api(client, alice):
 def test_people_added_as_members_have_no_usable_password(acme_api):
     from django.contrib.auth import get_user_model
 
-    acme_api.post("/api/v1/members", {"email": "newcomer@acme.example", "role": "reviewer"}, format="json")
+    acme_api.post("/api/v1/members", {"email": "newcomer@acme.example", "role": "agent"}, format="json")
     user = get_user_model().objects.get(email="newcomer@acme.example")
     assert user.has_usable_password() is False

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from decisions.packs import available
@@ -11,8 +10,9 @@ from decisions.packs.install import pack_install
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos import scope
-from dos.management.base import DosCommand, add_json_flag, is_uuid, resolve_org
+from dos.management.base import DosCommand, add_actor_flag, add_json_flag, is_uuid, resolve_org
 from tenancy.models import Project
+from tenancy.principals import command_actor
 
 
 class Command(DosCommand):
@@ -27,7 +27,7 @@ class Command(DosCommand):
             step = sub.add_parser(verb, help=text)
             step.add_argument("version_id")
             step.add_argument("--org", required=True)
-            step.add_argument("--as", dest="person", required=True, help="e-mail of the member acting")
+            add_actor_flag(step, required=True)
             add_json_flag(step)
         init = sub.add_parser("init", help="install a domain pack into a project (four eyes to publish)")
         init.add_argument("--pack", required=True, help=f"one of {', '.join(d for d, _ in available())}")
@@ -65,13 +65,13 @@ class Command(DosCommand):
 
         org = resolve_org(options["org"])
         with scope.org_scope(org.id):
-            person = get_user_model().objects.filter(email=options["person"].lower()).first()
+            person = command_actor(org, options["actor"])
             version = PolicyVersion.objects.select_related("policy_set", "approval").filter(
                 id=options["version_id"]).first() if is_uuid(options["version_id"]) else None
-            if person is None or version is None:
-                raise CommandError("Unknown person or version in this organisation.")
+            if version is None:
+                raise CommandError(f"No policy version '{options['version_id']}' in {org.slug}.")
             step = {"submit": lambda: services.version_submit(version=version, actor=person),
-                    "approve": lambda: services.version_approve(version=version, approver=person),
+                    "approve": lambda: services.version_approve(version=version, actor=person),
                     "publish": lambda: services.version_publish(version=version, actor=person),
                     "rollback": lambda: services.version_rollback(version=version, actor=person)}[options["verb"]]
             try:
@@ -88,15 +88,12 @@ class Command(DosCommand):
 
     def do_init(self, options):
         org = resolve_org(options["org"])
-        User = get_user_model()
         with scope.org_scope(org.id):
             project = Project.objects.filter(slug=options["project"]).first()
             if project is None:
                 raise CommandError(f"No project '{options['project']}' in {org.slug}.")
-            author = User.objects.filter(email=options["author"].lower()).first()
-            approver = User.objects.filter(email=options["approver"].lower()).first() if options.get("approver") else None
-            if author is None or (options.get("approver") and approver is None):
-                raise CommandError("Author and approver must be existing members (see dosctl tenant / members).")
+            author = command_actor(org, options["author"])
+            approver = command_actor(org, options["approver"]) if options.get("approver") else None
             try:
                 versions = pack_install(project=project, domain=options["pack"], version=options.get("version"),
                                         author=author, approver=approver)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils import timezone
 
@@ -68,18 +67,14 @@ class Command(DosCommand):
              f"{q['breached']:>9} {q['threshold']:>10}" for q in d["queues"]] or ["(no queues yet)"]))
 
     def do_case_act(self, org, options):
-        from tenancy.models import Membership
-        from tenancy.roles import permissions_for_roles
+        from tenancy.principals import command_actor
 
-        user = get_user_model().objects.filter(email__iexact=options["actor"]).first()
-        roles = list(Membership.objects.filter(user=user).values_list("role", flat=True)) if user else []
-        if not roles:
-            raise CommandError(f"{options['actor']} is not a member of {org.slug}.")
+        actor = command_actor(org, options["actor"])
         case = Case.objects.filter(number=options["number"]).first()
         if case is None:
             raise CommandError(f"No case #{options['number']} in {org.slug}.")
         try:
-            case = case_act(case=case, action=options["action"], user=user, permissions=permissions_for_roles(roles),
+            case = case_act(case=case, action=options["action"], actor=actor,
                             comment=options["comment"], outcome=options.get("outcome") or "")
         except (IllegalTransition, ActionRefused, FourEyesViolation, ActionInvalid) as exc:
             raise CommandError(str(exc)) from exc

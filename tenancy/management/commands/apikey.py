@@ -4,9 +4,10 @@ from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
 from dos import scope
-from dos.management.base import DosCommand, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_actor_flag, add_json_flag, resolve_org
 from tenancy import services
 from tenancy.models import ApiKey, Project
+from tenancy.principals import command_actor
 from tenancy.roles import DEFAULT_KEY_SCOPES
 
 
@@ -22,11 +23,13 @@ class Command(DosCommand):
         create.add_argument("--scopes", default=",".join(DEFAULT_KEY_SCOPES),
                             help=f"comma-separated permissions (default {','.join(DEFAULT_KEY_SCOPES)})")
         create.add_argument("--expires-at", help="ISO timestamp, e.g. 2027-06-30T18:00:00+09:00")
+        add_actor_flag(create)
         add_json_flag(create)
         revoke = sub.add_parser("revoke", help="revoke a key by its prefix")
         revoke.add_argument("--org", required=True)
         revoke.add_argument("--prefix", required=True, help="the 12 hex characters after dos_")
         revoke.add_argument("--reason", default="revoked with dosctl")
+        add_actor_flag(revoke)
         add_json_flag(revoke)
         listing = sub.add_parser("list", help="list keys of an org")
         listing.add_argument("--org", required=True)
@@ -47,7 +50,8 @@ class Command(DosCommand):
         scopes = [s.strip() for s in options["scopes"].split(",") if s.strip()]
         try:
             created = services.apikey_create(project=project, name=options["name"], scopes=scopes,
-                                             expires_at=expires_at, actor="system:dosctl")
+                                             expires_at=expires_at,
+                                             actor=command_actor(org, options.get("actor")))
         except services.TenancyError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
         out = {"id": str(created.key.id), "prefix": created.key.prefix, "api_key": created.secret,
@@ -58,7 +62,7 @@ class Command(DosCommand):
         key = ApiKey.objects.filter(org=org, prefix=options["prefix"]).first()
         if key is None:
             raise CommandError(f"No key dos_{options['prefix']}_… in {org.slug}.")
-        services.apikey_revoke(key=key, actor="system:dosctl", reason=options["reason"])
+        services.apikey_revoke(key=key, actor=command_actor(org, options.get("actor")), reason=options["reason"])
         self.emit(options, {"prefix": key.prefix, "state": key.state}, f"Revoked dos_{key.prefix}_…")
 
     def do_list(self, org, options):
