@@ -11,7 +11,8 @@ class Command(DosCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="verb", required=True, metavar="{verify,ls}")
-        verify = sub.add_parser("verify", help="walk the chains; exit 1 and name the first broken entry")
+        verify = sub.add_parser("verify", help="walk the chains, hold them against heads, anchors and records; "
+                                           "exit 1 and name the first broken entry and every record that differs")
         verify.add_argument("--org", help="one org (slug or id); all orgs when omitted (platform scope, audited)")
         verify.add_argument("--chain", choices=CHAINS, help="one chain; all when omitted")
         add_json_flag(verify)
@@ -40,8 +41,17 @@ class Command(DosCommand):
             lines = []
             for r in rep["chains"]:
                 state = "ok    " if r["ok"] else "BROKEN"
-                tail = f"{r['checked']} entries" if r["ok"] else f"first broken entry #{r['first_bad_seq']}: {r['reason']}"
+                records = f", {r['records_checked']} records" if r["records_checked"] else ""
+                if r["ok"]:
+                    tail = f"{r['checked']} entries{records}"
+                elif r["failure"] == "record_mismatch":
+                    tail = f"{r['checked']} entries intact; {len(r['bad_records'])} records do not match their entries"
+                else:
+                    where = f" at entry #{r['first_bad_seq']}" if r["first_bad_seq"] else ""
+                    tail = f"{r['failure']}{where}: {r['reason']}"
                 lines.append(f"[{state}] {r['chain']:<9} org {r['org_id']}  {tail}")
+                lines.extend(f"         {p['kind']} {p['record_id']} (entry #{p['seq']}): {p['reason']}"
+                             for p in r["bad_records"])
             return "\n".join(lines) or "no chains"
 
         self.emit(options, report, human)
