@@ -1,16 +1,23 @@
 """The hash chain: concurrent appends never fork, rows never change, tampering is found."""
 
+import io
+import json
 import threading
 
 import psycopg
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dos import scope
 from dos.ledger import chain_verify, ledger_append
-from dos.models import LedgerEntry
+from dos.models import ChainHead, LedgerEntry
+from dos.tasks import ledger_anchor_daily
+from tests.conftest import api_client
+from tests.decisions.test_decide_api import decide
+from tests.factories import make_key
 
 # PostgreSQL cannot store NUL and UTF-8 has no lone surrogates: both are refused (tests below).
 TEXT = st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))
@@ -81,7 +88,7 @@ def test_verify_names_the_row_a_superuser_altered(acme, superuser_dsn):
         result = chain_verify(org_id=acme.id, chain="audit")
     assert not result.ok
     assert result.first_bad_seq == victim.seq
-    assert "altered" in result.reason
+    assert result.failure == "content_altered" and "altered" in result.reason
 
 
 @pytest.mark.django_db
@@ -116,3 +123,120 @@ def test_nul_characters_are_refused_with_a_clear_error(acme):
 def test_lone_surrogates_are_refused_with_a_clear_error(acme):
     with scope.org_scope(acme.id), pytest.raises(ValueError, match="surrogate"):
         ledger_append(chain="audit", org_id=acme.id, action="x", actor="system:test", data={"\ud800": 1})
+
+
+def _as_dba(superuser_dsn: str, *statements: tuple[str, list]) -> None:
+    """Run ``statements`` as the DBA with the user triggers of the chain tables switched off, as an
+    attacker holding the superuser would."""
+    dsn = superuser_dsn.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    tables = ("dos_ledgerentry", "dos_chainhead", "decisions_decisionrecord")
+    with psycopg.connect(dsn, autocommit=True) as dba:
+        for table in tables:
+            dba.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        try:
+            for sql, params in statements:
+                dba.execute(sql, params)
+        finally:
+            for table in tables:
+                dba.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+def _verify(org) -> tuple[int, dict, str]:
+    """``dosctl audit verify --org`` as JSON and as text: (exit code, the chain's report, text)."""
+    reports = []
+    for flags in (["--json"], []):
+        out = io.StringIO()
+        try:
+            call_command("audit", "verify", "--org", org.slug, "--chain", "audit", *flags, stdout=out)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        reports.append((code, out.getvalue()))
+    (code, as_json), (_, text) = reports
+    [chain] = json.loads(as_json)["chains"]
+    return code, chain, text
+
+
+def _entry(org_id, seq):
+    with scope.org_scope(org_id):
+        return LedgerEntry.objects.get(chain="audit", seq=seq)
+
+
+# Each tamper, done by a DBA with the triggers off, on the last 6 entries (e[1]…e[6]) of a chain
+# anchored at its head: (first entry named, counted in those 6; statements given the org and entries)
+TAMPERS = {
+    "content_altered": (4, lambda org, e: [
+        ("UPDATE dos_ledgerentry SET actor = 'user:someone-else' WHERE id = %s", [e[4].id])]),
+    "hash_altered": (4, lambda org, e: [
+        ("UPDATE dos_ledgerentry SET hash = repeat('a', 64) WHERE id = %s", [e[4].id])]),
+    "sequence_gap": (3, lambda org, e: [("DELETE FROM dos_ledgerentry WHERE id = %s", [e[3].id])]),
+    "broken_link": (5, lambda org, e: [
+        ("UPDATE dos_ledgerentry SET prev_hash = repeat('b', 64) WHERE id = %s", [e[5].id])]),
+    # The tail cut off and the head rewound with it: only the anchor still knows seq 6.
+    "truncated": (5, lambda org, e: [
+        ("DELETE FROM dos_ledgerentry WHERE id IN (%s, %s)", [e[5].id, e[6].id]),
+        ("UPDATE dos_chainhead SET seq = %s, hash = %s WHERE org_id = %s AND chain = 'audit'",
+         [e[4].seq, e[4].hash, org.id])]),
+    "head_missing": (None, lambda org, e: [
+        ("DELETE FROM dos_chainhead WHERE org_id = %s AND chain = 'audit'", [org.id])]),
+}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("failure", list(TAMPERS))
+def test_verify_detects_and_names_each_way_a_chain_can_be_broken(acme, superuser_dsn, failure):
+    top = _append(acme.id, n=6)[-1].seq
+    ledger_anchor_daily()
+    entries = {k: _entry(acme.id, top - 6 + k) for k in range(1, 7)}
+    code, report, _text = _verify(acme)
+    assert (code, report["ok"], report["failure"]) == (0, True, "")
+    first_bad, tamper = TAMPERS[failure]
+    _as_dba(superuser_dsn, *tamper(acme, entries))
+    code, report, text = _verify(acme)
+    expected_seq = None if first_bad is None else top - 6 + first_bad
+    assert (code, report["ok"], report["failure"], report["first_bad_seq"]) == (1, False, failure, expected_seq)
+    assert "[BROKEN] audit" in text and failure in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_reports_a_missing_tail_when_the_head_is_ahead_of_the_entries(acme, superuser_dsn):
+    _append(acme.id, n=3)
+    with scope.org_scope(acme.id):
+        last = LedgerEntry.objects.filter(chain="audit").order_by("-seq").first()
+    _as_dba(superuser_dsn, ("DELETE FROM dos_ledgerentry WHERE id = %s", [last.id]))
+    code, report, _text = _verify(acme)
+    assert (code, report["failure"], report["first_bad_seq"]) == (1, "missing_tail", last.seq)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_names_a_decision_record_altered_behind_its_chain_entry(acme, lending, superuser_dsn):
+    lender = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"], name="lender"))
+    decided = [decide(lender, subject=f"lead-{i}", dsr=48.5).json()["decision_id"] for i in range(3)]
+    out = io.StringIO()
+    call_command("audit", "verify", "--org", "acme", "--chain", "decisions", "--json", stdout=out)
+    [clean] = json.loads(out.getvalue())["chains"]
+    assert (clean["ok"], clean["records_checked"], clean["bad_records"]) == (True, 3, [])
+    victim = decided[1]
+    _as_dba(superuser_dsn, ("UPDATE decisions_decisionrecord SET outcome = 'approve' WHERE id = %s", [victim]))
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("audit", "verify", "--org", "acme", "--chain", "decisions", stdout=out)
+    assert exited.value.code == 1
+    assert f"decision {victim}" in out.getvalue() and "record altered" in out.getvalue()
+    with scope.org_scope(acme.id):
+        result = chain_verify(org_id=acme.id, chain="decisions")
+    assert (result.ok, result.failure, result.checked) == (False, "record_mismatch", 3)
+    assert [p.record_id for p in result.bad_records] == [victim]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_the_head_no_longer_hides_a_chain_from_verify(acme, superuser_dsn):
+    _append(acme.id, n=2)
+    _as_dba(superuser_dsn, ("DELETE FROM dos_chainhead WHERE org_id = %s", [acme.id]))
+    with scope.org_scope(acme.id):
+        assert not ChainHead.objects.exists()
+    out = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("audit", "verify", "--json", stdout=out)  # all orgs: chains found from their entries
+    broken = [c for c in json.loads(out.getvalue())["chains"] if c["org_id"] == str(acme.id)]
+    assert {c["failure"] for c in broken} == {"head_missing"}
