@@ -154,6 +154,10 @@ GUARDIAN_MONKEY_PATCH_USER = False
 if OIDC_RP_CLIENT_ID:
     AUTHENTICATION_BACKENDS.insert(0, "tenancy.oidc.DosOIDCBackend")
 OTP_TOTP_ISSUER = "DecisionOS"
+# A first TOTP enrolment needs a one-time token e-mailed to the person (tenancy.otp); its lifetime.
+OTP_ENROLMENT_TOKEN_SECONDS = env.int("OTP_ENROLMENT_TOKEN_SECONDS", default=3600)
+# Refused SSO sign-ins land on the sign-in page, which shows why.
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)

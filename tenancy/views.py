@@ -11,7 +11,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods
 
 from tenancy import otp
@@ -37,6 +37,8 @@ def otp_step(request):
         return redirect(_next(request))
     device = otp.confirmed_totp(user)
     enrolling = device is None
+    if enrolling and not otp.enrolment_unlocked(request):
+        return _enrolment_token_step(request)
     if enrolling:
         device = otp.pending_totp(user)
     error = ""
@@ -54,6 +56,27 @@ def otp_step(request):
         context["qr_svg"] = _qr_svg(device.config_url)
         context["secret"] = base64.b32encode(device.bin_key).decode().rstrip("=")
     return render(request, "account/otp.html", context, status=400 if error else 200)
+
+
+def _masked_address(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def _enrolment_token_step(request):
+    """Before a first enrolment: the one-time token e-mailed to the person (tenancy.otp)."""
+    user, error, status = request.user, "", 200
+    if request.method == "POST" and request.POST.get("resend"):
+        otp.enrolment_token_issue(user=user, request=request)
+    elif request.method == "POST":
+        if otp.enrolment_token_redeem(request, token=request.POST.get("enrolment_token", "")):
+            return redirect(f"{reverse('account-otp')}?{urlencode({'next': _next(request)})}")
+        error, status = "That set-up code is not valid (it works once, and expires). Send a new one below.", 400
+    elif not otp.enrolment_token_outstanding(user):
+        otp.enrolment_token_issue(user=user, request=request)
+    context = {"enrolling": True, "token_step": True, "error": error, "next": _next(request),
+               "sent_to": _masked_address(user.email)}
+    return render(request, "account/otp.html", context, status=status)
 
 
 @require_http_methods(["POST"])
