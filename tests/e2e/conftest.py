@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -88,8 +89,21 @@ def sign_in_with_sso(page, base: str, email: str) -> None:
 
 
 
+def enter_enrolment_token(page) -> None:
+    """A first enrolment starts with the one-time set-up code e-mailed to the person (the test mail
+    backend keeps it in django.core.mail.outbox, which the live server shares)."""
+    from django.core import mail
+
+    token = re.search(r"Set-up code: ([A-Z0-9-]+)", mail.outbox[-1].body).group(1)
+    page.fill("#enrolment-token", token)
+    page.click("#enrolment-token-form button[type=submit]")
+    page.wait_for_selector("#totp-secret")
+
+
 def enrol_totp(page, base: str) -> None:
-    """On the TOTP enrolment page after SSO: read the secret, prove a code, continue to the admin."""
+    """On the TOTP enrolment page after SSO: enter the e-mailed set-up code, read the secret, prove a
+    code, continue to the admin."""
+    enter_enrolment_token(page)
     secret = page.inner_text("#totp-secret")
     key = base64.b32decode(secret + "=" * (-len(secret) % 8))
     page.fill("#token", f"{totp(key):06d}")
