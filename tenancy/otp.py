@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 
 import django_otp
+import structlog
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
@@ -24,7 +25,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenancy.audit_auth import audit_auth_event
 
+log = structlog.get_logger(__name__)
+
 BACKUP_CODES = 10
+SELF_SENDS_PER_HOUR = 5
 ENROLMENT_SESSION_KEY = "dos_otp_enrolment_unlocked"
 _TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read from an e-mail, typed by hand
 
@@ -42,16 +46,39 @@ def enrolment_token_outstanding(user) -> bool:
     return cache.get(_token_key(user)) is not None
 
 
+class EnrolmentTokenNotSent(Exception):
+    """The set-up code was not sent: too many requests (429), or the mail server refused it (503)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 def enrolment_token_issue(*, user, request=None, issued_by: str = "self") -> None:
-    """Send the person a fresh one-time enrolment token (replacing any earlier one) by e-mail."""
+    """Send the person a fresh one-time enrolment token (replacing any earlier one) by e-mail.
+
+    A person may ask for at most SELF_SENDS_PER_HOUR codes (the page is reachable by anyone holding
+    their session: it must not become a mail cannon); administrators' resets are not limited."""
+    if issued_by == "self":
+        sends_key = f"{_token_key(user)}:sends"
+        cache.add(sends_key, 0, timeout=3600)
+        if cache.incr(sends_key) > SELF_SENDS_PER_HOUR:
+            raise EnrolmentTokenNotSent("Too many set-up codes were sent in the last hour; try again later or ask "
+                                        "your administrator for a reset.", 429)
     raw = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(16))  # 80 bits
     token = "-".join(raw[i:i + 4] for i in range(0, 16, 4))
     cache.set(_token_key(user), _token_hash(token), timeout=settings.OTP_ENROLMENT_TOKEN_SECONDS)
     minutes = settings.OTP_ENROLMENT_TOKEN_SECONDS // 60
-    send_mail("[DecisionOS] Your two-step verification set-up code",
-              f"Someone signed in to DecisionOS as {user.email} and is setting up two-step verification.\n\n"
-              f"Set-up code: {token}\n\nIt works once, for {minutes} minutes. If this was not you, do not use it "
-              "and tell your security team.", None, [user.email], fail_silently=False)
+    try:
+        send_mail("[DecisionOS] Your two-step verification set-up code",
+                  f"Someone signed in to DecisionOS as {user.email} and is setting up two-step verification.\n\n"
+                  f"Set-up code: {token}\n\nIt works once, for {minutes} minutes. If this was not you, do not use "
+                  "it and tell your security team.", None, [user.email], fail_silently=False)
+    except Exception as exc:
+        cache.delete(_token_key(user))
+        log.exception("otp.enrolment_token_mail_failed", user_id=str(user.pk))
+        raise EnrolmentTokenNotSent("The set-up code could not be e-mailed; try again in a few minutes or ask "
+                                    "your administrator.", 503) from exc
     audit_auth_event(user=user, action="auth.otp_enrolment_token_sent", request=request,
                      data={"issued_by": issued_by, "channel": "email"})
 

@@ -66,14 +66,17 @@ def _masked_address(email: str) -> str:
 def _enrolment_token_step(request):
     """Before a first enrolment: the one-time token e-mailed to the person (tenancy.otp)."""
     user, error, status = request.user, "", 200
-    if request.method == "POST" and request.POST.get("resend"):
-        otp.enrolment_token_issue(user=user, request=request)
-    elif request.method == "POST":
-        if otp.enrolment_token_redeem(request, token=request.POST.get("enrolment_token", "")):
-            return redirect(f"{reverse('account-otp')}?{urlencode({'next': _next(request)})}")
-        error, status = "That set-up code is not valid (it works once, and expires). Send a new one below.", 400
-    elif not otp.enrolment_token_outstanding(user):
-        otp.enrolment_token_issue(user=user, request=request)
+    try:
+        if request.method == "POST" and request.POST.get("resend"):
+            otp.enrolment_token_issue(user=user, request=request)
+        elif request.method == "POST":
+            if otp.enrolment_token_redeem(request, token=request.POST.get("enrolment_token", "")):
+                return redirect(f"{reverse('account-otp')}?{urlencode({'next': _next(request)})}")
+            error, status = "That set-up code is not valid (it works once, and expires). Send a new one below.", 400
+        elif not otp.enrolment_token_outstanding(user):
+            otp.enrolment_token_issue(user=user, request=request)
+    except otp.EnrolmentTokenNotSent as exc:
+        error, status = str(exc), exc.status
     context = {"enrolling": True, "token_step": True, "error": error, "next": _next(request),
                "sent_to": _masked_address(user.email)}
     return render(request, "account/otp.html", context, status=status)

@@ -279,3 +279,37 @@ def test_an_operator_unlinks_a_recreated_idp_account_and_the_next_sign_in_links_
     alice.refresh_from_db()
     assert alice.oidc_subject == "idp-alice-new"
     assert audit_actions(acme.id, "auth.oidc_unlinked") and audit_actions(acme.id, "auth.oidc_linked")
+
+
+def test_a_session_cannot_turn_the_set_up_page_into_a_mail_cannon(alice):
+    from tenancy.otp import SELF_SENDS_PER_HOUR
+
+    client = signed_in(alice)
+    client.get("/account/otp/")
+    for _ in range(SELF_SENDS_PER_HOUR - 1):
+        assert client.post("/account/otp/", {"resend": "1"}).status_code == 200
+    refused = client.post("/account/otp/", {"resend": "1"})
+    assert refused.status_code == 429
+    assert "Too many set-up codes" in refused.content.decode()
+    assert len(mail.outbox) == SELF_SENDS_PER_HOUR
+    assert client.post("/account/otp/", {"enrolment_token": mailed_token_latest(alice.email)}).status_code == 302
+
+
+def test_a_mail_server_failure_is_a_message_not_a_500(alice, settings):
+    settings.EMAIL_BACKEND = "tests.tenancy.test_oidc_edges.RefusingMailBackend"
+    page = signed_in(alice).get("/account/otp/")
+    assert page.status_code == 503
+    assert "could not be e-mailed" in page.content.decode()
+
+
+class RefusingMailBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("smtp down")
+
+
+def mailed_token_latest(to: str) -> str:
+    message = [m for m in mail.outbox if to in m.to][-1]
+    return re.search(r"Set-up code: ([A-Z0-9-]+)", message.body).group(1)
