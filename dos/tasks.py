@@ -7,6 +7,8 @@ is written to the audit chain.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from celery import Task, shared_task
 from django.utils import timezone
 
@@ -28,14 +30,30 @@ class OrgTask(Task):
             return super().__call__(*args, **kwargs)
 
 
+# Narrow the orgs a job visits (``filter(job, org_ids) -> org_ids``), run in the job's platform
+# scope. Tenancy registers the org-status rule here (tenancy.status.orgs_a_job_may_visit): frozen
+# and suspended orgs are skipped by jobs that write.
+_org_filters: list[Callable[[str, list], list]] = []
+
+
+def register_org_filter(org_filter: Callable[[str, list], list]) -> None:
+    if org_filter not in _org_filters:
+        _org_filters.append(org_filter)
+
+
 def orgs_where(*, job: str, sql: str, params=()) -> list:
-    """Org ids a job must visit (``sql`` selects them), found in one audited platform-scope query;
-    the job then works on each org inside ``scope.org_scope``."""
+    """Org ids a job must visit (``sql`` selects them) and may visit (the registered filters, e.g.
+    the org's status), found in one audited platform scope; the job then works on each org inside
+    ``scope.org_scope``. ``job`` starts with the job's name, which the filters look up."""
     from django.db import connection
 
-    with scope.platform_scope(reason=f"job: {job}"), connection.cursor() as cur:
-        cur.execute(sql, list(params))
-        return [row[0] for row in cur.fetchall()]
+    with scope.platform_scope(reason=f"job: {job}"):
+        with connection.cursor() as cur:
+            cur.execute(sql, list(params))
+            org_ids = [row[0] for row in cur.fetchall()]
+        for org_filter in _org_filters:
+            org_ids = org_filter(job, org_ids)
+        return org_ids
 
 
 @shared_task(name="dos.tasks.ledger_anchor_daily", ignore_result=True)

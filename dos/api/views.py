@@ -3,20 +3,61 @@
 They (1) run the whole request in one database transaction, rolled back on any error response, so
 a write is all-or-nothing even when a view writes before it validates; (2) authenticate, then check
 the action's permission (fail closed); (3) call ``enter_scope`` — the single place where the tenant
-scope for the transaction is set; (4) honour ``Idempotency-Key`` on writes. Resource viewsets
-provide ``queryset`` (and ``parent_filters`` for nested routes) and never override ``get_queryset``.
+scope for the transaction is set; (4) run the registered request checks (the org's status, a hook
+tenancy registers: the kernel does not import tenancy); (5) honour ``Idempotency-Key`` on writes.
+Resource viewsets provide ``queryset`` (and ``parent_filters`` for nested routes) and never override
+``get_queryset``; a credential bound to one project sees only that project's rows (404 otherwise).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db import transaction
-from rest_framework import mixins, viewsets
+from rest_framework import exceptions, mixins, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dos import scope
-from dos.api.permissions import ActionPermission
+from dos.api.permissions import PUBLIC, ActionPermission, action_name, required_permission
 from dos.idempotency import HEADER, WRITE_METHODS, Pending, Replay, idempotency_begin, idempotency_complete
+
+PROJECT_MODEL = "tenancy.project"
+
+# Checks every authenticated API request passes after its permission, before any work:
+# ``check(principal, *, write, permission, action)`` raises to refuse. Registered by apps above the
+# kernel in AppConfig.ready() (tenancy: the org's status).
+_request_checks: list[Callable[..., None]] = []
+
+
+def register_request_check(check: Callable[..., None]) -> None:
+    if check not in _request_checks:
+        _request_checks.append(check)
+
+
+def bound_project_id(principal):
+    """The project a credential is confined to: an API key is issued for one project."""
+    if getattr(principal, "kind", "") == "api_key":
+        return getattr(principal, "project_id", None)
+    return None
+
+
+def project_lookup_for(model) -> str | None:
+    """The queryset lookup from ``model`` to its project id, or None for org-wide models: the
+    project itself, a ``project`` foreign key, or one hop through a foreign key to a model that
+    has one (``policy_set__project_id``, ``case__project_id``)."""
+    if model._meta.label_lower == PROJECT_MODEL:
+        return "pk"
+    fks = [f for f in model._meta.fields if f.many_to_one and f.related_model is not None]
+    for field in fks:
+        if field.related_model._meta.label_lower == PROJECT_MODEL:
+            return f"{field.name}_id"
+    for field in fks:
+        for inner in field.related_model._meta.fields:
+            if inner.many_to_one and inner.related_model is not None \
+                    and inner.related_model._meta.label_lower == PROJECT_MODEL:
+                return f"{field.name}__{inner.name}_id"
+    return None
 
 
 class _Replayed(Exception):
@@ -49,7 +90,27 @@ class ScopedViewMixin:
         # DRF authenticates lazily inside initial(); the tenant scope can only be known after it.
         super().initial(request, *args, **kwargs)
         self.enter_scope(request)
+        self._run_request_checks(request)
         self._begin_idempotency(request)
+
+    def _run_request_checks(self, request) -> None:
+        if request.auth is None or request.method == "OPTIONS":
+            return
+        permission = required_permission(self, request)
+        if permission == PUBLIC:
+            return
+        for check in _request_checks:
+            check(request.auth, write=request.method in WRITE_METHODS, permission=permission,
+                  action=action_name(self, request))
+
+    def project_scoped(self, queryset, lookup: str | None = None):
+        """``queryset`` restricted to the caller's project when its credential is bound to one —
+        for ids that arrive in a request body rather than the URL."""
+        project_id = bound_project_id(self.request.auth)
+        lookup = lookup or project_lookup_for(queryset.model)
+        if project_id is None or not lookup:
+            return queryset
+        return queryset.filter(**{lookup: project_id})
 
     def enter_scope(self, request) -> None:
         """Set the transaction-local tenant scope from the authenticated principal."""
@@ -89,10 +150,21 @@ class DosViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     """Resource endpoints; combine with the DRF mixins for the verbs you offer.
 
     ``parent_filters`` maps queryset lookups to URL kwargs for nested routes, e.g.
-    ``{"project_id": "project_pk"}``.
+    ``{"project_id": "project_pk"}``. ``project_lookup`` names the path from the model to its
+    project when it cannot be found by ``project_lookup_for`` (``""`` marks an org-wide resource).
     """
 
     parent_filters: dict[str, str] = {}
+    project_lookup: str | None = None
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A nested route names its parent project: another project's is "not found" to a key bound
+        # to one project, like any of that project's rows.
+        bound = bound_project_id(request.auth)
+        parent = self.kwargs.get("project_pk")
+        if bound is not None and parent is not None and str(parent) != str(bound):
+            raise exceptions.NotFound("No such project.")
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -102,6 +174,11 @@ class DosViewSet(ScopedViewMixin, viewsets.GenericViewSet):
             queryset = queryset.filter(org_id=scope.require_org_id())
         if self.parent_filters:
             queryset = queryset.filter(**{lookup: self.kwargs[kwarg] for lookup, kwarg in self.parent_filters.items()})
+        project_id = bound_project_id(self.request.auth)
+        if project_id is not None:
+            lookup = self.project_lookup if self.project_lookup is not None else project_lookup_for(queryset.model)
+            if lookup:
+                queryset = queryset.filter(**{lookup: project_id})
         return queryset
 
 
