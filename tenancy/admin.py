@@ -166,7 +166,7 @@ class MembershipAdmin(PersonColumnMixin, DosModelAdmin):
         org = Org.objects.get(id=_actor(request).org_id)
         created = services.membership_add(org=org, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
                                           actor=_actor(request))
-        obj.pk, obj.id = created.pk, created.id
+        obj.pk, obj.id, obj.user = created.pk, created.id, created.user
 
     def delete_model(self, request, obj):
         try:
@@ -283,7 +283,7 @@ class GrantAdmin(PersonColumnMixin, DosModelAdmin):
             scope_kind=form.cleaned_data["scope"] or GrantScope.ORG, project=form.cleaned_data.get("project"),
             reason=form.cleaned_data.get("reason", ""), expires_at=form.cleaned_data.get("expires_at"),
             actor=_actor(request))
-        obj.pk, obj.id = created.pk, created.id
+        obj.pk, obj.id, obj.user = created.pk, created.id, created.user
 
     def delete_model(self, request, obj):
         services.grant_revoke(grant=obj, actor=_actor(request))
