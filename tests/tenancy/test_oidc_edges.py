@@ -263,9 +263,9 @@ def test_a_token_is_never_sent_to_someone_already_enrolled_without_a_reset(alice
     assert mail.outbox == []
 
 
-def test_people_created_by_sso_are_staff_without_a_second_factor_yet(backend, acme):
+def test_people_created_by_sso_are_never_superusers_and_have_no_second_factor_yet(backend, acme):
     user, _ = sign_in(backend, claims_for("new@acme.example", "idp-new", roles=["acme:reviewer"]))
-    assert user.is_staff and not user.is_superuser
+    assert not user.is_superuser and user.oidc_subject == "idp-new"
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert UserFactory._meta.model.objects.filter(email="new@acme.example").count() == 1
 
