@@ -36,7 +36,7 @@ def clock() -> dt.datetime:
     return timezone.now()
 
 
-FREE_TEXT_KEYS = frozenset({"comment", "reason", "note", "detail"})
+FREE_TEXT_KEYS = frozenset({"comment", "reason", "note", "detail", "name"})  # "name": an uploaded file's name
 
 
 def case_event(case: Case, kind: str, actor, data: dict | None = None) -> CaseEvent:

@@ -104,7 +104,7 @@ class DosOIDCBackend(OIDCAuthenticationBackend):
 
     def create_user(self, claims):
         user = User.objects.create_user(email=claims["email"].strip().lower(), full_name=claims.get("name", ""),
-                                        is_staff=True, oidc_subject=str(claims["sub"]))
+                                        oidc_subject=str(claims["sub"]))  # access comes from memberships
         self._sync(user, claims)
         self._note_unverified(user, claims)
         return user
