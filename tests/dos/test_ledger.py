@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dos import scope
-from dos.ledger import chain_verify, ledger_append
+from dos.canonical import canonical_json, sha256_hex
+from dos.ledger import _content, chain_verify, ledger_append, link_hash
 from dos.models import ChainHead, LedgerEntry
 from dos.tasks import ledger_anchor_daily
 from tests.conftest import api_client
@@ -162,6 +163,24 @@ def _entry(org_id, seq):
         return LedgerEntry.objects.get(chain="audit", seq=seq)
 
 
+def _rewritten_from_4(org, e) -> list[tuple[str, list]]:
+    """Entry 4 altered and every hash from there on recomputed, head included: the chain is
+    self-consistent again, and only the anchor taken before still knows the truth."""
+    statements, prev = [], e[3].hash
+    for k in range(4, 7):
+        entry = e[k]
+        actor = "user:someone-else" if k == 4 else entry.actor
+        content_hash = sha256_hex(canonical_json(_content(
+            chain=entry.chain, org_id=org.id, action=entry.action, actor=actor, target=entry.target, data=entry.data,
+            corr_id=entry.corr_id, created_at=entry.created_at)))
+        entry_hash = link_hash(prev, content_hash)
+        statements.append(("UPDATE dos_ledgerentry SET actor = %s, content_hash = %s, prev_hash = %s, hash = %s "
+                           "WHERE id = %s", [actor, content_hash, prev, entry_hash, entry.id]))
+        prev = entry_hash
+    statements.append(("UPDATE dos_chainhead SET hash = %s WHERE org_id = %s AND chain = 'audit'", [prev, org.id]))
+    return statements
+
+
 # Each tamper, done by a DBA with the triggers off, on the last 6 entries (e[1]…e[6]) of a chain
 # anchored at its head: (first entry named, counted in those 6; statements given the org and entries)
 TAMPERS = {
@@ -177,6 +196,7 @@ TAMPERS = {
         ("DELETE FROM dos_ledgerentry WHERE id IN (%s, %s)", [e[5].id, e[6].id]),
         ("UPDATE dos_chainhead SET seq = %s, hash = %s WHERE org_id = %s AND chain = 'audit'",
          [e[4].seq, e[4].hash, org.id])]),
+    "anchor_mismatch": (6, _rewritten_from_4),  # found at the anchored seq, the old head
     "head_missing": (None, lambda org, e: [
         ("DELETE FROM dos_chainhead WHERE org_id = %s AND chain = 'audit'", [org.id])]),
 }
