@@ -3,7 +3,8 @@
 The entry chains a projection of the record (``decision_chain_data``): who was decided about, for
 what purpose, under which policy and input, with which outcome and reason codes. A record matches
 its entry when that projection, in canonical form, hashes to the same value as the entry's data,
-the entry names the record as its target and the record's ``ledger_hash`` is the entry's hash.
+the entry names the record as its target, the record's ``ledger_hash`` is the entry's hash and its
+policy version is the one whose sha256 was chained.
 ``dosctl audit verify`` runs ``decision_records_verify`` for every decisions chain (registered in
 ``DecisionsConfig.ready``); the evidence bundle shows the same comparison for one record.
 """
@@ -30,8 +31,9 @@ def decision_chain_data(record) -> dict:
     return data
 
 
-def record_entry_compare(record, entry) -> str:
-    """Why ``record`` does not match its chain entry ("" when it does)."""
+def record_entry_compare(record, entry, *, version_sha256: str | None = None) -> str:
+    """Why ``record`` does not match its chain entry ("" when it does). ``version_sha256`` is its
+    policy version's sha256 when the caller has it at hand."""
     if entry is None:
         return f"no decisions-chain entry at seq {record.ledger_seq}"
     if entry.target != f"decision:{record.id}":
@@ -40,15 +42,18 @@ def record_entry_compare(record, entry) -> str:
         return f"ledger_hash differs from the hash of chain entry #{entry.seq}"
     if sha256_hex(canonical_json(decision_chain_data(record))) != sha256_hex(canonical_json(entry.data)):
         return f"record does not match what chain entry #{entry.seq} recorded (record altered)"
+    if (record.policy_version.sha256 if version_sha256 is None else version_sha256) != record.policy_sha256:
+        return "the record's policy version is not the one whose sha256 was chained"
     return ""
 
 
 def decision_records_verify(*, org_id, batch: int = 2000) -> tuple[int, list[RecordProblem]]:
     """Compare every decision record of ``org_id`` with its chain entry; (checked, problems)."""
-    from decisions.models import DecisionRecord
+    from decisions.models import DecisionRecord, PolicyVersion
     from dos.models import LedgerEntry
 
     checked, problems = 0, []
+    versions = dict(PolicyVersion.objects.filter(org_id=org_id).values_list("id", "sha256"))
     records = DecisionRecord.objects.filter(org_id=org_id).order_by("id")
     last = None
     while True:
@@ -58,7 +63,8 @@ def decision_records_verify(*, org_id, batch: int = 2000) -> tuple[int, list[Rec
         seqs = [r.ledger_seq for r in page if r.ledger_seq is not None]
         entries = {e.seq: e for e in LedgerEntry.objects.filter(org_id=org_id, chain="decisions", seq__in=seqs)}
         for record in page:
-            reason = record_entry_compare(record, entries.get(record.ledger_seq))
+            reason = record_entry_compare(record, entries.get(record.ledger_seq),
+                                          version_sha256=versions.get(record.policy_version_id, ""))
             if reason:
                 problems.append(RecordProblem(kind="decision", record_id=str(record.id), seq=record.ledger_seq,
                                               reason=reason))

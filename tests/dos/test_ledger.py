@@ -229,7 +229,14 @@ def test_verify_reports_a_missing_tail_when_the_head_is_ahead_of_the_entries(acm
 
 
 @pytest.mark.django_db(transaction=True)
-def test_verify_names_a_decision_record_altered_behind_its_chain_entry(acme, lending, superuser_dsn):
+@pytest.mark.parametrize(("change", "reported"), [
+    ("outcome = 'approve'", "record altered"),
+    ("subject_token = 'vt_someone_else'", "record altered"),
+    ("ledger_hash = repeat('c', 64)", "ledger_hash differs"),
+    ("ledger_seq = ledger_seq + 1", "not this record"),
+], ids=["outcome", "subject", "ledger_hash", "ledger_seq"])
+def test_verify_names_a_decision_record_altered_behind_its_chain_entry(acme, lending, superuser_dsn, change,
+                                                                       reported):
     lender = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"], name="lender"))
     decided = [decide(lender, subject=f"lead-{i}", dsr=48.5).json()["decision_id"] for i in range(3)]
     out = io.StringIO()
@@ -237,12 +244,12 @@ def test_verify_names_a_decision_record_altered_behind_its_chain_entry(acme, len
     [clean] = json.loads(out.getvalue())["chains"]
     assert (clean["ok"], clean["records_checked"], clean["bad_records"]) == (True, 3, [])
     victim = decided[1]
-    _as_dba(superuser_dsn, ("UPDATE decisions_decisionrecord SET outcome = 'approve' WHERE id = %s", [victim]))
+    _as_dba(superuser_dsn, (f"UPDATE decisions_decisionrecord SET {change} WHERE id = %s", [victim]))
     out = io.StringIO()
     with pytest.raises(SystemExit) as exited:
         call_command("audit", "verify", "--org", "acme", "--chain", "decisions", stdout=out)
     assert exited.value.code == 1
-    assert f"decision {victim}" in out.getvalue() and "record altered" in out.getvalue()
+    assert f"decision {victim}" in out.getvalue() and reported in out.getvalue()
     with scope.org_scope(acme.id):
         result = chain_verify(org_id=acme.id, chain="decisions")
     assert (result.ok, result.failure, result.checked) == (False, "record_mismatch", 3)
