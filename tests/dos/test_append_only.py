@@ -12,7 +12,7 @@ from django.utils import timezone
 from decisions.models import PolicyVersion
 from dos import scope
 from dos.append_only import APP_ROLE, app_role_sql
-from dos.ledger import ledger_append
+from dos.ledger import _APPEND_SQL, GENESIS, ledger_append
 from dos.models import ChainHead
 from dos.tasks import ledger_anchor_daily
 from tests.conftest import api_client
@@ -145,3 +145,29 @@ def test_a_draft_can_change_but_a_submitted_version_keeps_its_source(acme, lendi
         PolicyVersion.objects.filter(pk=draft.pk).delete()
         assert not PolicyVersion.objects.filter(pk=draft.pk).exists()
         assert PolicyVersion.objects.get(pk=lending.pk).status == "retired"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_app_role_still_appends_with_only_the_privileges_the_migrations_leave(acme, superuser_dsn):
+    """Production's default privileges give the app role DML on every table; after the migrations'
+    REVOKEs an append (head lock, head advance, entry insert) still works as that role."""
+    tables = [("dos_ledgerentry", ()), ("dos_chainanchor", ()), ("dos_chainhead", ("seq", "hash", "updated_at"))]
+    now = timezone.now()
+    with psycopg.connect(_test_db_dsn(superuser_dsn)) as conn:
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
+        conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+        for table, columns in tables:
+            conn.execute(app_role_sql(table, columns))
+        conn.execute(f"SET LOCAL ROLE {APP_ROLE}")
+        conn.execute("SELECT set_config('dos.org_id', %s, true)", [str(acme.id)])
+        try:
+            conn.execute("INSERT INTO dos_chainhead (org_id, chain, seq, hash, updated_at) VALUES (%s, 'billing', 0, %s, "
+                         "%s) ON CONFLICT (org_id, chain) DO NOTHING", [acme.id, GENESIS, now])
+            params = {"org": acme.id, "chain": "billing", "content_hash": "c" * 64, "created_at": now,
+                      "action": "test.append", "actor": "system:test", "target": "", "data": "{}", "corr_id": ""}
+            [(_id, seq, _hash)] = conn.execute(_APPEND_SQL, params).fetchall()
+            assert seq == 1
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+                conn.execute("UPDATE dos_chainhead SET org_id = org_id WHERE chain = 'billing'")
+        finally:
+            conn.rollback()
