@@ -22,6 +22,7 @@ from django.utils.crypto import salted_hmac
 
 from billing.services import MeterInput, meter_record, meter_record_many
 from decisions.choices import RecordKind, VersionStatus
+from decisions.hooks import review_requested
 from decisions.guardrails import InputTooComplex, guard_input
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
@@ -285,10 +286,8 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
             refs={"pii_masked": guarded.findings} if guarded.findings else {},
         )
         case = None
-        if evaluation.needs_review:
-            from hitl.services import decision_case_open  # a review decision opens a case in this transaction
-
-            case = decision_case_open(record=record, evaluation=evaluation, project=project, actor=actor)
+        if evaluation.needs_review and review_requested:  # a review decision opens a case in this transaction
+            [case] = review_requested.one(records=[(record, evaluation)], project=project, actor=actor)
     return Decided(record=record, version=version, case=case)
 
 
@@ -370,10 +369,8 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
             record.ledger_seq, record.ledger_hash, record.latency_ms = link.seq, link.hash, latency
         bulk_insert(DecisionRecord, pending)
         reviews = [r for r in pending if r.evaluation.needs_review]
-        if reviews:
-            from hitl.services import decision_cases_open
-
-            opened = decision_cases_open(records=[(r, r.evaluation) for r in reviews], project=project, actor=actor)
+        if reviews and review_requested:
+            opened = review_requested.one(records=[(r, r.evaluation) for r in reviews], project=project, actor=actor)
             for record, case in zip(reviews, opened, strict=True):
                 record.case_id = case.id
     return results

@@ -6,14 +6,12 @@ the login page exists only for break-glass superusers, and it asks for a TOTP co
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+
+from dos.hooks import Hook
 
 
 class BreakGlassLoginForm(OTPAdminAuthenticationForm):
@@ -24,6 +22,11 @@ class BreakGlassLoginForm(OTPAdminAuthenticationForm):
                 code="sso_required",
             )
         super().confirm_login_allowed(user)
+
+
+# Apps add back-office pages that are not a model's (``fn(site) -> [path(…), …]``), e.g. tenancy's
+# org switcher and plans page.
+admin_views = Hook("dos.admin_views")
 
 
 class DosAdminSite(OTPAdminSite):
@@ -62,31 +65,8 @@ class DosAdminSite(OTPAdminSite):
         return context
 
     def get_urls(self):
-        return [
-            path("switch-org/", self.admin_view(self.switch_org), name="switch-org"),
-            path("plans/", self.admin_view(self.plans_view), name="plans"),
-            *super().get_urls(),
-        ]
-
-    def switch_org(self, request):
-        from tenancy.selectors import ACTIVE_ORG_SESSION_KEY
-
-        org_id = request.POST.get("org_id", "")
-        principal = request.dos_principal
-        if request.method == "POST" and principal and org_id in dict(principal.orgs):
-            request.session[ACTIVE_ORG_SESSION_KEY] = org_id
-            messages.success(request, f"Now working in {dict(principal.orgs)[org_id]}.")
-        target = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-            target = reverse("admin:index")
-        return HttpResponseRedirect(target)
-
-    def plans_view(self, request):
-        from tenancy.plans import load_plans
-
-        context = {**self.each_context(request), "title": "Plans, entitlements and quotas",
-                   "plans": list(load_plans().values())}
-        return TemplateResponse(request, "admin/dos_plans.html", context)
+        extra = [url for contribute in admin_views.handlers for url in contribute(self)]
+        return [*extra, *super().get_urls()]
 
 
 def _oidc_enabled() -> bool:

@@ -16,6 +16,7 @@ import uuid
 from django.db import connection
 from django.utils.crypto import salted_hmac
 
+from dos.hooks import Hook
 from dos.ledger import Appended, ledger_append
 from dos.pii import mask_deep
 
@@ -85,23 +86,14 @@ def ip_for_chain(value, *, mode: str, org_id) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def ensure_platform_org() -> None:
-    """The org that owns platform-level audit entries (created by a migration; restored if a
-    database was flushed). Runs in platform scope."""
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute(
-            "INSERT INTO tenancy_org (id, slug, name, plan, status, region, ip_allowlist, settings, created_at) "
-            "VALUES (%s, '_platform', 'DecisionOS platform', 'enterprise', 'active', 'KR', '[]', '{}', now()) "
-            "ON CONFLICT (id) DO NOTHING",
-            ["00000000-0000-0000-0000-000000000000"],
-        )
+# The org that owns platform-level audit entries (its row belongs to tenancy, which registers
+# ``platform_org_ensure`` to create it when a database was flushed).
+PLATFORM_ORG_ID = uuid.UUID(int=0)
+platform_org_ensure = Hook("dos.platform_org_ensure", single=True)
 
 
 def audit_platform_scope_used(*, reason: str, actor=None) -> Appended:
-    from tenancy.models import PLATFORM_ORG_ID
-
-    ensure_platform_org()
+    if platform_org_ensure:
+        platform_org_ensure.one()
     return audit_record(org_id=PLATFORM_ORG_ID, action="platform_scope.used", actor=actor,
                         data={"reason": reason[:300]})

@@ -72,9 +72,28 @@ def _mask_joined(match: re.Match) -> str:
     return masked if masked != hyphenated else match.group(0)
 
 
+# The product's own opaque ids (UUIDs, hex digests) are not personal data, and their digit runs can
+# look like account numbers ("445b8025-4321-463d…"): they pass through untouched.
+OPAQUE_ID_RE = re.compile(
+    r"(?i)(?<![0-9a-z])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32,})(?![0-9a-z])")
+
+
 def mask_text(text: str) -> str:
     """Replace every recognised identifier in free text with a typed placeholder."""
     if not text or not any(ch.isdigit() or ch == "@" for ch in text):
+        return text
+    if "-" in text or len(text) >= 32:
+        pieces, last = [], 0
+        for match in OPAQUE_ID_RE.finditer(text):
+            pieces += [_mask_free(text[last:match.start()]), match.group(0)]
+            last = match.end()
+        if pieces:
+            return "".join(pieces) + _mask_free(text[last:])
+    return _mask_free(text)
+
+
+def _mask_free(text: str) -> str:
+    if not text:
         return text
     if "_" in text or "." in text:
         text = JOINED_DIGITS_RE.sub(_mask_joined, text)

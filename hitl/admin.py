@@ -12,10 +12,10 @@ from django.utils.html import format_html
 from dos.admin_base import DosModelAdmin
 from hitl.admin_inbox import CaseAdmin
 from hitl.choices import AppealStatus, CaseStatus
+from hitl.desk import desk_setting_save, reviewer_profile_save
 from hitl.models import Appeal, Case, Notification, Queue, ReviewerProfile, SLAPolicy
 from hitl.routing import rule_error
 from hitl.services import notifications_read
-from hitl.setup import desk_setting_save, reviewer_profile_save
 
 DESK = "members.manage"  # who may change the desk's set-up: org owners and admins
 
@@ -36,7 +36,7 @@ class QueueForm(forms.ModelForm):
 
 
 class DeskSettingAdmin(DosModelAdmin):
-    """Queues and SLA policies: saved through ``hitl.setup.desk_setting_save`` (audited)."""
+    """Queues and SLA policies: saved through ``hitl.desk.desk_setting_save`` (audited)."""
 
     permission_map = {"view": "hitl.review", "add": DESK, "change": DESK}
 

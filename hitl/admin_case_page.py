@@ -11,14 +11,31 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from dos.authz import PermissionRefused
 from dos.management.base import is_uuid
 from dos.pii import mask_value
 from hitl import appeals, attachments, notes
-from hitl.actions import ActionInvalid, case_act
-from hitl.admin_inbox import OPEN_APPEALS, REFUSALS, case_actions_for, sla_state
-from hitl.choices import CaseStatus, TaskKind
+from hitl.actions import ActionInvalid, IllegalTransition, allowed_actions, case_act
+from hitl.choices import OPEN_APPEAL_STATUSES, CaseAction, CaseStatus, TaskKind
 from hitl.models import Case
 from hitl.qa import QA_PERMISSION, qa_record
+from hitl.selectors import sla_state
+from tenancy.approvals import FourEyesViolation
+
+# What the services refuse with, shown to the person as a message on the page.
+REFUSALS = (IllegalTransition, PermissionRefused, ActionInvalid, FourEyesViolation, appeals.AppealInvalid,
+            notes.NoteInvalid, attachments.AttachmentRejected)
+
+
+SHORTCUT_KEYS = {CaseAction.APPROVE: "a", CaseAction.DENY: "d", CaseAction.ESCALATE: "e"}
+
+
+def case_actions_for(case: Case) -> list[dict]:
+    """The buttons the case page shows (allowed by the state machine), with their shortcut keys."""
+    return [{"name": name, "label": CaseAction(name).label, "key": SHORTCUT_KEYS.get(name, ""),
+             "needs_comment": name in (CaseAction.OVERRIDE, CaseAction.REQUEST_DOCS, CaseAction.CLOSE,
+                                       CaseAction.COMMENT)}
+            for name in allowed_actions(case)]
 
 
 def case_page(model_admin, request, case: Case):
@@ -82,7 +99,7 @@ def _context(model_admin, request, case: Case, principal, revealed: dict) -> dic
         "can_reveal": principal.has_perm(notes.REVEAL_PERMISSION),
         "can_note": principal.has_perm("hitl.review"),
         "can_appeal": principal.has_perm(appeals.APPEAL_SUBMIT_PERMISSION),
-        "open_appeal_statuses": OPEN_APPEALS,
+        "open_appeal_statuses": OPEN_APPEAL_STATUSES,
         "neighbours": {k: reverse("admin:hitl_case_change", args=[v]) if v else "" for k, v in neighbours.items()},
         "media": model_admin.media,
     }

@@ -20,27 +20,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dos.admin_base import DosModelAdmin
-from dos.authz import PermissionRefused
-from hitl import attachments, notes
-from hitl.actions import ActionInvalid, IllegalTransition, allowed_actions, case_act
-from hitl.appeals import AppealInvalid
-from hitl.choices import AppealStatus, CaseAction, CaseSource, CaseStatus, Priority
-from hitl.models import Case
+from hitl import attachments
+from hitl.actions import case_act
+from hitl.choices import CaseAction, CaseSource, CaseStatus, Priority
+from hitl.selectors import sla_state
 from hitl.services import case_open
-from tenancy.approvals import FourEyesViolation
 
-REFUSALS = (IllegalTransition, PermissionRefused, ActionInvalid, FourEyesViolation, AppealInvalid,
-            notes.NoteInvalid, attachments.AttachmentRejected)
 PRIORITY_COLOURS = {"p0": "#ba2121", "p1": "#c9650b", "p2": "#417690", "p3": "#777"}
-SHORTCUT_KEYS = {CaseAction.APPROVE: "a", CaseAction.DENY: "d", CaseAction.ESCALATE: "e"}
-
-
-def sla_state(case: Case, now: dt.datetime) -> str:
-    if case.status == CaseStatus.CLOSED or case.sla_due_at is None:
-        return "done"
-    if case.sla_due_at <= now:
-        return "breached"
-    return "at_risk" if case.warn_at and case.warn_at <= now else "on_track"
 
 
 class SlaStateFilter(admin.SimpleListFilter):
@@ -275,14 +261,3 @@ def _int(value, default: int, low: int, high: int) -> int:
         return min(high, max(low, int(value)))
     except (TypeError, ValueError):
         return default
-
-
-def case_actions_for(case: Case) -> list[dict]:
-    """The buttons the case page shows (allowed by the state machine), with their shortcut keys."""
-    return [{"name": name, "label": CaseAction(name).label, "key": SHORTCUT_KEYS.get(name, ""),
-             "needs_comment": name in (CaseAction.OVERRIDE, CaseAction.REQUEST_DOCS, CaseAction.CLOSE,
-                                       CaseAction.COMMENT)}
-            for name in allowed_actions(case)]
-
-
-OPEN_APPEALS = (AppealStatus.SUBMITTED, AppealStatus.IN_REVIEW)

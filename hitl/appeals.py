@@ -14,7 +14,7 @@ from dos.audit import actor_label
 from dos.authz import action, authorize
 from dos.outbox import outbox_emit
 from hitl.actions import ActionRefused, reviewer_of
-from hitl.choices import AppealResolution, AppealStatus, CaseStatus, TaskKind, TaskStatus
+from hitl.choices import OPEN_APPEAL_STATUSES, AppealResolution, AppealStatus, CaseStatus, TaskKind, TaskStatus
 from hitl.models import Appeal, Case, SlaMark, Task
 from hitl.routing import senior_queue
 from hitl.services import assign_waiting, case_assign, case_event, case_move, clock, sla_window
@@ -28,7 +28,6 @@ RESOLVE_PERMISSION = "hitl.appeal"
 APPEAL_SUBMIT_PERMISSION = "decisions.run"
 APPEAL_SUBMIT = action("appeal.submit", APPEAL_SUBMIT_PERMISSION)
 APPEAL_DECIDE = action("appeal.decide", RESOLVE_PERMISSION)
-_OPEN = (AppealStatus.SUBMITTED, AppealStatus.IN_REVIEW)
 _CODES = {AppealResolution.UPHOLD: ("APPEAL_UPHELD", "On appeal, the decision was upheld."),
           AppealResolution.OVERTURN: ("APPEAL_OVERTURNED", "On appeal, the decision was overturned."),
           AppealResolution.PARTIAL: ("APPEAL_PARTIAL", "On appeal, the decision was changed in part.")}
@@ -41,12 +40,6 @@ class AppealInvalid(ValueError):
         super().__init__(message)
         self.field = field
         self.errors = {field: [message]} if field else {}
-
-
-def appeal_excluded_reviewers(case: Case) -> set:
-    """Everyone who decided this case before: the original decider and earlier appeals' reviewers."""
-    rows = Appeal.objects.filter(case=case).values_list("original_decider_id", "assignee_id")
-    return {uid for pair in rows for uid in pair if uid} | ({case.decided_by_id} if case.decided_by_id else set())
 
 
 def appeal_submit(*, case: Case, reason: str, actor, now=None) -> Appeal:
@@ -89,12 +82,6 @@ def appeal_submit(*, case: Case, reason: str, actor, now=None) -> Appeal:
     return appeal
 
 
-def appeal_assigned(case: Case) -> None:
-    """Keep the open appeal's reviewer in step when a waiting appeal case is picked up later."""
-    Appeal.objects.filter(case=case, status__in=_OPEN).update(assignee_id=case.owner_id,
-                                                              status=AppealStatus.IN_REVIEW)
-
-
 def _authorize(appeal: Appeal, case: Case, user, permissions) -> None:
     # The primitive first, on its own: a Cedar permit never stands in for the role table.
     if RESOLVE_PERMISSION not in permissions:
@@ -121,7 +108,7 @@ def _open_for_decision(appeal: Appeal, user, permissions) -> tuple[Appeal, Case]
     """Lock the appeal and its case, check it is still open and that ``user`` may decide it."""
     appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
     case = Case.objects.select_for_update().select_related("queue").get(pk=appeal.case_id)
-    if appeal.status not in _OPEN:
+    if appeal.status not in OPEN_APPEAL_STATUSES:
         raise AppealInvalid(f"This appeal is already {appeal.get_status_display().lower()}.")
     _authorize(appeal, case, user, permissions)
     return appeal, case

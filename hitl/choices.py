@@ -75,3 +75,7 @@ class ScanStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     OK = "ok", "Clean"
     FLAGGED = "flagged", "Flagged"
+
+
+# An appeal still being worked: one at a time per case (hitl.appeals), shown with a resolve form.
+OPEN_APPEAL_STATUSES = (AppealStatus.SUBMITTED, AppealStatus.IN_REVIEW)

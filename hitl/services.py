@@ -15,8 +15,8 @@ from dos.audit import actor_label, audit_record
 from dos.authz import action, authorize
 from dos.pii import mask_text
 from dos.sqlbatch import bulk_insert, sequence_values
-from hitl.choices import CaseSource, Priority, TaskKind, TaskStatus
-from hitl.models import DEFAULT_SLA_HOURS, Case, CaseEvent, Notification, Queue, SLAPolicy, Task
+from hitl.choices import OPEN_APPEAL_STATUSES, AppealStatus, CaseSource, Priority, TaskKind, TaskStatus
+from hitl.models import DEFAULT_SLA_HOURS, Appeal, Case, CaseEvent, Notification, Queue, SLAPolicy, Task
 from hitl.routing import (
     case_attributes,
     choose_among,
@@ -96,7 +96,8 @@ def case_open(*, org_id, project, source: str, priority: str = Priority.P2, reas
               risk_score=None, summary: dict | None = None, decision=None, created_by=None, actor=None,
               now: dt.datetime | None = None) -> Case:
     """Open one case (see ``cases_open``) — for a person or system asking for review (``hitl.review``);
-    the decide path opens its cases through ``decision_case_open`` under ``decision.make``."""
+    the decide path opens its cases through ``decision_cases_open`` (the ``review_requested`` hook)
+    under ``decision.make``."""
     actor = authorize(actor, CASE_OPEN)
     spec = CaseSpec(source=source, priority=priority, reason_codes=reason_codes, product=product,
                     risk_score=risk_score, summary=summary, decision=decision, created_by=created_by)
@@ -116,7 +117,7 @@ def cases_open(*, org_id, project, specs: list[CaseSpec], actor=None, now: dt.da
     now = now or clock()
     with transaction.atomic():
         if not Queue.objects.exists():
-            from hitl.setup import desk_install_defaults
+            from hitl.desk import desk_install_defaults
 
             desk_install_defaults(org_id=org_id, actor="system:hitl")  # an org's first case sets up its desk
         queues = list(Queue.objects.filter(active=True).select_related("sla_policy").order_by("rank", "name"))
@@ -178,7 +179,7 @@ def case_assign(case: Case, *, now: dt.datetime | None = None, exclude_user_ids=
     now = now or clock()
     exclude = {*exclude_user_ids, case.created_by_id}
     if case.in_appeal:  # an appeal never goes to someone who decided the case before
-        from hitl.appeals import appeal_excluded_reviewers
+        from hitl.selectors import appeal_excluded_reviewers
 
         exclude |= appeal_excluded_reviewers(case)
     profile = reviewer_pick(case.queue, exclude_user_ids=exclude)
@@ -190,8 +191,6 @@ def case_assign(case: Case, *, now: dt.datetime | None = None, exclude_user_ids=
     Task.objects.filter(case=case, kind=TaskKind.REVIEW).exclude(status=TaskStatus.DONE).update(
         assignee_id=profile.user_id, updated_at=now)
     if case.in_appeal:
-        from hitl.appeals import appeal_assigned
-
         appeal_assigned(case)
     case_event(case, "assigned", "system:routing", {"owner": f"user:{profile.user_id}", "queue": case.queue.name})
     notify(user=profile.user, case=case, text=f"{case} ({case.get_priority_display()}) was assigned to you.")
@@ -226,13 +225,9 @@ def priority_bumped(priority: str) -> str:
     return PRIORITY_ORDER[max(0, index - 1)]
 
 
-def decision_case_open(*, record, evaluation, project, actor=None) -> Case:
-    """The decide path's hook: a ``review`` decision opens a case in the decision's transaction."""
-    return decision_cases_open(records=[(record, evaluation)], project=project, actor=actor)[0]
-
-
 def decision_cases_open(*, records, project, actor=None) -> list[Case]:
-    """Cases for ``review`` decisions (pairs of record and evaluation), in one go for a batch.
+    """Cases for ``review`` decisions (pairs of record and evaluation), in one go for a batch — the
+    ``decisions.hooks.review_requested`` implementation (registered in ``HitlConfig.ready``).
 
     The priority comes from the fired ``require_hitl`` actions (``{action: require_hitl, priority: p1}``,
     the most urgent wins; p2 when none says); product and risk score from the input when present."""
@@ -248,3 +243,9 @@ def decision_cases_open(*, records, project, actor=None) -> list[Case]:
             risk_score=Decimal(str(risk)) if isinstance(risk, int | float) else None, summary=snapshot,
             decision=record))
     return cases_open(org_id=records[0][0].org_id, project=project, specs=specs, actor=actor) if specs else []
+
+
+def appeal_assigned(case: Case) -> None:
+    """Keep the open appeal's reviewer in step when a waiting appeal case is picked up later."""
+    Appeal.objects.filter(case=case, status__in=OPEN_APPEAL_STATUSES).update(assignee_id=case.owner_id,
+                                                                             status=AppealStatus.IN_REVIEW)

@@ -321,7 +321,8 @@ class ProjectGrantAdmin(PersonColumnMixin, DosModelAdmin):
                                              permission=form.cleaned_data["primitive"], actor=_actor(request))
         except services.TenancyError as exc:
             _raise_as_form_error(exc)
-        obj.pk = created.pk
+        obj.pk, obj.user, obj.permission, obj.content_object = (created.pk, created.user, created.permission,
+                                                                created.content_object)
 
     def delete_model(self, request, obj):
         services.project_grant_revoke(grant=obj, actor=_actor(request))
@@ -387,6 +388,19 @@ class UserAdmin(DjangoUserAdmin, DosModelAdmin):
     add_fieldsets = [(None, {"fields": ["email", "full_name"]})]
     readonly_fields = ["last_login", "date_joined", "oidc_subject"]
     filter_horizontal: list = []
+
+    def has_change_permission(self, request, obj=None):
+        # Accounts are changed by a platform superuser only (services.user_update); staff may look.
+        principal = self.principal(request)
+        return bool(principal and principal.platform and request.user.is_superuser)
+
+    def get_urls(self):
+        # No password form here: break-glass passwords are set with `manage.py changepassword`.
+        return [url for url in super().get_urls() if not str(url.pattern).endswith("password/")]
+
+    def save_model(self, request, obj, form, change):
+        services.user_update(user=obj, changes={f: form.cleaned_data[f] for f in form.changed_data},
+                             actor=_actor(request))
 
 
 class PlanOverrideForm(forms.ModelForm):

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from dos import scope
-from dos.audit import audit_record, ensure_platform_org
-from tenancy.models import PLATFORM_ORG_ID, Membership
+from dos.audit import audit_record
+from tenancy.models import PLATFORM_ORG_ID, Membership, platform_org_ensure
 
 
 def _orgs_of(user) -> list:
@@ -34,7 +34,7 @@ def audit_auth_event(*, user, action: str, request=None, data: dict | None = Non
         for org_id in org_ids:
             with scope.org_scope(org_id):
                 if org_id == PLATFORM_ORG_ID:
-                    ensure_platform_org()
+                    platform_org_ensure()
                 audit_record(org_id=org_id, action=action, actor=user, target=f"user:{user.pk}" if user else "",
                              data=data, ip=ip)
 

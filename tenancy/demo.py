@@ -7,15 +7,14 @@ shares one dev TOTP key so an authenticator app (or `python -m dos.devstack totp
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dos import scope
+from dos.demo import dev_totp_base32, dev_totp_device, stored_secret
 from tenancy import services
 from tenancy.choices import OrgRole, PlatformRoleName
 from tenancy.models import ApiKey, Org, PlatformRole, Project
@@ -28,25 +27,6 @@ def _var(name: str) -> Path:
     return Path(settings.VAR_DIR) / name
 
 
-def _secret(name: str, make) -> str:
-    path = _var(name)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(make())
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def dev_totp_key_hex() -> str:
-    import secrets
-
-    return _secret("demo-totp-key", lambda: secrets.token_hex(20))
-
-
-def dev_totp_base32() -> str:
-    return base64.b32encode(bytes.fromhex(dev_totp_key_hex())).decode().rstrip("=")
-
-
 def _org(slug: str, name: str, plan: str) -> Org:
     with scope.platform_scope(reason="demo_seed: find demo org"):
         org = Org.objects.filter(slug=slug).first()
@@ -54,14 +34,19 @@ def _org(slug: str, name: str, plan: str) -> Org:
 
 
 def _person(email: str, name: str) -> User:
-    user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, full_name=name,
-                                                                                    is_staff=True)
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="Dev authenticator",
-                                                 defaults={"key": dev_totp_key_hex(), "confirmed": True})
-    if device.key != dev_totp_key_hex():
-        device.key = dev_totp_key_hex()
-        device.save(update_fields=["key"])
+    user = User.objects.filter(email=email).first() or User.objects.create_user(email=email, full_name=name)
+    dev_totp_device(user)  # demo accounts are enrolled already: they never see the set-up step
     return user
+
+
+def demo_org(slug: str = "acme") -> Org:
+    with scope.platform_scope(reason="demo_seed: find demo org"):
+        return Org.objects.get(slug=slug)
+
+
+def demo_api_key() -> str:
+    """Acme's demo key, as the tenancy step stored it."""
+    return _var("demo-api-key").read_text().strip()
 
 
 def _demo_key(org: Org) -> str:
@@ -84,7 +69,7 @@ def _demo_key(org: Org) -> str:
 def seed_tenancy() -> list[str]:
     import secrets
 
-    password = _secret("demo-password", lambda: "dos-" + secrets.token_urlsafe(9))
+    password = stored_secret("demo-password", lambda: "dos-" + secrets.token_urlsafe(9))
     acme, outsider = (_org(*spec) for spec in DEMO_ORGS)
     accounts = []
 
@@ -110,7 +95,6 @@ def seed_tenancy() -> list[str]:
     path.write_text(json.dumps(accounts, ensure_ascii=False, indent=1))
     path.chmod(0o600)
     key = _demo_key(acme)
-    decide_lines = _demo_policy(acme, key)
     return [
         "Demo logins  (Sign in with SSO on the admin login page; password for all: " + password + ")",
         "  Acme Lending: owner@acme.example, admin@, reviewer@, senior.reviewer@, qa@, auditor@, … @acme.example",
@@ -119,60 +103,4 @@ def seed_tenancy() -> list[str]:
         "               add it to an authenticator app, or print the current code: .venv/bin/python -m dos.devstack totp",
         f"API key      {key}  (Acme Lending, project default)",
         f"Try it       curl -s -H 'Authorization: Bearer {key}' {settings.DOS_BASE_URL}/api/v1/me",
-        *decide_lines,
-    ]
-
-
-def _demo_desk(acme: Org) -> None:
-    """Acme's review desk: default queues, a documents queue by rule, the reviewers on it."""
-    from hitl.models import Queue
-    from hitl.setup import desk_install_defaults, reviewer_profile_save
-
-    queues = desk_install_defaults(org_id=acme.id, actor="system:demo")
-    Queue.objects.get_or_create(org_id=acme.id, name="documents", defaults={
-        "rank": 10, "routing_rule": '"DOCS_MISSING" in reason_codes', "sla_policy": queues["review"].sla_policy,
-        "overflow_queue": queues["burst"], "description": "Applications with missing documents."})
-    reviewer_profile_save(org_id=acme.id, user=User.objects.get(email="reviewer@acme.example"), weight=2,
-                          actor="system:demo")
-    reviewer_profile_save(org_id=acme.id, user=User.objects.get(email="senior.reviewer@acme.example"),
-                          skills=["senior"], weight=1, actor="system:demo")
-
-
-def _demo_cases(acme: Org, project: Project) -> None:
-    """A few applications that need a person, so the inbox has work on first start (once)."""
-    from decisions.services import decision_make
-    from hitl.models import Case
-
-    if Case.objects.exists():
-        return
-    base = {"age": 35, "income_monthly": 3500000, "dsr": 32.0, "credit_score": 720, "employment_months": 36,
-            "delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": True, "loan_amount": 30000000,
-            "product": "personal"}
-    for n, changes in enumerate(({"documents_missing": ["income_proof"]}, {"credit_score": 650},
-                                 {"documents_missing": ["id_card"], "loan_amount": 80000000}, {"credit_score": 640})):
-        decision_make(org=acme, project=project, subject_id=f"demo-lead-{n + 1:04d}", purpose="loan_screening",
-                      data={**base, **changes}, actor="system:demo")
-
-
-def _demo_policy(acme: Org, key: str) -> list[str]:
-    """Install and publish the lending pack for Acme (author: owner, approver: senior reviewer)."""
-    from decisions.packs.install import pack_install
-    from tenancy.principals import member_principal
-
-    with scope.org_scope(acme.id):
-        project = Project.objects.get(org=acme, slug="default")
-        author = member_principal(acme, "owner@acme.example")
-        approver = member_principal(acme, "senior.reviewer@acme.example")
-        versions = pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
-        published = ", ".join(f"{v.policy_set.name} {v.semver} ({v.status})" for v in versions)
-        _demo_desk(acme)
-        _demo_cases(acme, project)
-    body = ('{"subject_id": "lead-0001", "purpose": "loan_screening", "input": {"age": 35, '
-            '"income_monthly": 3500000, "dsr": 48.5, "credit_score": 720, "employment_months": 36, '
-            '"delinquencies_12m": 0, "documents_missing": [], "consent_credit_check": true, '
-            '"loan_amount": 30000000, "product": "personal"}}')
-    return [
-        f"Policy       {published}",
-        f"Decide       curl -s -X POST -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' "
-        f"{settings.DOS_BASE_URL}/api/v1/decide -d '{body}'",
     ]

@@ -16,6 +16,7 @@ from django.db import models
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
+from dos.audit import PLATFORM_ORG_ID
 from dos.rls import TenantManager, TenantModel
 from tenancy.choices import (
     ApprovalStatus,
@@ -28,7 +29,20 @@ from tenancy.choices import (
 )
 from tenancy.roles import PROJECT_OBJECT_PERMISSIONS, object_codename
 
-PLATFORM_ORG_ID = uuid.UUID(int=0)  # owns platform-level audit entries; visible in platform scope only
+# PLATFORM_ORG_ID (owns platform-level audit entries; visible in platform scope only) is the kernel's.
+
+
+def platform_org_ensure() -> None:
+    """The platform org's row (created by a migration; restored if a database was flushed)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO tenancy_org (id, slug, name, plan, status, region, ip_allowlist, settings, created_at) "
+            "VALUES (%s, '_platform', 'DecisionOS platform', 'enterprise', 'active', 'KR', '[]', '{}', now()) "
+            "ON CONFLICT (id) DO NOTHING",
+            [str(PLATFORM_ORG_ID)],
+        )
 
 
 class UserManager(BaseUserManager):
@@ -227,6 +241,8 @@ class ApiKey(TenantModel):
     revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    created_by_key = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="minted",
+                                       db_index=False, help_text="The key that minted this one; revoking it revokes this.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -235,6 +251,7 @@ class ApiKey(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "prefix"], name="apikey_org_prefix_uniq")]
         indexes = [
             models.Index(fields=["org", "project", "created_at"], name="apikey_org_project_idx"),
+            models.Index(fields=["org", "created_by_key"], name="apikey_org_minted_by_idx"),
             # The one index not led by org_id: authentication finds a key by the prefix it was
             # presented with, before the org is known (see docs/decisions/0001-rls.md).
             models.Index(fields=["prefix"], name="apikey_prefix_idx"),

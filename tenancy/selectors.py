@@ -60,3 +60,12 @@ def browser_principal(request) -> BrowserPrincipal | None:
 def org_name(org_id) -> str:
     org = Org.objects.filter(id=org_id).first()
     return org.name if org else ""
+
+
+def org_by_slug_or_id(value: str):
+    """An org by slug or id (platform scope, audited) — ``--org`` of every dosctl command."""
+    with scope.platform_scope(reason=f"dosctl: resolve org '{value[:60]}'"):
+        try:
+            return Org.unscoped_objects.filter(id=uuid.UUID(value)).first()
+        except ValueError:
+            return Org.unscoped_objects.filter(slug=value).first()

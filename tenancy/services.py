@@ -50,6 +50,7 @@ GRANT_REVOKE = action("grant.revoke", "members.manage")
 PROJECT_GRANT_CREATE = action("project_grant.create", "members.manage")
 PROJECT_GRANT_REVOKE = action("project_grant.revoke", "members.manage")
 PLATFORM_ROLE_GRANT = action("platform_role.grant", "org.manage")
+USER_UPDATE = action("user.update", "org.manage")
 PLATFORM_ROLE_REVOKE = action("platform_role.revoke", "org.manage")
 
 
@@ -232,6 +233,9 @@ def apikey_create(*, project: Project, name: str, scopes=None, expires_at: datet
         errors["scopes"] = ["A key needs at least one permission."]
     if expires_at and expires_at <= timezone.now():
         errors["expires_at"] = ["The expiry must be in the future."]
+    parent = getattr(actor, "key", None) if getattr(actor, "kind", "") == "api_key" else None
+    if parent is not None and parent.expires_at and (expires_at is None or expires_at > parent.expires_at):
+        expires_at = parent.expires_at  # a key never outlives the key that minted it
     if project.archived_at:
         errors["project"] = ["The project is archived."]
     if errors:
@@ -245,6 +249,7 @@ def apikey_create(*, project: Project, name: str, scopes=None, expires_at: datet
         key = ApiKey.objects.create(
             org_id=project.org_id, project=project, name=name.strip(), prefix=prefix, secret_hash=hash_secret(secret),
             scopes=scopes, expires_at=expires_at, created_by=_acting_user(actor),
+            created_by_key_id=parent.pk if parent is not None else None,
         )
         audit_record(org_id=project.org_id, action="apikey.created", actor=actor, target=f"apikey:{prefix}",
                      data={"project": str(project.id), "scopes": scopes,
@@ -264,6 +269,9 @@ def _apikey_revoke(key: ApiKey, *, actor, reason: str) -> ApiKey:
     key.save(update_fields=["revoked_at", "revoked_by"])
     audit_record(org_id=key.org_id, action="apikey.revoked", actor=actor, target=f"apikey:{key.prefix}",
                  data={"reason": reason[:200]})
+    # Keys this key minted go with it: a leaked key cannot leave a copy behind that outlives it.
+    for child in ApiKey.objects.filter(org_id=key.org_id, created_by_key=key, revoked_at__isnull=True):
+        _apikey_revoke(child, actor=actor, reason=f"minted by dos_{key.prefix}_…, which was revoked")
     return key
 
 
@@ -360,6 +368,11 @@ def grant_create(*, org: Org, user, permission: str, effect: str, scope_kind: st
         raise TenancyError({"project": ["A project grant needs a project."]})
     _refuse_escalation(actor, [permission], what=f"{effect} '{permission}'")
     _require_member(org.id, user)
+    # Narrowing someone is as strong as taking their roles away: owners are narrowed only by owners.
+    if effect == GrantEffect.DENY and not _is_owner(actor, org.id) and Membership.objects.filter(
+            org_id=org.id, user=user, role=OrgRole.OWNER).exists():
+        raise PermissionRefused("Only an owner can deny an owner a permission.", permission="members.manage",
+                                code="owner_only")
     grant = Grant.objects.create(org=org, user=user, permission=permission, effect=effect, scope=scope_kind,
                                  project=project, reason=reason, expires_at=expires_at,
                                  created_by=_acting_user(actor))
@@ -372,8 +385,13 @@ def grant_create(*, org: Org, user, permission: str, effect: str, scope_kind: st
 
 
 def grant_revoke(*, grant: Grant, actor) -> None:
-    actor = authorize(actor, GRANT_REVOKE)
-    _refuse_escalation(actor, [grant.permission], what=f"revoke '{grant.permission}'")
+    """Take a grant back. An owner may always lift a deny from an owner (else a deny of
+    ``members.manage`` could lock the owners out for good)."""
+    actor = as_actor(actor)
+    lifting_owner_deny = grant.effect == GrantEffect.DENY and _is_owner(actor, grant.org_id)
+    if not lifting_owner_deny:
+        actor = authorize(actor, GRANT_REVOKE)
+        _refuse_escalation(actor, [grant.permission], what=f"revoke '{grant.permission}'")
     audit_record(org_id=grant.org_id, action="grant.revoked", actor=actor, target=f"user:{grant.user_id}",
                  data={"permission": grant.permission, "effect": grant.effect})
     grant.delete()
@@ -461,3 +479,29 @@ def platform_role_revoke(*, platform_role, actor) -> None:
         audit_record(org_id=PLATFORM_ORG_ID, action="platform_role.revoked", actor=actor,
                      target=f"user:{platform_role.user_id}", data={"role": platform_role.role})
         platform_role.delete()
+
+
+USER_EDITABLE = {"email", "full_name", "is_active", "is_staff"}
+
+
+def user_update(*, user, changes: dict, actor):
+    """Change an account (it spans orgs): a platform superuser only, on the platform's audit chain
+    with the names of the fields changed (values are personal data and stay off the chain)."""
+    from tenancy.models import PLATFORM_ORG_ID
+
+    actor = authorize(actor, USER_UPDATE)
+    if not _is_platform_superuser(actor):
+        raise PermissionRefused("Only a platform superuser changes accounts.", permission="org.manage",
+                                code="superuser_only")
+    unknown = set(changes) - USER_EDITABLE
+    if unknown:
+        raise TenancyError({f: ["This field cannot be changed here."] for f in sorted(unknown)})
+    stored = User.objects.get(pk=user.pk)
+    for field, value in changes.items():
+        setattr(stored, field, User.objects.normalize_email(value).lower() if field == "email" else value)
+    stored.full_clean(exclude=["password"])
+    stored.save(update_fields=sorted(changes) or None)
+    with scope.platform_scope(reason=f"account {user.pk} changed", actor=actor):
+        audit_record(org_id=PLATFORM_ORG_ID, action="user.updated", actor=actor, target=f"user:{user.pk}",
+                     data={"fields": sorted(changes)})
+    return stored

@@ -135,7 +135,7 @@ def carol(acme):
 @pytest.fixture
 def desk(acme, alice, bob, carol):
     from hitl.models import Queue
-    from hitl.setup import desk_install_defaults, reviewer_profile_save
+    from hitl.desk import desk_install_defaults, reviewer_profile_save
 
     with scope.org_scope(acme.id):
         queues = desk_install_defaults(org_id=acme.id, actor="system:test")

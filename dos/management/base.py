@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from django.core.management.base import BaseCommand, CommandError
 
+from dos.hooks import Hook
+
 
 def add_json_flag(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
@@ -43,18 +45,13 @@ class DosCommand(BaseCommand):
             self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
+# tenancy plugs in ``fn(value) -> org | None`` (slug or id, read in platform scope).
+org_resolver = Hook("dos.org_resolver", single=True)
+
+
 def resolve_org(value: str):
-    """An org by slug or id, for commands that take --org. Reading across orgs is platform scope."""
-    import uuid
-
-    from dos import scope
-    from tenancy.models import Org
-
-    with scope.platform_scope(reason=f"dosctl: resolve org '{value[:60]}'"):
-        try:
-            org = Org.unscoped_objects.filter(id=uuid.UUID(value)).first()
-        except ValueError:
-            org = Org.unscoped_objects.filter(slug=value).first()
+    """An org by slug or id, for commands that take --org."""
+    org = org_resolver.one(value)
     if org is None:
         raise CommandError(f"No organisation '{value}' (give its slug or id; see 'dosctl tenant list').")
     return org

@@ -171,3 +171,13 @@ def test_changing_the_ip_mode_is_validated_and_audited(acme):
     assert "audit_ip_mode" in str(refused.value)
     with scope.org_scope(acme.id):
         assert Org.objects.get(id=acme.id).settings["audit_ip_mode"] == "hashed"
+
+
+def test_the_products_own_ids_are_never_masked():
+    from dos.pii import mask_deep, mask_text
+
+    uuid_like = "user:445b8025-4321-463d-a158-936a10fce592"
+    digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    assert mask_text(uuid_like) == uuid_like
+    assert mask_text(f"sha {digest} for 010-1234-5678") == f"sha {digest} for [PHONE]"
+    assert mask_deep({"target": uuid_like, "call": "010-1234-5678"}) == {"target": uuid_like, "call": "[PHONE]"}

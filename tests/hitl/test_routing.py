@@ -11,7 +11,7 @@ from hitl.choices import CaseSource, CaseStatus
 from hitl.models import Case, Queue, ReviewerProfile
 from hitl.routing import rule_error, weighted_sequence
 from hitl.services import case_open
-from hitl.setup import desk_install_defaults, reviewer_profile_save
+from hitl.desk import desk_install_defaults, reviewer_profile_save
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.factories import UserFactory, acting, add_member, default_project
 

@@ -7,7 +7,7 @@ from dos import scope
 from dos.authz import PermissionRefused
 from tenancy import services
 from tenancy.choices import OrgRole
-from tenancy.models import ApiKey, Membership
+from tenancy.models import ApiKey, Grant, Membership
 from tenancy.principals import ApiKeyPrincipal
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.conftest import api_client
@@ -129,3 +129,58 @@ def test_new_members_are_not_made_staff(acme, olivia):
         membership = services.membership_add(org=acme, email="Someone@Example.org", role=OrgRole.AGENT,
                                              actor=as_member(acme, olivia))
     assert membership.user.is_staff is False and membership.user.email == "someone@example.org"
+
+
+def test_a_key_minted_by_a_key_never_outlives_it(acme):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    parent = make_key(acme, scopes=["keys.manage", "decisions.run"],
+                      expires_at=timezone.now() + dt.timedelta(hours=1))
+    project = default_project(acme)
+    minted = api_client(parent).post(f"/api/v1/projects/{project.id}/api-keys",
+                                     {"name": "child", "scopes": ["decisions.run"]}, format="json")
+    assert minted.status_code == 201
+    child = minted.json()
+    assert child["expires_at"] is not None  # capped at the parent's expiry
+    with scope.org_scope(acme.id):
+        services.apikey_revoke(key=ApiKey.objects.get(pk=parent.key.pk), actor="system:test")
+        assert ApiKey.objects.get(pk=child["id"]).revoked_at is not None
+    assert api_client_for(child["secret"]).get("/api/v1/me").status_code == 401
+
+
+def api_client_for(secret):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+def test_a_security_admin_cannot_narrow_an_owner_and_an_owner_lifts_any_deny(acme, sam, olivia):
+    with scope.org_scope(acme.id):
+        with pytest.raises(PermissionRefused) as refused:
+            services.grant_create(org=acme, user=olivia, permission="members.manage", effect="deny",
+                                  actor=as_member(acme, sam))
+        assert refused.value.code == "owner_only"
+        deny = services.grant_create(org=acme, user=olivia, permission="members.manage", effect="deny",
+                                     actor="system:test")
+        services.grant_revoke(grant=deny, actor=as_member(acme, olivia))  # the owner is never locked out
+        assert not Grant.objects.filter(pk=deny.pk).exists()
+
+
+def test_platform_staff_can_look_at_accounts_but_only_a_superuser_changes_them(client):
+    from tenancy.models import PlatformRole
+    from tests.factories import verified_client
+
+    root = UserFactory(email="root@decisionos.example", is_superuser=True)
+    ops = UserFactory(email="ops@decisionos.example")
+    PlatformRole.objects.create(user=ops, role="platform_ops")
+    browser = verified_client(client, ops)
+    assert browser.get(f"/admin/tenancy/user/{root.pk}/change/").status_code == 200
+    refused = browser.post(f"/admin/tenancy/user/{root.pk}/change/", {"email": "evil@example.org", "full_name": "x"})
+    assert refused.status_code == 403
+    assert browser.get(f"/admin/tenancy/user/{root.pk}/password/").status_code in (302, 404)
+    root.refresh_from_db()
+    assert root.email == "root@decisionos.example" and root.is_active

@@ -25,13 +25,15 @@ from decisions import services as decision_services
 from decisions.choices import VersionStatus
 from dos import scope
 from dos.authz import ACTIONS, PermissionRefused
+from dos.models import OutboxEvent
+from dos.outbox import outbox_retry
 from hitl import appeals, notes
 from hitl.actions import case_act
 from hitl.choices import CaseSource, TaskKind
+from hitl.desk import reviewer_profile_save
 from hitl.models import Task
 from hitl.qa import qa_record
 from hitl.services import case_open
-from hitl.setup import reviewer_profile_save
 from tenancy import services
 from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
@@ -143,6 +145,10 @@ def _project_grant(w):
     return services.project_grant(project=w.project, user=_member(w), permission="policy.read", actor=SYSTEM)
 
 
+def _dead_event(w):
+    return OutboxEvent.objects.create(org_id=w.org.id, topic="matrix.retry", key="k", status="dead", attempts=8)
+
+
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
 
 MATRIX: dict[str, Entry] = {
@@ -195,6 +201,8 @@ MATRIX: dict[str, Entry] = {
     "platform_role.revoke": Entry(
         lambda w: PlatformRole.objects.create(user=_member(w), role="platform_support"),
         lambda w, a, o: services.platform_role_revoke(platform_role=o, actor=a), platform_only=True),
+    "user.update": Entry(_member, lambda w, a, o: services.user_update(user=o, changes={"full_name": "Renamed"},
+                                                                         actor=a), platform_only=True),
     "policy.draft": Entry(
         _none, lambda w, a, o: decision_services.version_create(project=w.project, source=w.published.source,
                                                                 semver="9.9.9", actor=a),
@@ -256,6 +264,9 @@ MATRIX: dict[str, Entry] = {
     "qa.record": Entry(_qa_task, lambda w, a, o: qa_record(task=o, verdict="pass", note="", actor=a)),
     "desk.configure": Entry(_none, lambda w, a, o: reviewer_profile_save(org_id=w.org.id, user=w.riley, weight=2,
                                                                          actor=a)),
+    "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
+                          admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
+                              "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
 }
 
 
@@ -363,6 +374,7 @@ def _admin_changed(name: str, w: World) -> bool:
             "policy.publish": lambda: decision_services.PolicyVersion.objects.filter(
                 semver="9.0.0", status=VersionStatus.PUBLISHED).exists(),
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
+            "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
         }[name]()
 
 

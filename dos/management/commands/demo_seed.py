@@ -1,6 +1,6 @@
 """Seed the demo data for `make run`, idempotently, and write the run banner lines to var/demo.json.
 
-Apps contribute steps to ``SEED_STEPS`` (in dos/demo.py) as they land.
+Each app registers its step on ``dos.demo.demo_steps`` in its AppConfig.ready().
 """
 
 from __future__ import annotations

@@ -1,0 +1,8 @@
+"""What the decisions app lets higher apps plug into (see dos.hooks)."""
+
+from dos.hooks import Hook
+
+# A decision (or a batch's decisions) needs a person: the review desk opens cases in the same
+# transaction. Called with ``records=[(record, evaluation), …], project=…, actor=…``; returns the
+# cases in the same order. Registered by hitl; without it, review decisions are recorded caseless.
+review_requested = Hook("decisions.review_requested", single=True)
