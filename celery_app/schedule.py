@@ -32,6 +32,12 @@ DEFAULT_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Retries and missed kicks; fresh events are drained right after their COMMIT (outbox_emit).
+    "outbox-drain": {
+        "task": "dos.tasks.outbox_drain_all",
+        "schedule": timedelta(seconds=15),
+        "options": {"expires": 12},
+    },
     "hitl-metrics-refresh": {
         "task": "hitl.tasks.metrics_refresh_all",
         "schedule": timedelta(minutes=1),

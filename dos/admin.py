@@ -1,4 +1,5 @@
-"""Back office for the audit chain: read-only, searchable, verifiable."""
+"""Back office for the audit chain (read-only, searchable, verifiable) and the outbox (delivery state,
+dead letters, retry)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from django.urls import path, reverse
 
 from dos.admin_base import DosModelAdmin
 from dos.ledger import chain_verify, chains_in_scope
-from dos.models import LedgerEntry
+from dos.models import LedgerEntry, OutboxEvent
+from dos.outbox import outbox_retry
 
 
 @admin.register(LedgerEntry)
@@ -48,3 +50,35 @@ class AuditEventAdmin(DosModelAdmin):
         if not results:
             messages.info(request, "No chains yet.")
         return HttpResponseRedirect(reverse("admin:dos_ledgerentry_changelist"))
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(DosModelAdmin):
+    """What the dispatcher did with each event; dead ones can be retried (``outbox_retry``)."""
+
+    permission_map = {"view": "ops.read", "retry": "org.manage"}
+    list_display = ["id", "topic", "key", "status", "attempts", "next_attempt_at", "short_error", "created_at",
+                    "delivered_at"]
+    list_filter = ["status", "topic"]
+    search_fields = ["=id", "key", "topic"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["topic", "key", "payload", "created_at", "status", "attempts", "next_attempt_at", "last_error",
+                       "delivered_at"]
+    ordering = ["-id"]
+    show_full_result_count = False
+    actions = ["retry_selected"]
+
+    def has_retry_permission(self, request) -> bool:
+        return self._allowed(request, "retry")
+
+    @admin.display(description="last error")
+    def short_error(self, obj) -> str:
+        return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:80] + "…"
+
+    @admin.action(description="Retry selected dead events now", permissions=["retry"])
+    def retry_selected(self, request, queryset):
+        return self.confirm_action(
+            request, queryset.filter(status=OutboxEvent.Status.DEAD), action="retry_selected",
+            title="Retry dead outbox events?", verb="Retried",
+            detail="Each event gets a fresh set of attempts; its handlers run again on the next drain.",
+            apply=lambda event: outbox_retry(event=event, actor=self.principal(request)))

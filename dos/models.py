@@ -81,19 +81,37 @@ class IdempotencyKey(TenantModel):
 
 
 class OutboxEvent(TenantModel):
-    """Events for other systems (webhooks), written in the same transaction as the change they
-    announce; a dispatcher delivers them later and marks ``delivered_at``."""
+    """An event for other parts of the system, written in the same transaction as the change it
+    announces; ``dos.outbox.outbox_drain`` delivers it to the handlers registered for its topic.
+
+    ``topic``, ``key``, ``payload`` and ``created_at`` are what happened and never change (a trigger
+    refuses it); the delivery columns (``status`` … ``delivered_at``) are the dispatcher's."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DELIVERED = "delivered", "delivered"
+        DEAD = "dead", "dead (gave up)"
 
     id = models.BigAutoField(primary_key=True)
     topic = models.CharField(max_length=64, help_text="e.g. decision.finalized")
     key = models.CharField(max_length=100, help_text="What the event is about, e.g. decision:<id>.")
     payload = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Deliveries tried so far.")
+    next_attempt_at = models.DateTimeField(default=timezone.now, help_text="Not tried again before this time.")
+    last_error = models.TextField(blank=True, default="", help_text="The last handler failure (masked).")
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["org", "delivered_at", "id"], name="outbox_org_pending_idx")]
+        verbose_name = "outbox event"
+        indexes = [
+            # What a drain picks: due pending events of one org, oldest first.
+            models.Index(fields=["org", "next_attempt_at", "id"], condition=models.Q(status="pending"),
+                         name="outbox_org_due_idx"),
+            models.Index(fields=["org", "status", "topic", "id"], name="outbox_org_status_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.topic} {self.key}"

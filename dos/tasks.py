@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import structlog
 from celery import Task, shared_task
 from django.utils import timezone
 
 from dos import scope
 from dos.idempotency import idempotency_purge
 from dos.models import ChainAnchor, ChainHead
+from dos.outbox import DrainResult, outbox_drain, registered_topics
+
+log = structlog.get_logger(__name__)
 
 
 class OrgTask(Task):
@@ -71,3 +75,29 @@ def ledger_anchor_daily() -> int:
 def idempotency_purge_expired() -> int:
     with scope.platform_scope(reason="job: idempotency_purge_expired"):
         return idempotency_purge()
+
+
+@shared_task(name="dos.tasks.outbox_drain_org", ignore_result=True)
+def outbox_drain_org(*, org_id: str) -> int:
+    """Deliver one org's due outbox events (kicked after COMMIT by ``outbox_emit``). Not an
+    ``OrgTask``: the drain opens the org's scope per batch, so each batch commits on its own."""
+    return outbox_drain(org_id=org_id).delivered
+
+
+@shared_task(name="dos.tasks.outbox_drain_all", ignore_result=True)
+def outbox_drain_all(*, now=None) -> dict[str, int]:
+    """The beat sweep: every org with a due event of a handled topic (retries, missed kicks)."""
+    now = now or timezone.now()
+    topics = registered_topics()
+    total = DrainResult()
+    if not topics:
+        return vars(total)
+    org_ids = orgs_where(job="outbox_drain (orgs with due events)", params=[now, topics],
+                         sql="SELECT DISTINCT org_id FROM dos_outboxevent "
+                             "WHERE status = 'pending' AND next_attempt_at <= %s AND topic = ANY(%s)")
+    for org_id in org_ids:
+        try:
+            total += outbox_drain(org_id=org_id, now=now)
+        except Exception:
+            log.exception("outbox.drain_failed", org_id=str(org_id))
+    return vars(total)

@@ -6,4 +6,8 @@ class ObservabilityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from dos.outbox import register
         from observability import celery_signals  # noqa: F401 - connects task counters
+        from observability.decision_events import decision_finalized_observe
+
+        register("decision.finalized", decision_finalized_observe)
