@@ -156,3 +156,4 @@ def revoke_mutations(table: str, update_columns: tuple[str, ...] = ()) -> migrat
 def app_role_sql(table: str, update_columns: tuple[str, ...] = ()) -> str:
     """The privilege statements a migration runs for ``table`` (exposed for the tests)."""
     return _revoke(table, update_columns)
+

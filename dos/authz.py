@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
+from dos.hooks import Hook
+
 ACTIONS: dict[str, str] = {}
+
+# Further checks every authorized action passes, plugged in by higher apps: ``fn(actor, name,
+# permission)`` raises ``PermissionRefused`` (tenancy: what the org's status allows).
+action_checks = Hook("dos.authz.action_checks")
 
 
 def action(name: str, permission: str) -> str:
@@ -94,4 +100,5 @@ def authorize(actor, name: str, *, permission: str | None = None):
         raise PermissionRefused(f"'{name}' needs an acting principal.", permission=needed, code="actor_required")
     if not actor.has_perm(needed):
         raise PermissionRefused(f"'{name}' needs the '{needed}' permission.", permission=needed)
+    action_checks(actor, name, needed)
     return actor

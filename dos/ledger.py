@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from dos.canonical import canonical_json, sha256_hex
+from dos.hooks import Hook
 from dos.sqlbatch import bound_cursor
 
 GENESIS = "0" * 64
@@ -211,6 +212,7 @@ FAILURES = {
     "truncated": "chain ends below an anchored head (tail truncated)",
     "missing_tail": "head is ahead of the last entry (entries missing)",
     "head_missing": "chain head missing",
+    "emptied": "chain emptied: no entries, head or anchors left of a chain that was written to",
     "record_mismatch": "a record does not match its chain entry",
 }
 
@@ -249,11 +251,23 @@ def _anchors(org_id, chain: str) -> dict[int, set[str]]:
     return anchors
 
 
+# Chains that must exist, whatever their tables hold now: ``fn(org_id=None) -> [(org_id, chain), …]``
+# (tenancy: every org's audit chain, written since the org was created). A chain emptied wholesale —
+# entries, head and anchors truncated together — is then a failure, not "no chains".
+expected_chains = Hook("dos.ledger.expected_chains")
+
+
+def _expected(org_id=None) -> set[tuple[str, str]]:
+    return {(str(o), c) for handler in expected_chains.handlers for o, c in handler(org_id=org_id)}
+
+
 def chain_verify(*, org_id, chain: str, batch: int = 5000, records: bool = True) -> VerifyResult:
     """Recompute every entry of one chain and stop at the first one that does not check out; then
     hold the chain against its head and its anchors (a tail cut below an anchored head is found
     even when the head was rewound with it), and the chain's records against their entries."""
     result = _chain_walk(org_id=org_id, chain=chain, batch=batch)
+    if result.ok and result.checked == 0 and result.head_seq == 0 and (str(org_id), chain) in _expected(org_id):
+        result.fail("emptied", 1, "no entries, no head and no anchors, yet this chain was written to")
     if records:
         for check in _record_checks.get(chain, ()):
             checked, problems = check(org_id=org_id)
@@ -332,4 +346,6 @@ def chains_in_scope(*, org_id=None, chain: str | None = None) -> list[tuple[str,
                          for table in ("dos_chainhead", "dos_ledgerentry", "dos_chainanchor"))
     with connection.cursor() as cur:
         cur.execute(f"SELECT org_id, chain FROM ({sql}) AS c ORDER BY org_id, chain", params * 3)
-        return [(str(o), c) for o, c in cur.fetchall()]
+        found = {(str(o), c) for o, c in cur.fetchall()}
+    found |= {(o, c) for o, c in _expected(org_id) if chain in (None, c)}
+    return sorted(found)

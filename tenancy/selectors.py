@@ -69,3 +69,14 @@ def org_by_slug_or_id(value: str):
             return Org.unscoped_objects.filter(id=uuid.UUID(value)).first()
         except ValueError:
             return Org.unscoped_objects.filter(slug=value).first()
+
+
+def orgs_with_an_audit_chain(org_id=None) -> list[tuple[str, str]]:
+    """Every org's audit chain has entries from its creation on (``org.created``): the chains
+    ``dos.ledger`` must find, even if their rows were removed wholesale (orgs visible in scope)."""
+    from tenancy.models import PLATFORM_ORG_ID
+
+    orgs = Org.unscoped_objects.exclude(id=PLATFORM_ORG_ID)
+    if org_id:
+        orgs = orgs.filter(id=org_id)
+    return [(str(pk), "audit") for pk in orgs.values_list("id", flat=True)]

@@ -37,6 +37,9 @@ GROWTH_PERMISSIONS = frozenset({"decisions.run", "policy.write", "policy.approve
                                 "members.manage", "catalog.write", "modelops.manage"})
 # … except these actions, which only take away or ask for a human look at what exists.
 RELIEF_ACTIONS = frozenset({"revoke", "destroy", "rollback", "appeal"})
+# The same, named as the services name them (dos.authz actions), for checks in the services.
+RELIEF_SERVICE_ACTIONS = frozenset({"apikey.revoke", "project.archive", "member.remove", "grant.revoke",
+                                    "project_grant.revoke", "policy.rollback", "policy.retire", "appeal.submit"})
 
 # Jobs found by ``dos.tasks.orgs_where``, by the name before the first space, and whether they
 # write org data. Billing bookkeeping (usage rollups) runs for every status: an org that is frozen
@@ -87,7 +90,8 @@ def org_allows(status: str, *, write: bool, surface: str, permission: str = "", 
             return None
         return _FROZEN
     if status == OrgStatus.RESTRICTED:
-        if write and permission in GROWTH_PERMISSIONS and action not in RELIEF_ACTIONS:
+        if (write and permission in GROWTH_PERMISSIONS and action not in RELIEF_ACTIONS
+                and action not in RELIEF_SERVICE_ACTIONS):
             return OrgStatusRefusal(OrgStatus.RESTRICTED, "org_restricted",
                                     f"This organisation is restricted (payment overdue): '{action or permission}' "
                                     "is paused until the account is settled; reads and review work continue.")
@@ -123,3 +127,24 @@ def api_request_check(principal, *, write: bool, permission: str, action: str) -
     refusal = org_allows(org.status, write=write, surface=API, permission=permission, action=action)
     if refusal is not None:
         raise Problem(refusal.http_status, refusal.code, refusal.detail, org_status=refusal.status)
+
+
+def service_action_check(actor, name: str, permission: str) -> None:
+    """Hook for ``dos.authz.authorize``: the org's status applies to every service action, whatever
+    the surface (admin actions and pages, dosctl --as, the API). Platform staff and system jobs are
+    not held by an org's status (jobs are filtered by ``orgs_a_job_may_visit``)."""
+    from dos.authz import PermissionRefused, is_system
+    from tenancy.models import Org
+
+    if is_system(actor) or getattr(actor, "platform", False):
+        return
+    org = getattr(actor, "org", None)
+    status = getattr(org, "status", None)
+    if status is None:
+        org_id = getattr(actor, "org_id", None)
+        if org_id is None:
+            return
+        status = Org.objects.filter(id=org_id).values_list("status", flat=True).first() or OrgStatus.SUSPENDED
+    refusal = org_allows(status, write=True, surface=API, permission=permission, action=name)
+    if refusal is not None:
+        raise PermissionRefused(refusal.detail, permission=permission, code=refusal.code)

@@ -110,6 +110,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, DosViewSet)
     serializer_class = s.MemberOut
     permission_map = {"list": "members.manage", "create": "members.manage", "destroy": "members.manage"}
     filterset_fields = ["role"]
+    project_lookup = ""  # people belong to the org, not to a project: a key holding members.manage sees them
 
     @extend_schema(request=s.MemberCreateIn, responses={201: s.MemberOut}, summary="Give a person a role in the org")
     def create(self, request):
@@ -137,3 +138,4 @@ class AuditEventViewSet(mixins.ListModelMixin, DosViewSet):
     pagination_class = AuditEventPagination
     filterset_class = AuditEventFilter
     permission_map = {"list": "audit.read"}
+    project_lookup = ""  # the audit chain is the org's; reading it is the audit.read primitive, by design

@@ -171,3 +171,4 @@ def test_the_app_role_still_appends_with_only_the_privileges_the_migrations_leav
                 conn.execute("UPDATE dos_chainhead SET org_id = org_id WHERE chain = 'billing'")
         finally:
             conn.rollback()
+

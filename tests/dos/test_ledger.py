@@ -130,7 +130,7 @@ def _as_dba(superuser_dsn: str, *statements: tuple[str, list]) -> None:
     """Run ``statements`` as the DBA with the user triggers of the chain tables switched off, as an
     attacker holding the superuser would."""
     dsn = superuser_dsn.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
-    tables = ("dos_ledgerentry", "dos_chainhead", "decisions_decisionrecord")
+    tables = ("dos_ledgerentry", "dos_chainhead", "dos_chainanchor", "decisions_decisionrecord")
     with psycopg.connect(dsn, autocommit=True) as dba:
         for table in tables:
             dba.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
@@ -267,3 +267,16 @@ def test_deleting_the_head_no_longer_hides_a_chain_from_verify(acme, superuser_d
         call_command("audit", "verify", "--json", stdout=out)  # all orgs: chains found from their entries
     broken = [c for c in json.loads(out.getvalue())["chains"] if c["org_id"] == str(acme.id)]
     assert {c["failure"] for c in broken} == {"head_missing"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chain_emptied_wholesale_is_reported_not_forgotten(acme, superuser_dsn):
+    """Entries, head and anchors removed together leave nothing to walk: the org still had an audit
+    chain (its creation was audited), so verify names the chain as emptied."""
+    _append(acme.id, n=2)
+    ledger_anchor_daily()
+    _as_dba(superuser_dsn, *[(f"DELETE FROM {table} WHERE org_id = %s AND chain = 'audit'", [acme.id])
+                             for table in ("dos_ledgerentry", "dos_chainhead", "dos_chainanchor")])
+    code, report, text = _verify(acme)
+    assert (code, report["ok"], report["failure"], report["first_bad_seq"]) == (1, False, "emptied", 1)
+    assert "[BROKEN] audit" in text

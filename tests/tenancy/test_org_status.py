@@ -211,3 +211,33 @@ def test_the_sla_sweep_skips_a_suspended_org(acme, outsider, alice, bob, carol, 
     assert "sla_warning" not in _kinds(acme, case)
     set_status(acme, "active")
     assert tasks.sla_sweep_all() == {"warned": 1, "breached": 0}  # caught up once the org is back
+
+
+@pytest.mark.parametrize("status", ["restricted", "frozen", "suspended"])
+def test_the_services_hold_every_surface_to_the_orgs_status(client, acme, olivia, lending, status):
+    """Admin pages, admin actions and dosctl --as reach the services, which ask the same function."""
+    from dos.authz import PermissionRefused
+    from tenancy import services
+    from tenancy.models import ApiKey, Grant
+    from tests.factories import as_member
+
+    key = make_key(acme, scopes=["decisions.run"])
+    set_status(acme, status)
+    with scope.org_scope(acme.id):
+        acme.refresh_from_db()  # a principal carries its org as read for the request
+        owner = as_member(acme, olivia)
+        with pytest.raises(PermissionRefused) as refused:
+            services.grant_create(org=acme, user=olivia, permission="policy.write", effect="allow", actor=owner)
+        assert refused.value.code == f"org_{status}"
+        stored_key = ApiKey.objects.get(pk=key.key.pk)
+        if status == "restricted":  # taking away stays possible: revoking a key is relief, not growth
+            services.apikey_revoke(key=stored_key, actor=owner)
+        else:
+            with pytest.raises(PermissionRefused):
+                services.apikey_revoke(key=stored_key, actor=owner)
+        assert not Grant.objects.exists()
+    browser = verified_client(client, olivia)
+    browser.post("/admin/tenancy/grant/add/", {"email": olivia.email, "permission": "policy.write",
+                                               "effect": "allow", "scope": "org", "reason": "x"})
+    with scope.org_scope(acme.id):
+        assert not Grant.objects.exists()
