@@ -1,4 +1,7 @@
-"""Meter events, usage rollups, quotas and throttling, plans and prices, rating, invoices, payments, dunning."""
+"""Meter events, usage rollups, quotas and throttling, plans and prices, rating, invoices, payments, dunning.
+
+Stands on: dos, tenancy.
+"""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,7 @@
-"""Data assets, datasets, fields, contracts, lineage, search and connectors."""
+"""Data assets, datasets, fields, contracts, lineage, search and connectors.
+
+Stands on: dos, tenancy.
+"""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,7 @@
-"""Policy sets and versions, CEL rules, /decide /simulate /explain /replay, decision ledger, packs."""
+"""Policy sets and versions, CEL rules, /decide /simulate /explain /replay, decision ledger, packs.
+
+Stands on: dos, tenancy, billing.
+"""
 
 from django.apps import AppConfig
 

@@ -1,3 +1,9 @@
+"""The platform kernel: settings, API base, tenant scope and RLS, ledger, idempotency, outbox, PII,
+vault, authorization registry and hooks.
+
+Stands on: nothing (no app of this project).
+"""
+
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 

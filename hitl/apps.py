@@ -1,4 +1,7 @@
-"""Human review: cases, tasks, queues, SLA policies, routing, appeals, notes and attachments."""
+"""Human review: cases, tasks, queues, SLA policies, routing, appeals, notes and attachments.
+
+Stands on: dos, tenancy, billing, decisions.
+"""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,7 @@
-"""Model registry, deployments (shadow, canary, blue-green), drift and skew."""
+"""Model registry, deployments (shadow, canary, blue-green), drift and skew.
+
+Stands on: dos, tenancy.
+"""
 
 from django.apps import AppConfig
 

@@ -1,3 +1,8 @@
+"""Probes, metrics, SLOs and evidence.
+
+Stands on: dos (and celery_app, the Celery application it instruments).
+"""
+
 from django.apps import AppConfig
 
 

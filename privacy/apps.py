@@ -1,4 +1,7 @@
-"""Consent, the PII vault, discovery and masking, DSAR, retention and legal hold."""
+"""Consent, the PII vault, discovery and masking, DSAR, retention and legal hold.
+
+Stands on: dos, tenancy.
+"""
 
 from django.apps import AppConfig
 

@@ -1,3 +1,8 @@
+"""Orgs, projects, environments, people, roles and grants, API keys, plans and overrides, org status.
+
+Stands on: dos.
+"""
+
 from django.apps import AppConfig
 
 

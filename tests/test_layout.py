@@ -82,3 +82,107 @@ def test_dockerfile_runs_as_a_non_root_user_with_korean_fonts():
     assert "FROM python:3.11-slim" in dockerfile
     assert "fonts-nanum" in dockerfile
     assert re.search(r"^USER dos$", dockerfile, re.M)
+
+
+# -- layers (STYLE §5) --------------------------------------------------------------------------------
+# An app imports only from apps below it — at module level and inside functions alike. Apps on one
+# floor do not import each other. celery_app is the Celery application: wiring that stands on dos.
+LAYERS = {"dos": 0, "celery_app": 1, "tenancy": 1, "billing": 2, "decisions": 3, "hitl": 4,
+          "privacy": 5, "catalog": 5, "modelops": 5, "observability": 5}
+# Cycles inside one app, each with the reason it is there; any other cycle fails.
+ALLOWED_CYCLES = {
+    # A service enqueues its own Celery task after commit; the task calls the service back.
+    frozenset({"decisions.simulation_jobs", "decisions.tasks"}),
+    frozenset({"hitl.attachments", "hitl.tasks"}),
+    frozenset({"dos.outbox", "dos.tasks"}),
+    # The effective plan reads overrides; overrides validate Cedar text; Cedar reads the effective plan.
+    frozenset({"tenancy.cedar", "tenancy.overrides", "tenancy.plans"}),
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for app in LAYERS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            found[name] = path
+    return found
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every imported module name (``from a import b`` also as ``a.b``), wherever the import stands."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out += [(node.lineno, node.module)] + [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return out
+
+
+def test_no_app_imports_from_an_app_above_it_or_beside_it():
+    wrong = []
+    for name, path in _modules().items():
+        app = name.split(".")[0]
+        if ".devstack" in name:  # development tooling, not the product (it may start anything)
+            continue
+        for line, imported in _imports(path):
+            other = imported.split(".")[0]
+            if other in LAYERS and other != app and LAYERS[other] >= LAYERS[app]:
+                wrong.append(f"{path.relative_to(ROOT)}:{line} {app} → {imported}")
+    assert not wrong, "imports that run up or sideways:\n" + "\n".join(sorted(set(wrong)))
+
+
+def test_each_app_names_what_it_stands_on_and_stands_on_nothing_else():
+    used: dict[str, set[str]] = {app: set() for app in LAYERS}
+    for name, path in _modules().items():
+        app = name.split(".")[0]
+        used[app] |= {i.split(".")[0] for _, i in _imports(path)} & set(LAYERS) - {app}
+    for app in LAYERS:
+        if app == "celery_app":
+            continue
+        doc = (ROOT / app / "apps.py").read_text()
+        match = re.search(r"Stands on: ([^\n.(]*)", doc)
+        assert match, f"{app}/apps.py does not say what it stands on"
+        declared = {a.strip() for a in match.group(1).split(",")} & set(LAYERS)
+        extra = {"celery_app"} if "celery_app" in doc else set()
+        assert used[app] <= declared | extra, f"{app} imports {sorted(used[app] - declared)} it does not declare"
+        assert all(LAYERS[a] < LAYERS[app] for a in declared), f"{app} declares an app that is not below it"
+
+
+def test_no_import_cycles_but_the_explained_ones():
+    modules = _modules()
+    graph = {name: {i for _, i in _imports(path) if i in modules and i != name} for name, path in modules.items()}
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(frozenset(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    between_apps = [c for c in cycles if len({m.split(".")[0] for m in c}) > 1]
+    assert not between_apps, f"cycles between apps: {between_apps}"
+    assert set(cycles) <= ALLOWED_CYCLES, f"unexplained cycles: {[sorted(c) for c in set(cycles) - ALLOWED_CYCLES]}"
