@@ -22,8 +22,8 @@ from django.utils.crypto import salted_hmac
 
 from billing.services import MeterInput, meter_record, meter_record_many
 from decisions.choices import RecordKind, VersionStatus
-from decisions.hooks import review_requested
 from decisions.guardrails import InputTooComplex, guard_input
+from decisions.hooks import review_requested
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy

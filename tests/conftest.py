@@ -134,8 +134,8 @@ def carol(acme):
 
 @pytest.fixture
 def desk(acme, alice, bob, carol):
-    from hitl.models import Queue
     from hitl.desk import desk_install_defaults, reviewer_profile_save
+    from hitl.models import Queue
 
     with scope.org_scope(acme.id):
         queues = desk_install_defaults(org_id=acme.id, actor="system:test")

@@ -10,8 +10,8 @@ from dos.models import OutboxEvent
 from hitl.actions import IllegalTransition, allowed_actions, case_act
 from hitl.appeals import AppealInvalid, appeal_resolve, appeal_submit
 from hitl.choices import AppealStatus, CaseStatus
-from hitl.models import Appeal, Case
 from hitl.desk import reviewer_profile_save
+from hitl.models import Appeal, Case
 from tenancy.approvals import FourEyesViolation
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.conftest import api_client

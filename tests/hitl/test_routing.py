@@ -8,10 +8,10 @@ import pytest
 from dos import scope
 from hitl.actions import case_act
 from hitl.choices import CaseSource, CaseStatus
+from hitl.desk import desk_install_defaults, reviewer_profile_save
 from hitl.models import Case, Queue, ReviewerProfile
 from hitl.routing import rule_error, weighted_sequence
 from hitl.services import case_open
-from hitl.desk import desk_install_defaults, reviewer_profile_save
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.factories import UserFactory, acting, add_member, default_project
 
