@@ -13,7 +13,7 @@ from django.urls import path
 from django.utils import timezone
 
 from billing.models import MeterEvent, ReconciliationReport, UsageAdjustment, UsageCounter, UsageDaily
-from billing.quotas import _bucket, quotas_for, soft_ratio, window_usage
+from billing.quotas import quota_bucket, quotas_for, soft_ratio, window_usage
 from dos.admin_base import DosModelAdmin
 from tenancy.models import Org
 
@@ -81,7 +81,7 @@ class UsageDailyAdmin(ReadOnlyAdmin):
             for (metric, window), limit in sorted(quotas_for(org).items()):
                 used = window_usage(org.id, metric, window, now)
                 pct = int(used / limit * 100) if limit else 0
-                _label, resets = _bucket(window, now)
+                _label, resets = quota_bucket(window, now)
                 rows.append({"org": org, "plan": org.plan, "quota": f"{metric}_per_{window}", "limit": limit,
                              "used": used.normalize(), "pct": min(pct, 100), "raw_pct": pct, "resets": resets,
                              "state": "over" if used >= limit else "warning" if used > limit * soft else "ok"})

@@ -20,13 +20,13 @@ from django.utils import timezone
 
 from billing.metrics import QUOTA_REFUSALS
 from billing.periods import SEOUL, day_end_utc, month_of, month_start_utc, next_month, seoul_day
-from dos.api.errors import Problem
+from dos.errors import DomainError
 from dos.redis_client import redis_client
 
 WINDOWS = ("minute", "day", "month")
 
 
-def _bucket(window: str, ts: dt.datetime) -> tuple[str, dt.datetime]:
+def quota_bucket(window: str, ts: dt.datetime) -> tuple[str, dt.datetime]:
     """(bucket label, end of the bucket in UTC) for a timestamp."""
     if window == "minute":
         start = ts.astimezone(dt.UTC).replace(second=0, microsecond=0)
@@ -57,7 +57,7 @@ def window_counters_add(org_id, events: list[tuple[str, dt.datetime, Decimal]]) 
     expiry: dict[str, dt.datetime] = {}
     for (metric, minute), value in per_minute.items():
         for window in WINDOWS:
-            label, ends = _bucket(window, minute)
+            label, ends = quota_bucket(window, minute)
             key = _key(org_id, metric, window, label)
             sums[key] = sums.get(key, Decimal(0)) + value
             expiry[key] = ends
@@ -69,7 +69,7 @@ def window_counters_add(org_id, events: list[tuple[str, dt.datetime, Decimal]]) 
 
 
 def window_usage(org_id, metric: str, window: str, now: dt.datetime) -> Decimal:
-    label, _ends = _bucket(window, now)
+    label, _ends = quota_bucket(window, now)
     raw = redis_client().get(_key(org_id, metric, window, label))
     return _amount(raw)
 
@@ -96,6 +96,16 @@ class QuotaStatus:
     warning: str = ""
 
 
+class UsageExceeded(DomainError):
+    """A hard quota is used up: 429 ``usage_exceeded`` with the seconds until it resets."""
+
+    status, code = 429, "usage_exceeded"
+
+
+class EntitlementMissing(DomainError):
+    status, code = 403, "entitlement_missing"
+
+
 def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime | None = None) -> QuotaStatus:
     """Refuse (429) work that would exceed a hard quota; say so when it passes the soft one."""
     now = now or timezone.now()
@@ -104,7 +114,7 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
     limits = [(window, limit) for (q_metric, window), limit in quotas_for(org).items() if q_metric == metric]
     if not limits:
         return QuotaStatus()
-    buckets = [_bucket(window, now) for window, _limit in limits]
+    buckets = [quota_bucket(window, now) for window, _limit in limits]
     keys = [_key(org.id, metric, window, label) for (window, _), (label, _e) in zip(limits, buckets, strict=True)]
     raw = redis_client().mget(keys)
     ratio = soft_ratio(org)
@@ -113,11 +123,9 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
         if used + amount > limit:
             QUOTA_REFUSALS.labels(metric=metric, window=window).inc()
             retry_after = max(1, int((ends - now).total_seconds()) + 1)
-            raise Problem(429, "usage_exceeded",
-                          f"The {metric}_per_{window} quota of {limit} is used up ({used.normalize()} used); "
-                          f"it resets at {ends.astimezone(SEOUL).isoformat()}.",
-                          headers={"Retry-After": str(retry_after)},
-                          quota=f"{metric}_per_{window}", limit=limit, used=str(used.normalize()))
+            raise UsageExceeded(f"The {metric}_per_{window} quota of {limit} is used up ({used.normalize()} used); "
+                                f"it resets at {ends.astimezone(SEOUL).isoformat()}.", retry_after=retry_after,
+                                quota=f"{metric}_per_{window}", limit=limit, used=str(used.normalize()))
         if used + amount > limit * ratio:
             warnings.append(f"{metric}_per_{window}={(used + amount).normalize()}/{limit}")
     return QuotaStatus(warning="; ".join(warnings))
@@ -129,9 +137,8 @@ def entitlement_require(*, org, entitlement: str) -> None:
 
     if effective_plan(org).entitled(entitlement):
         return
-    raise Problem(403, "entitlement_missing",
-                  f"The {org.plan} plan does not include '{entitlement}'. Upgrade the plan to use it.",
-                  entitlement=entitlement)
+    raise EntitlementMissing(f"The {org.plan} plan does not include '{entitlement}'. Upgrade the plan to use it.",
+                             entitlement=entitlement)
 
 
 def usage_observe(*, org_id, metric: str, amount=1, now: dt.datetime | None = None) -> None:

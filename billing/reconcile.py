@@ -12,7 +12,7 @@ import structlog
 from django.conf import settings
 from django.db import connection, transaction
 
-from billing.catalog import METRICS
+from billing.meters import METRICS
 from billing.metrics import RECONCILIATION_ALERTS
 from billing.models import ReconciliationReport
 from billing.periods import SEOUL

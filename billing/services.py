@@ -6,7 +6,6 @@ committed — no separate dedupe store that could claim a key without the event.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -15,11 +14,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.catalog import METRICS, SOURCES
+from billing.meters import METRICS, SOURCES
 from billing.metrics import METER_COUNTERS
 from billing.models import LateStatus, UsageMonthly
 from billing.periods import month_closes_at, month_of, seoul_day
-from dos.canonical import canonical_json
+from dos.canonical import canonical_json, sha256_hex
 
 MAX_VALUE = Decimal("1e15")
 
@@ -55,7 +54,7 @@ class MeterResult:
 
 
 def idem_key(org_id, metric: str, corr_id: str) -> str:
-    return hashlib.sha256(f"{org_id}|{metric}|{corr_id}".encode()).hexdigest()
+    return sha256_hex(f"{org_id}|{metric}|{corr_id}")
 
 
 def _reject(reason: str) -> MeterResult:
@@ -201,7 +200,7 @@ def meter_record_many(*, org, items: list[MeterInput], now: dt.datetime | None =
                 counters["late_dropped"] += 1
             results[index] = refused
             continue
-        key = hashlib.sha256(f"{key_prefix}{item.metric}|{item.corr_id}".encode()).hexdigest()  # = idem_key()
+        key = sha256_hex(f"{key_prefix}{item.metric}|{item.corr_id}")  # = idem_key()
         if key in rows:  # a duplicate inside the same batch
             results[index] = MeterResult(status="duplicate")
             counters["duplicates"] += 1

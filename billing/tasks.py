@@ -12,34 +12,22 @@ from django.utils import timezone
 from billing.periods import seoul_day
 from billing.reconcile import usage_reconcile
 from billing.rollups import usage_rollup
-from dos import scope
-from dos.tasks import orgs_where
+from dos.tasks import for_each_org
 
 log = structlog.get_logger(__name__)
 
 
-def _orgs_with_events() -> list:
-    return orgs_where(job="usage (find orgs with meter events)", sql="SELECT DISTINCT org_id FROM billing_meterevent")
+ORGS_WITH_EVENTS = "SELECT DISTINCT org_id FROM billing_meterevent"
 
 
 @shared_task(name="billing.tasks.usage_rollup_all", ignore_result=True)
 def usage_rollup_all() -> int:
-    done = 0
-    for org_id in _orgs_with_events():
-        try:
-            with scope.org_scope(org_id):
-                usage_rollup(org_id=org_id)
-            done += 1
-        except Exception:
-            log.exception("usage.rollup_failed", org_id=str(org_id))
-    return done
+    return len(for_each_org(job="usage (rollup: orgs with meter events)", sql=ORGS_WITH_EVENTS,
+                            work=lambda org_id: usage_rollup(org_id=org_id)))
 
 
 @shared_task(name="billing.tasks.usage_reconcile_daily", ignore_result=True)
 def usage_reconcile_daily(day: str | None = None) -> int:
     target = dt.date.fromisoformat(day) if day else seoul_day(timezone.now()) - dt.timedelta(days=1)
-    alerts = 0
-    for org_id in _orgs_with_events():
-        with scope.org_scope(org_id):
-            alerts += sum(1 for r in usage_reconcile(org_id=org_id, day=target) if r.alert)
-    return alerts
+    return sum(for_each_org(job="usage (reconcile: orgs with meter events)", sql=ORGS_WITH_EVENTS,
+                            work=lambda org_id: sum(1 for r in usage_reconcile(org_id=org_id, day=target) if r.alert)))

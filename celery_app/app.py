@@ -22,7 +22,7 @@ def _install_default_schedule(sender, **kwargs):
 @signals.worker_init.connect
 @signals.beat_init.connect
 def _guard_db_role(**kwargs):
-    from dos.guards import UnsafeDatabaseRole, assert_safe_db_role
+    from dos.db_role import UnsafeDatabaseRole, assert_safe_db_role
 
     try:
         assert_safe_db_role()

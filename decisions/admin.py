@@ -15,8 +15,7 @@ from decisions.choices import VersionStatus
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion, ReasonCode, Simulation
 from decisions.selectors import decision_explain
 from dos.admin_base import DosModelAdmin
-from dos.authz import PermissionRefused
-from tenancy.approvals import FourEyesViolation
+from dos.errors import DomainError
 
 
 class VersionInline(admin.TabularInline):
@@ -91,11 +90,9 @@ class PolicyVersionAdmin(DosModelAdmin):
             try:
                 fn(version=version, **kwargs)
                 messages.success(request, f"{verb}: {version}")
-            except services.PolicyStateError as exc:
-                messages.error(request, f"{version}: {exc}")
             except services.PolicyLintError as exc:
                 messages.error(request, f"{version}: {'; '.join(str(i) for i in exc.issues[:3])}")
-            except (FourEyesViolation, PermissionRefused) as exc:
+            except DomainError as exc:  # state, four eyes, permission, org status
                 messages.error(request, f"{version}: {exc}")
 
     def _confirmed(self, request, queryset, action, verb, fn, **kwargs):

@@ -17,7 +17,7 @@ from dos.ledger import RecordProblem
 
 
 def decision_chain_data(record) -> dict:
-    """The data the decisions chain holds for ``record`` (see decision_make / decision_override)."""
+    """The data the decisions chain holds for ``record`` (see decision_make / decision_finalize)."""
     data = {
         "decision_id": str(record.id), "outcome": record.outcome,
         "reason_codes": [c["code"] for c in record.reason_codes], "policy_sha256": record.policy_sha256,

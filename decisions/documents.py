@@ -12,7 +12,7 @@ from decisions.chain import decision_chain_data, record_entry_compare
 from decisions.models import DecisionRecord
 from decisions.selectors import decision_explain
 from dos.canonical import canonical_json, sha256_hex
-from dos.ledger import _content, link_hash
+from dos.ledger import entry_content, link_hash
 from dos.models import ChainAnchor, LedgerEntry
 
 OUTCOME_KO = {"approve": "승인", "deny": "거절", "review": "심사 진행"}
@@ -39,7 +39,7 @@ def chain_proof(record: DecisionRecord) -> dict:
                     "record_matches_entry": not mismatch, "record_mismatch": mismatch}
     if entry is None:
         return {"chain": "decisions", "seq": record.ledger_seq, "link_ok": False, **record_check}
-    recomputed = sha256_hex(canonical_json(_content(
+    recomputed = sha256_hex(canonical_json(entry_content(
         chain=entry.chain, org_id=entry.org_id, action=entry.action, actor=entry.actor, target=entry.target,
         data=entry.data, corr_id=entry.corr_id, created_at=entry.created_at)))
     anchor = (ChainAnchor.objects.filter(chain="decisions", seq__gte=entry.seq).order_by("seq")

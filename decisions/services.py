@@ -10,7 +10,6 @@ record with a masked snapshot, append it to the ``decisions`` chain, meter ``dec
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
@@ -21,20 +20,24 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from billing.services import MeterInput, meter_record, meter_record_many
+from decisions.chain import decision_chain_data
 from decisions.choices import RecordKind, VersionStatus
-from decisions.guardrails import InputTooComplex, guard_input
 from decisions.hooks import review_requested
+from decisions.inputs import InputTooComplex, guard_input
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize
+from dos.canonical import sha256_hex
+from dos.errors import DomainError, FieldErrors
 from dos.ledger import Entry, ledger_append, ledger_append_many
+from dos.outbox import outbox_emit
 from dos.sqlbatch import bulk_insert
 from tenancy.approvals import approval_grant, approval_require
 
 ALLOWED = {
-    VersionStatus.DRAFT: ["update", "submit"],
+    VersionStatus.DRAFT: ["submit"],
     VersionStatus.PENDING_APPROVAL: ["approve"],
     VersionStatus.APPROVED: ["publish"],
     VersionStatus.PUBLISHED: ["retire"],
@@ -42,22 +45,31 @@ ALLOWED = {
 }
 
 
-class PolicyStateError(Exception):
+class PolicyStateError(DomainError):
     """An action not allowed in the version's state (→ 409 with the allowed actions)."""
+
+    status, code = 409, "illegal_transition"
 
     def __init__(self, version: PolicyVersion, action: str):
         self.allowed = ALLOWED.get(version.status, [])
-        super().__init__(f"Cannot {action} a {version.status} version; allowed: {', '.join(self.allowed) or 'none'}.")
+        super().__init__(f"Cannot {action} a {version.status} version; allowed: {', '.join(self.allowed) or 'none'}.",
+                         allowed=self.allowed)
 
 
-class PolicyLintError(Exception):
+class PolicyLintError(DomainError):
+    """The source has problems (400 ``policy_invalid`` with ``issues``: rule id, line, column)."""
+
+    status, code = 400, "policy_invalid"
+
     def __init__(self, issues):
         self.issues = issues
-        super().__init__(f"The policy has {len(issues)} problem(s).")
+        super().__init__("The policy has problems; see issues.",
+                         issues=[i.as_dict() if hasattr(i, "as_dict") else {"message": str(i)} for i in issues])
 
 
-class PolicyNotFound(LookupError):
-    pass
+class PolicyNotFound(FieldErrors):
+    def __init__(self, message: str):
+        super().__init__({"policy": [message]}, message)
 
 
 POLICY_DRAFT = action("policy.draft", "policy.write")
@@ -104,20 +116,9 @@ def version_create(*, project, source: str, semver: str, actor, notes: str = "")
         if PolicyVersion.objects.filter(policy_set=policy_set, semver=semver).exists():
             raise PolicyLintError([f"Version {semver} of {policy_set.name} exists already."])
         version = PolicyVersion.objects.create(org_id=project.org_id, policy_set=policy_set, semver=semver,
-                                               source=source, sha256=hashlib.sha256(source.encode()).hexdigest(),
+                                               source=source, sha256=sha256_hex(source),
                                                author=author, notes=notes)
         _audit(version, "draft_created", actor)
-    return version
-
-
-def version_update(*, version: PolicyVersion, source: str, actor) -> PolicyVersion:
-    actor = authorize(actor, POLICY_DRAFT)
-    if version.status != VersionStatus.DRAFT:
-        raise PolicyStateError(version, "update")
-    version.source = source
-    version.sha256 = hashlib.sha256(source.encode()).hexdigest()
-    version.save(update_fields=["source", "sha256"])
-    _audit(version, "draft_updated", actor)
     return version
 
 
@@ -205,8 +206,7 @@ def subject_token(org_id, subject_id: str) -> str:
 
 
 def input_hash(data) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                          .encode()).hexdigest()
+    return sha256_hex(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
 
 
 # Version objects by id. Only fields that never change after submission are read from them
@@ -268,51 +268,54 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
         # last with only the record insert after it.
         meter_record(org=org, metric="decision_calls", corr_id=str(decision_id), source="decide",
                      project_id=project.id, trusted_project=True)
-        appended = ledger_append(
-            chain="decisions", org_id=org.id, action="decision.made",
-            actor=actor.audit_label() if hasattr(actor, "audit_label") else str(actor or "system"),
-            target=f"decision:{decision_id}",
-            data={"decision_id": str(decision_id), "outcome": evaluation.outcome,
-                  "reason_codes": [c["code"] for c in codes], "policy_sha256": version.sha256,
-                  "input_hash": hashed, "subject": token, "purpose": purpose, "kind": RecordKind.ORIGINAL},
-        )
-        latency = (time.perf_counter() - started) * 1000
-        record = DecisionRecord.objects.create(
+        record = DecisionRecord(
             id=decision_id, org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
             subject_token=token, purpose=purpose, corr_id=corr_id[:64], input_hash=hashed,
             snapshot=guarded.snapshot, outcome=evaluation.outcome, reason_codes=codes,
             rule_path=[step.as_dict() for step in evaluation.rule_path], labels=sorted(set(labels)),
-            latency_ms=round(latency, 3), ledger_seq=appended.seq, ledger_hash=appended.hash,
-            refs={"pii_masked": guarded.findings} if guarded.findings else {},
+            kind=RecordKind.ORIGINAL, refs={"pii_masked": guarded.findings} if guarded.findings else {},
         )
+        appended = ledger_append(chain="decisions", org_id=org.id, action="decision.made", actor=actor_label(actor),
+                                 target=f"decision:{decision_id}", data=decision_chain_data(record))
+        record.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        record.ledger_seq, record.ledger_hash = appended.seq, appended.hash
+        record.save(force_insert=True)
         case = None
         if evaluation.needs_review and review_requested:  # a review decision opens a case in this transaction
             [case] = review_requested.one(records=[(record, evaluation)], project=project, actor=actor)
     return Decided(record=record, version=version, case=case)
 
 
-def decision_override(*, original: DecisionRecord, outcome: str, actor, reason_code: str, message: str,
-                      refs: dict) -> DecisionRecord:
-    """A person's final word on a decision: a new record of kind override on the decisions chain
-    (the original is never changed). Called by human review when a case is decided."""
-    decision_id = uuid.uuid4()
-    codes = [{"code": reason_code, "message": message}]
-    label = actor.audit_label() if hasattr(actor, "audit_label") else actor_label(actor)
+def decision_finalize(*, original_id, outcome: str, actor, reason_code: str, message: str, refs: dict,
+                      override: bool, event: dict | None = None) -> DecisionRecord:
+    """A person's final word on a decision — human review deciding a case, or an appeal re-issuing
+    it: a new record of kind override on the decisions chain (the original never changes) and a
+    ``decision.finalized`` outbox event, in the caller's transaction. ``event`` adds members to it."""
+    original = DecisionRecord.objects.get(pk=original_id)
+    record = _override_record(original=original, outcome=outcome, actor=actor, reason_code=reason_code,
+                              message=message, refs=refs)
+    outbox_emit(org_id=original.org_id, topic="decision.finalized", key=f"decision:{original.id}", payload={
+        "decision_id": str(original.id), "final_decision_id": str(record.id), "outcome": outcome,
+        "case_id": refs.get("case_id"), "reason_codes": [reason_code], "override": override, **(event or {})})
+    return record
+
+
+def _override_record(*, original: DecisionRecord, outcome: str, actor, reason_code: str, message: str,
+                     refs: dict) -> DecisionRecord:
+    record = DecisionRecord(
+        id=uuid.uuid4(), org_id=original.org_id, project_id=original.project_id,
+        policy_version_id=original.policy_version_id, policy_sha256=original.policy_sha256,
+        subject_token=original.subject_token, purpose=original.purpose, corr_id=original.corr_id,
+        input_hash=original.input_hash, snapshot=original.snapshot, outcome=outcome,
+        reason_codes=[{"code": reason_code, "message": message}], rule_path=[], labels=original.labels, latency_ms=0,
+        kind=RecordKind.OVERRIDE, refs={**refs, "overrides": str(original.id)})
     with transaction.atomic(savepoint=False):
-        appended = ledger_append(
-            chain="decisions", org_id=original.org_id, action="decision.overridden", actor=label,
-            target=f"decision:{decision_id}",
-            data={"decision_id": str(decision_id), "outcome": outcome, "reason_codes": [reason_code],
-                  "overrides": str(original.id), "policy_sha256": original.policy_sha256,
-                  "input_hash": original.input_hash, "subject": original.subject_token, "purpose": original.purpose,
-                  "kind": RecordKind.OVERRIDE, "refs": refs})
-        return DecisionRecord.objects.create(
-            id=decision_id, org_id=original.org_id, project_id=original.project_id,
-            policy_version_id=original.policy_version_id, policy_sha256=original.policy_sha256,
-            subject_token=original.subject_token, purpose=original.purpose, corr_id=original.corr_id,
-            input_hash=original.input_hash, snapshot=original.snapshot, outcome=outcome, reason_codes=codes,
-            rule_path=[], labels=original.labels, latency_ms=0, kind=RecordKind.OVERRIDE,
-            refs={**refs, "overrides": str(original.id)}, ledger_seq=appended.seq, ledger_hash=appended.hash)
+        appended = ledger_append(chain="decisions", org_id=original.org_id, action="decision.overridden",
+                                 actor=actor_label(actor), target=f"decision:{record.id}",
+                                 data=decision_chain_data(record))
+        record.ledger_seq, record.ledger_hash = appended.seq, appended.hash
+        record.save(force_insert=True)
+    return record
 
 
 @dataclass
@@ -334,7 +337,7 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
     started = time.perf_counter()
     version = published_version(project=project, policy=policy)
     compiled = compile_policy(version.source)
-    label = actor.audit_label() if hasattr(actor, "audit_label") else str(actor or "system")
+    label = actor_label(actor)
     results: list[DecisionRecord | dict] = []
     pending = []
     for item in items:
@@ -351,7 +354,7 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
             subject_token=subject_token(org.id, item.subject_id), purpose=item.purpose, corr_id=corr_id[:64],
             input_hash=input_hash(item.data), snapshot=guarded.snapshot, outcome=evaluation.outcome,
             reason_codes=codes, rule_path=[step.as_dict() for step in evaluation.rule_path],
-            labels=sorted(set(item.labels)), latency_ms=0)
+            labels=sorted(set(item.labels)), latency_ms=0, kind=RecordKind.ORIGINAL, refs={})
         record.evaluation = evaluation  # not a field: kept for the review cases opened below
         results.append(record)
         pending.append(record)
@@ -359,10 +362,7 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
         meter_record_many(org=org, items=[MeterInput(metric="decision_calls", value=1, corr_id=str(r.id),
                                                      source="decide", project_id=project.id) for r in pending])
         appended = ledger_append_many(chain="decisions", org_id=org.id, entries=[
-            Entry(action="decision.made", actor=label, target=f"decision:{r.id}",
-                  data={"decision_id": str(r.id), "outcome": r.outcome, "reason_codes": [c["code"] for c in r.reason_codes],
-                        "policy_sha256": version.sha256, "input_hash": r.input_hash, "subject": r.subject_token,
-                        "purpose": r.purpose, "kind": RecordKind.ORIGINAL})
+            Entry(action="decision.made", actor=label, target=f"decision:{r.id}", data=decision_chain_data(r))
             for r in pending])
         latency = round((time.perf_counter() - started) * 1000 / max(1, len(items)), 3)
         for record, link in zip(pending, appended, strict=True):

@@ -17,14 +17,16 @@ from decisions.models import PolicyVersion, Simulation
 from decisions.packs import load_pack
 from decisions.simulation import render_html, simulate
 from dos import scope
-from dos.audit import audit_record
+from dos.audit import actor_label, audit_record
 from dos.authz import action, authorize
+from dos.errors import FieldErrors
 
 MAX_UPLOAD_ROWS = 100_000
 
 
-class SimulationInputError(ValueError):
-    pass
+class SimulationInputError(FieldErrors):
+    def __init__(self, message: str, field: str = "dataset"):
+        super().__init__({field: [message]}, message)
 
 
 def _rows(sim: Simulation) -> list[dict]:
@@ -72,7 +74,7 @@ def simulation_create(*, project, version: PolicyVersion, dataset: str, input_cs
         raise SimulationInputError("dataset is 'pack:<domain>' or 'upload'.")
     champion = (PolicyVersion.objects.filter(policy_set=version.policy_set, status=VersionStatus.PUBLISHED)
                 .exclude(pk=version.pk).first())
-    label = actor.audit_label() if hasattr(actor, "audit_label") else str(actor)
+    label = actor_label(actor)
     sim = Simulation.objects.create(org_id=project.org_id, project=project, policy_version=version,
                                     champion_version=champion, dataset=dataset, input_csv=input_csv,
                                     created_by=label)

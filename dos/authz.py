@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 
+from dos.errors import DomainError
 from dos.hooks import Hook
 
 ACTIONS: dict[str, str] = {}
@@ -34,18 +35,17 @@ def action(name: str, permission: str) -> str:
     return name
 
 
-class PermissionRefused(PermissionDenied):
+class PermissionRefused(DomainError, PermissionDenied):
     """The actor may not do this (403). ``permission`` names the primitive that was missing.
 
-    A Django ``PermissionDenied``: outside the API (admin pages) Django answers 403 by itself; the
-    API's handler keeps ``code`` and ``permission`` in the problem body."""
+    Also a Django ``PermissionDenied``: an admin page that does not catch it answers 403 by itself."""
 
     status = 403
+    code = "permission_denied"
 
-    def __init__(self, message: str, *, permission: str = "", code: str = "permission_denied"):
-        super().__init__(message)
+    def __init__(self, message: str, *, permission: str = "", code: str = "permission_denied", **extra):
+        super().__init__(message, code=code, permission=permission or None, **extra)
         self.permission = permission
-        self.code = code
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """gunicorn settings for web (make run and docker). The app is preloaded in the master so the
-startup guard (dos.guards) stops the whole server, not each worker in a crash loop."""
+startup guard (dos.db_role) stops the whole server, not each worker in a crash loop."""
 
 import multiprocessing
 import os

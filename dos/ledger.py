@@ -32,7 +32,7 @@ GENESIS = "0" * 64
 CHAINS = ("audit", "decisions", "billing")
 
 
-def _content(*, chain: str, org_id, action: str, actor: str, target: str, data: dict, corr_id: str,
+def entry_content(*, chain: str, org_id, action: str, actor: str, target: str, data: dict, corr_id: str,
              created_at: datetime) -> dict:
     # The sequence number is not part of the content: order is bound by prev_hash (and checked for
     # gaps by chain_verify), which lets the content hash be computed before the head is locked.
@@ -90,7 +90,7 @@ def ledger_append(*, chain: str, org_id: uuid.UUID, action: str, actor: str, tar
     corr_id = current_corr_id() if corr_id is None else corr_id
     actor, target = actor[:120], target[:200]
     created_at = timezone.now()
-    content_hash = sha256_hex(canonical_json(_content(
+    content_hash = sha256_hex(canonical_json(entry_content(
         chain=chain, org_id=org_id, action=action, actor=actor, target=target, data=data, corr_id=corr_id,
         created_at=created_at)))
     params = {"org": org_id, "chain": chain, "content_hash": content_hash, "created_at": created_at,
@@ -147,7 +147,7 @@ def ledger_append_many(*, chain: str, org_id: uuid.UUID, entries: list[Entry],
     prepared = []
     for e in entries:
         data = e.data or {}
-        content_hash = sha256_hex(canonical_json(_content(
+        content_hash = sha256_hex(canonical_json(entry_content(
             chain=chain, org_id=org_id, action=e.action, actor=e.actor[:120], target=e.target[:200], data=data,
             corr_id=corr_id, created_at=created_at)))
         prepared.append((e, data, content_hash))
@@ -307,7 +307,7 @@ def _chain_walk(*, org_id, chain: str, batch: int) -> VerifyResult:
                 return result.fail("sequence_gap", expected_seq, f"expected {expected_seq}, found {seq}")
             if prev_hash != prev:
                 return result.fail("broken_link", seq)
-            recomputed = sha256_hex(canonical_json(_content(
+            recomputed = sha256_hex(canonical_json(entry_content(
                 chain=chain, org_id=org_id, action=action, actor=actor, target=target, data=data,
                 corr_id=corr_id, created_at=created_at)))
             if recomputed != content_hash:

@@ -60,6 +60,23 @@ def orgs_where(*, job: str, sql: str, params=()) -> list:
         return org_ids
 
 
+def for_each_org(*, job: str, sql: str, params=(), work: Callable, scoped: bool = True) -> list:
+    """The per-org loop of a beat job: find the orgs (``orgs_where``), then ``work(org_id)`` for
+    each — inside that org's scope unless the work opens its own — one org's failure logged and the
+    others still done. Returns the results of the orgs that succeeded."""
+    results = []
+    for org_id in orgs_where(job=job, sql=sql, params=params):
+        try:
+            if scoped:
+                with scope.org_scope(org_id):
+                    results.append(work(org_id))
+            else:
+                results.append(work(org_id))
+        except Exception:
+            log.exception("job.org_failed", job=job.split(" ", 1)[0], org_id=str(org_id))
+    return results
+
+
 @shared_task(name="dos.tasks.ledger_anchor_daily", ignore_result=True)
 def ledger_anchor_daily() -> int:
     """Record every chain head; a later verify can prove nothing before the anchor was rewritten."""
@@ -92,12 +109,9 @@ def outbox_drain_all(*, now=None) -> dict[str, int]:
     total = DrainResult()
     if not topics:
         return vars(total)
-    org_ids = orgs_where(job="outbox_drain (orgs with due events)", params=[now, topics],
-                         sql="SELECT DISTINCT org_id FROM dos_outboxevent "
-                             "WHERE status = 'pending' AND next_attempt_at <= %s AND topic = ANY(%s)")
-    for org_id in org_ids:
-        try:
-            total += outbox_drain(org_id=org_id, now=now)
-        except Exception:
-            log.exception("outbox.drain_failed", org_id=str(org_id))
+    for drained in for_each_org(job="outbox_drain (orgs with due events)", params=[now, topics], scoped=False,
+                                sql="SELECT DISTINCT org_id FROM dos_outboxevent "
+                                    "WHERE status = 'pending' AND next_attempt_at <= %s AND topic = ANY(%s)",
+                                work=lambda org_id: outbox_drain(org_id=org_id, now=now)):
+        total += drained
     return vars(total)

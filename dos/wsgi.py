@@ -6,7 +6,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dos.settings")
 application = get_wsgi_application()
 
-from dos.guards import UnsafeDatabaseRole, assert_safe_db_role  # noqa: E402
+from dos.db_role import UnsafeDatabaseRole, assert_safe_db_role  # noqa: E402
 
 try:
     assert_safe_db_role()

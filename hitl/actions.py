@@ -16,7 +16,7 @@ import math
 from django.db import transaction
 
 from dos.authz import PermissionRefused, action, as_actor
-from dos.outbox import outbox_emit
+from dos.errors import DomainError, FieldErrors
 from hitl.choices import CaseAction as A
 from hitl.choices import CaseStatus as S
 from hitl.choices import TaskKind, TaskStatus
@@ -38,11 +38,13 @@ TRANSITIONS: dict[str, list[str]] = {
 QA_SAMPLE_RATE = 0.05
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(DomainError):
+    status, code = 409, "illegal_transition"
+
     def __init__(self, case: Case, action: str):
         self.allowed = allowed_actions(case)
         super().__init__(f"A {case.get_status_display().lower()} case cannot be '{action}'d; "
-                         f"allowed: {', '.join(self.allowed) or 'none'}.")
+                         f"allowed: {', '.join(self.allowed) or 'none'}.", allowed=self.allowed)
 
 
 class ActionRefused(PermissionRefused):
@@ -67,10 +69,9 @@ def reviewer_of(actor, *, doing: str, permission: str):
     return user, frozenset(getattr(actor, "permissions", ()) or ())
 
 
-class ActionInvalid(ValueError):
+class ActionInvalid(FieldErrors):
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.errors = {field: [message]}
+        super().__init__({field: [message]}, message)
 
 
 def allowed_actions(case: Case) -> list[str]:
@@ -86,26 +87,24 @@ def required_permission(case: Case, action: str) -> str:
     return "hitl.review"
 
 
-def _authorize(case: Case, action: str, user, permissions) -> None:
-    permission = required_permission(case, action)
-    # The primitive first, on its own: a Cedar permit never stands in for the role table.
+def case_authorize(case: Case, user, permissions, *, action: str, permission: str, doing: str) -> None:
+    """May ``user`` (holding ``permissions``) do ``action`` on ``case``? The primitive first, on its
+    own — a Cedar permit never stands in for the role table — then Cedar's forbids: acting on a case
+    you opened yourself (conflict of interest) and the org's own policies. Case actions and appeal
+    decisions both come through here."""
     if permission not in permissions:
-        raise ActionRefused(f"'{action}' on this case needs the '{permission}' permission.",
-                            code="permission_denied", permission=permission)
-    org = Org.objects.get(id=case.org_id)
+        raise ActionRefused(f"{doing} needs the '{permission}' permission.", code="permission_denied",
+                            permission=permission)
     decision = cedar.authorize(
-        org=org, user_id=str(user.pk), permissions=permissions, action=action, permission=permission,
-        resource_type="Case", resource_id=str(case.id),
+        org=Org.objects.get(id=case.org_id), user_id=str(user.pk), permissions=permissions, action=action,
+        permission=permission, resource_type="Case", resource_id=str(case.id),
         resource_attrs={"created_by": ("User", case.created_by_id)} if case.created_by_id else {})
     if decision.allowed:
         return
     if case.created_by_id and case.created_by_id == user.pk:
         raise ActionRefused("You opened this case yourself; another reviewer must act on it (conflict of interest).",
                             code="conflict_of_interest", permission=permission)
-    if permission not in permissions:
-        raise ActionRefused(f"'{action}' on this case needs the '{permission}' permission.",
-                            code="permission_denied", permission=permission)
-    raise ActionRefused(f"An organisation policy forbids '{action}' on this case.", code="policy_forbids",
+    raise ActionRefused(f"An organisation policy forbids this: {doing.lower()}.", code="policy_forbids",
                         permission=permission)
 
 
@@ -120,7 +119,8 @@ def case_act(*, case: Case, action: str, actor, comment: str = "", outcome: str 
         case = Case.objects.select_for_update().select_related("queue").get(pk=case.pk)
         if action not in allowed_actions(case):
             raise IllegalTransition(case, action)
-        _authorize(case, action, user, permissions)
+        case_authorize(case, user, permissions, action=action, permission=required_permission(case, action),
+                       doing=f"'{action}' on this case")
         comment = (comment or "").strip()
         if action in (A.COMMENT, A.OVERRIDE, A.REQUEST_DOCS, A.CLOSE) and not comment:
             raise ActionInvalid("comment", {A.OVERRIDE: "An override needs a reason.",
@@ -225,16 +225,11 @@ _FINAL_CODES = {"approve": ("HITL_APPROVED", "A reviewer approved the applicatio
 
 
 def _finalize_decision(case: Case, *, user, outcome: str, comment: str, override: bool) -> None:
-    from decisions.models import DecisionRecord
-    from decisions.services import decision_override
+    from decisions.services import decision_finalize
 
-    original = DecisionRecord.objects.get(pk=case.decision_id)
     code, message = _FINAL_CODES["override" if override else outcome]
-    record = decision_override(original=original, outcome=outcome, actor=user, reason_code=code, message=message,
-                               refs={"case_id": str(case.id), "case_number": case.number})
-    outbox_emit(org_id=case.org_id, topic="decision.finalized", key=f"decision:{original.id}", payload={
-        "decision_id": str(original.id), "final_decision_id": str(record.id), "outcome": outcome,
-        "case_id": str(case.id), "reason_codes": [code], "override": override})
+    decision_finalize(original_id=case.decision_id, outcome=outcome, actor=user, reason_code=code, message=message,
+                      refs={"case_id": str(case.id), "case_number": case.number}, override=override)
 
 
 def _qa_sample(case: Case, now) -> None:

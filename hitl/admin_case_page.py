@@ -11,20 +11,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from dos.authz import PermissionRefused
+from dos.errors import DomainError
 from dos.management.base import is_uuid
 from dos.pii import mask_value
 from hitl import appeals, attachments, notes
-from hitl.actions import ActionInvalid, IllegalTransition, allowed_actions, case_act
+from hitl.actions import ActionInvalid, allowed_actions, case_act
 from hitl.choices import OPEN_APPEAL_STATUSES, CaseAction, CaseStatus, TaskKind
 from hitl.models import Case
 from hitl.qa import QA_PERMISSION, qa_record
 from hitl.selectors import sla_state
-from tenancy.approvals import FourEyesViolation
 
 # What the services refuse with, shown to the person as a message on the page.
-REFUSALS = (IllegalTransition, PermissionRefused, ActionInvalid, FourEyesViolation, appeals.AppealInvalid,
-            notes.NoteInvalid, attachments.AttachmentRejected)
+REFUSALS = (DomainError,)  # every service refusal: permission, state, four eyes, bad fields, files
 
 
 SHORTCUT_KEYS = {CaseAction.APPROVE: "a", CaseAction.DENY: "d", CaseAction.ESCALATE: "e"}

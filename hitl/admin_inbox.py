@@ -23,6 +23,7 @@ from dos.admin_base import DosModelAdmin
 from hitl import attachments
 from hitl.actions import case_act
 from hitl.choices import CaseAction, CaseSource, CaseStatus, Priority
+from hitl.downloads import attachment_response
 from hitl.selectors import sla_state
 from hitl.services import case_open
 
@@ -197,9 +198,9 @@ class CaseAdmin(DosModelAdmin):
 
             raise Http404("No such attachment.")
         try:
-            return attachments.attachment_response(found)
+            return attachment_response(found)
         except attachments.AttachmentUnavailable as exc:
-            return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
+            return HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
 
     def add_view(self, request, form_url="", extra_context=None):
         from tenancy.principals import active_project

@@ -12,15 +12,13 @@ from django.db import transaction
 
 from dos.audit import actor_label
 from dos.authz import action, authorize
-from dos.outbox import outbox_emit
-from hitl.actions import ActionRefused, reviewer_of
+from dos.errors import DomainError
+from hitl.actions import case_authorize, reviewer_of
 from hitl.choices import OPEN_APPEAL_STATUSES, AppealResolution, AppealStatus, CaseStatus, TaskKind, TaskStatus
 from hitl.models import Appeal, Case, SlaMark, Task
 from hitl.routing import senior_queue
 from hitl.services import assign_waiting, case_assign, case_event, case_move, clock, sla_window
-from tenancy import cedar
 from tenancy.approvals import FourEyesViolation
-from tenancy.models import Org
 
 MAX_LEVEL = 2
 RESOLVE_PERMISSION = "hitl.appeal"
@@ -33,13 +31,16 @@ _CODES = {AppealResolution.UPHOLD: ("APPEAL_UPHELD", "On appeal, the decision wa
           AppealResolution.PARTIAL: ("APPEAL_PARTIAL", "On appeal, the decision was changed in part.")}
 
 
-class AppealInvalid(ValueError):
-    """The appeal cannot be made or decided now (409), or a field is wrong (400 when ``field``)."""
+class AppealInvalid(DomainError):
+    """The appeal cannot be made or decided now (409 ``appeal_not_allowed``), or a field is wrong
+    (400 ``validation_error`` when ``field``)."""
 
     def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
+        if field:
+            super().__init__(message, status=400, code="validation_error", errors={field: [message]})
+        else:
+            super().__init__(message, status=409, code="appeal_not_allowed")
         self.field = field
-        self.errors = {field: [message]} if field else {}
 
 
 def appeal_submit(*, case: Case, reason: str, actor, now=None) -> Appeal:
@@ -83,21 +84,8 @@ def appeal_submit(*, case: Case, reason: str, actor, now=None) -> Appeal:
 
 
 def _authorize(appeal: Appeal, case: Case, user, permissions) -> None:
-    # The primitive first, on its own: a Cedar permit never stands in for the role table.
-    if RESOLVE_PERMISSION not in permissions:
-        raise ActionRefused(f"Deciding appeals needs the '{RESOLVE_PERMISSION}' permission.",
-                            code="permission_denied", permission=RESOLVE_PERMISSION)
-    org = Org.objects.get(id=case.org_id)
-    verdict = cedar.authorize(
-        org=org, user_id=str(user.pk), permissions=permissions, action="appeal_resolve",
-        permission=RESOLVE_PERMISSION, resource_type="Case", resource_id=str(case.id),
-        resource_attrs={"created_by": ("User", case.created_by_id)} if case.created_by_id else {})
-    if not verdict.allowed:
-        if case.created_by_id == user.pk:
-            raise ActionRefused("You opened this case yourself; another senior reviewer must decide the appeal.",
-                                code="conflict_of_interest", permission=RESOLVE_PERMISSION)
-        raise ActionRefused(f"Deciding appeals needs the '{RESOLVE_PERMISSION}' permission.",
-                            code="permission_denied", permission=RESOLVE_PERMISSION)
+    case_authorize(case, user, permissions, action="appeal_resolve", permission=RESOLVE_PERMISSION,
+                   doing="Deciding appeals")
     earlier = Appeal.objects.filter(case=case).exclude(pk=appeal.pk).values_list("original_decider_id", "assignee_id")
     if user.pk in {appeal.original_decider_id, *(uid for pair in earlier for uid in pair)}:
         raise FourEyesViolation("You decided this case before; a different senior reviewer must decide the "
@@ -168,18 +156,13 @@ def _final_outcome(current: str, resolution: str, outcome: str) -> str:
 
 
 def _reissue(case: Case, appeal: Appeal, final: str, code: str, message: str, user):
-    from decisions.models import DecisionRecord
-    from decisions.services import decision_override
+    from decisions.services import decision_finalize
 
-    original = DecisionRecord.objects.get(pk=case.decision_id)
-    record = decision_override(original=original, outcome=final, actor=user, reason_code=code, message=message,
-                               refs={"case_id": str(case.id), "case_number": case.number,
-                                     "appeal_id": str(appeal.id), "appeal_level": appeal.level})
-    outbox_emit(org_id=case.org_id, topic="decision.finalized", key=f"decision:{original.id}", payload={
-        "decision_id": str(original.id), "final_decision_id": str(record.id), "outcome": final,
-        "case_id": str(case.id), "reason_codes": [code], "override": final != case.outcome,
-        "appeal": {"id": str(appeal.id), "level": appeal.level}})
-    return record
+    return decision_finalize(original_id=case.decision_id, outcome=final, actor=user, reason_code=code,
+                             message=message, override=final != case.outcome,
+                             refs={"case_id": str(case.id), "case_number": case.number,
+                                   "appeal_id": str(appeal.id), "appeal_level": appeal.level},
+                             event={"appeal": {"id": str(appeal.id), "level": appeal.level}})
 
 
 def _close(case: Case, *, user, outcome: str, now) -> None:

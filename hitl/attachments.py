@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from dos.authz import action, authorize
+from dos.errors import DomainError
 from hitl.choices import ScanStatus
 from hitl.models import Attachment, Case
 from hitl.services import case_event, clock
@@ -35,15 +36,21 @@ _MIME_ALIASES = {"image/jpg": "image/jpeg", "text/csv": "text/plain", "text/mark
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-class AttachmentRejected(ValueError):
+class AttachmentRejected(DomainError):
     def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.status = code, status
-        self.errors = {"file": [message]}
+        super().__init__(message, code=code, status=status, errors={"file": [message]})
 
 
-class AttachmentUnavailable(LookupError):
-    """Flagged or not yet scanned: never served."""
+class AttachmentUnavailable(DomainError):
+    """Flagged or not yet scanned: never served (409 ``attachment_flagged`` / ``attachment_pending``)."""
+
+    status = 409
+
+    def __init__(self, attachment: Attachment):
+        flagged = attachment.scanned == ScanStatus.FLAGGED
+        super().__init__("This file was flagged by the virus scan and is never served." if flagged
+                         else "This file is still being scanned; try again shortly.",
+                         code=f"attachment_{attachment.scanned}", scanned=attachment.scanned)
 
 
 class Scanner(Protocol):
@@ -191,23 +198,7 @@ def attachment_scan(attachment: Attachment, scanner: Scanner | None = None) -> s
     return status
 
 
-def attachment_response(attachment: Attachment):
-    """The file as an HTTP download (never rendered inline, never cached); raises
-    AttachmentUnavailable for flagged or pending files."""
-    from django.http import HttpResponse
-    from django.utils.http import content_disposition_header
-
-    response = HttpResponse(attachment_content(attachment), content_type=attachment.mime)
-    # RFC 6266: an ASCII filename, plus filename*= for names such as 소득증빙.pdf
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=attachment.name)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 def attachment_content(attachment: Attachment) -> bytes:
     if attachment.scanned != ScanStatus.OK:
-        raise AttachmentUnavailable(
-            "This file was flagged by the virus scan and is never served." if attachment.scanned == ScanStatus.FLAGGED
-            else "This file is still being scanned; try again shortly.")
+        raise AttachmentUnavailable(attachment)
     return bytes(attachment.content)

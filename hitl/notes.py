@@ -18,6 +18,7 @@ from markdown_it import MarkdownIt
 
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize
+from dos.errors import FieldErrors
 from dos.pii import mask_text
 from dos.vault import vault
 from hitl.models import Case, CaseNote
@@ -36,10 +37,9 @@ REVEAL_APPROVAL_VALID = dt.timedelta(hours=24)
 _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
-class NoteInvalid(ValueError):
+class NoteInvalid(FieldErrors):
     def __init__(self, message: str, field: str = "body_md"):
-        super().__init__(message)
-        self.errors = {field: [message]}
+        super().__init__({field: [message]}, message)
 
 
 class NoteRevealRefused(PermissionRefused):

@@ -20,6 +20,7 @@ import cel
 import structlog
 from django.db.models import Count
 
+from dos.errors import DomainError
 from hitl.choices import CaseStatus, QueueKind
 from hitl.models import Case, Queue, ReviewerProfile
 
@@ -28,8 +29,10 @@ log = structlog.get_logger(__name__)
 ROUTING_VARIABLES = ("priority", "project", "product", "reason_codes", "risk_score", "source")
 
 
-class RoutingError(RuntimeError):
+class RoutingError(DomainError):
     """No queue can take the case (no rule matched and the org has no fallback queue)."""
+
+    status, code = 409, "no_queue"
 
 
 @lru_cache(maxsize=512)

@@ -16,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from dos.admin_base import ANY, DosModelAdmin
-from dos.authz import PermissionRefused
+from dos.errors import DomainError
 from tenancy import services
 from tenancy.approvals import ApprovalStateError, FourEyesViolation, approval_grant, approval_reject
 from tenancy.choices import GrantScope
@@ -171,9 +171,7 @@ class MembershipAdmin(PersonColumnMixin, DosModelAdmin):
     def delete_model(self, request, obj):
         try:
             services.membership_remove(membership=obj, actor=_actor(request))
-        except services.TenancyError as exc:
-            messages.error(request, "; ".join(exc.messages))
-        except PermissionRefused as exc:
+        except DomainError as exc:  # the last owner stays; roles beyond the actor's are refused
             messages.error(request, str(exc))
 
 

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dos.audit import audit_record
+from dos.errors import DomainError
 from tenancy import cedar
 from tenancy.choices import ApprovalStatus
 from tenancy.models import ApprovalRequest, Org
@@ -27,12 +28,14 @@ APPROVAL_ACTIONS = {
 }
 
 
-class FourEyesViolation(PermissionError):
+class FourEyesViolation(DomainError, PermissionError):
     """The same person tried to request and approve, or the approver lacks the permission."""
 
+    status, code = 403, "four_eyes"
 
-class ApprovalStateError(ValueError):
-    pass
+
+class ApprovalStateError(DomainError):
+    status, code = 409, "approval_decided"
 
 
 def approval_require(*, org: Org, action: str, target: str, requested_by, payload: dict | None = None,
@@ -52,7 +55,8 @@ def _decide(*, request: ApprovalRequest, approver, approve: bool, reason: str) -
         raise ApprovalStateError(f"This request is already {request.status}.")
     permission = APPROVAL_ACTIONS[request.action]
     if approver.pk == request.requested_by_id:
-        raise FourEyesViolation("You requested this action; a second person must approve it (four eyes).")
+        raise FourEyesViolation("You requested this action; a second person must approve it (four eyes).",
+                                permission=permission)
     org = Org.objects.get(id=request.org_id)
     perms = user_permissions(approver, org.id)
     decision = cedar.authorize(
@@ -61,7 +65,8 @@ def _decide(*, request: ApprovalRequest, approver, approve: bool, reason: str) -
         resource_attrs={"requested_by": ("User", request.requested_by_id), "kind": request.action},
     )
     if not decision.allowed:
-        raise FourEyesViolation(f"Approving '{request.action}' needs the '{permission}' permission.")
+        raise FourEyesViolation(f"Approving '{request.action}' needs the '{permission}' permission.",
+                                permission=permission)
     with transaction.atomic():
         request.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
         request.decided_by = approver

@@ -7,8 +7,6 @@ Unknown e-mail addresses are recorded as a hash, never in clear.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db import transaction
@@ -16,6 +14,7 @@ from django.dispatch import receiver
 
 from dos import scope
 from dos.audit import audit_record
+from dos.canonical import sha256_hex
 from tenancy.models import PLATFORM_ORG_ID, Membership, platform_org_ensure
 
 
@@ -50,5 +49,5 @@ def _on_login(sender, request, user, **kwargs):
 def _on_login_failed(sender, credentials, request=None, **kwargs):
     email = str(credentials.get("username") or credentials.get("email") or "")
     user = get_user_model().objects.filter(email=email.lower()).first() if email else None
-    digest = hashlib.sha256(email.lower().encode()).hexdigest()[:16]
+    digest = sha256_hex(email.lower())[:16]
     audit_auth_event(user=user, action="auth.login_failed", request=request, data={"email_sha256": digest})

@@ -7,7 +7,6 @@ policies only for this transaction.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from datetime import timedelta
@@ -17,6 +16,7 @@ from rest_framework import authentication, exceptions
 
 from dos import scope
 from dos.api.errors import Problem
+from dos.canonical import sha256_hex
 from dos.sqlbatch import hydrate, select_columns
 from tenancy.models import ApiKey, Org, Project
 from tenancy.principals import ApiKeyPrincipal, UserPrincipal
@@ -34,7 +34,7 @@ _PROJECT_SQL = (f"SELECT {select_columns(Project)} FROM tenancy_project "
 
 def hash_secret(secret: str) -> str:
     # Secrets are 256 random bits: a fast hash is safe (no dictionary to attack) and keeps auth cheap.
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return sha256_hex(secret)
 
 
 def client_ip(request) -> str | None:

@@ -10,7 +10,6 @@ of the policy text), so a change takes effect at once and an unchanged set is pa
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +17,8 @@ from functools import lru_cache
 import cedarpy
 import structlog
 from django.core.exceptions import ValidationError
+
+from dos.canonical import sha256_hex
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +81,7 @@ def _org_policies(org) -> str:
 
 def policy_set_for(org) -> cedarpy.PolicySet:
     text = BASE_POLICIES + "\n" + _org_policies(org)
-    return _policy_set(str(getattr(org, "id", "")), hashlib.sha256(text.encode()).hexdigest(), text)
+    return _policy_set(str(getattr(org, "id", "")), sha256_hex(text), text)
 
 
 @dataclass(frozen=True)

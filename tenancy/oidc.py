@@ -19,14 +19,13 @@ the ``dos_roles`` claim: a list of ``"<org-slug>:<role>"``.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from dos import scope
+from dos.canonical import sha256_hex
 from tenancy.audit_auth import audit_auth_event
 from tenancy.org_settings import org_setting
 from tenancy.services import membership_sync
@@ -41,7 +40,7 @@ class SignInRefused(Exception):
 
 
 def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:16]
+    return sha256_hex(value)[:16]
 
 
 def email_is_verified(claims) -> bool:

@@ -10,7 +10,6 @@ Accounts that already have a confirmed device (the demo seed's shared dev key) n
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from django.core.mail import send_mail
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from dos.canonical import sha256_hex
 from tenancy.audit_auth import audit_auth_event
 
 log = structlog.get_logger(__name__)
@@ -39,7 +39,7 @@ def _token_key(user) -> str:
 
 def _token_hash(token: str) -> str:
     normalised = token.strip().upper().replace("-", "").replace(" ", "")
-    return hashlib.sha256(normalised.encode()).hexdigest()
+    return sha256_hex(normalised)
 
 
 def enrolment_token_outstanding(user) -> bool:

@@ -72,7 +72,7 @@ def active_project(principal):
     """The project a call acts in: API-key authentication loaded it (the key's, or the org's
     default); a browser session acts in its chosen project or the org's default one.
     400 ``validation_error`` on ``project`` when there is no active one."""
-    from dos.api.errors import invalid_fields
+    from dos.errors import field_error
     from tenancy.models import Project
 
     project = getattr(principal, "project", None)
@@ -81,20 +81,8 @@ def active_project(principal):
         chosen = {"id": project_id} if project_id else {"slug": "default"}
         project = Project.objects.filter(org_id=principal.org_id, archived_at__isnull=True, **chosen).first()
     if project is None:
-        raise invalid_fields({"project": ["This credential has no active project."]})
+        raise field_error("project", "This credential has no active project.")
     return project
-
-
-def acting_person(principal, *, doing: str, permission: str):
-    """The person behind the call (a user's session, or the user who created the key); 403
-    ``person_required`` for keys nobody owns — four eyes and review need a name."""
-    from dos.api.errors import Problem
-
-    user = getattr(principal, "user", None)
-    if user is None:
-        raise Problem(403, "person_required", f"{doing} need a person: use a key created by a user, "
-                      "or the back office.", permission=permission)
-    return user
 
 
 def member_principal(org, email: str, *, project_id: uuid.UUID | None = None) -> UserPrincipal:

@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from dos import scope
 from dos.audit import audit_record
 from dos.authz import PermissionRefused, action, as_actor, authorize, holds_all, is_system
+from dos.errors import DomainError
 from tenancy.choices import EnvironmentKind, GrantEffect, GrantScope, OrgRole
 from tenancy.models import ApiKey, Environment, Grant, Membership, Org, PlatformRole, Project
 from tenancy.plans import plan_names
@@ -34,6 +35,12 @@ User = get_user_model()
 
 class TenancyError(ValidationError):
     """A refused change, with a field → message mapping the API turns into problem+json."""
+
+
+class LastOwner(DomainError):
+    """An organisation keeps at least one owner (409 ``last_owner``)."""
+
+    status, code = 409, "last_owner"
 
 
 ORG_CREATE = action("org.create", "org.manage")
@@ -314,7 +321,7 @@ def membership_remove(*, membership: Membership, actor) -> None:
 def _membership_delete(membership: Membership, *, actor) -> None:
     if membership.role == OrgRole.OWNER and not Membership.objects.filter(
             org_id=membership.org_id, role=OrgRole.OWNER).exclude(pk=membership.pk).exists():
-        raise TenancyError({"role": ["An organisation keeps at least one owner."]})
+        raise LastOwner("An organisation keeps at least one owner.")
     audit_record(org_id=membership.org_id, action="member.role_revoked", actor=actor,
                  target=f"user:{membership.user_id}", data={"role": membership.role})
     membership.delete()
@@ -346,7 +353,7 @@ def membership_sync(*, user, roles: list[str], actor) -> None:
     for membership in current:
         if membership.role not in wanted.get(membership.org.slug, set()):
             # The last owner stays: the IdP and the org must agree on a new owner first.
-            with scope.org_scope(membership.org_id), contextlib.suppress(TenancyError):
+            with scope.org_scope(membership.org_id), contextlib.suppress(LastOwner):
                 _membership_delete(membership, actor=actor)
 
 

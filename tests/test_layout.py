@@ -13,7 +13,7 @@ APPS = ["tenancy", "decisions", "hitl", "billing", "privacy", "catalog", "modelo
 def _read_by_app() -> set[str]:
     """Environment variables the application reads (settings, gunicorn config, entrypoint)."""
     names = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z0-9_]+)"', (ROOT / "dos/settings.py").read_text()))
-    for path in ("dos/gunicorn_conf.py", "dos/guards.py", "observability/metrics.py"):
+    for path in ("dos/gunicorn_conf.py", "dos/db_role.py", "observability/metrics.py"):
         names |= set(re.findall(r'environ(?:\.get)?\(\s*"([A-Z0-9_]+)"', (ROOT / path).read_text()))
     names |= set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", (ROOT / "docker/entrypoint.sh").read_text()))
     return names

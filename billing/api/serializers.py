@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from billing.catalog import METRICS, SOURCES
+from billing.meters import METRICS, SOURCES
 from billing.selectors import GRANULARITIES
 
 MAX_BATCH = 1000

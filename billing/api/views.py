@@ -10,7 +10,7 @@ from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 
 from billing.api import serializers as s
-from billing.catalog import METRICS
+from billing.meters import METRICS
 from billing.periods import month_of, month_start_utc
 from billing.selectors import usage_series
 from billing.services import MeterInput, meter_record_many

@@ -1,16 +1,23 @@
+import re
+
 from rest_framework import serializers
 
 from decisions.choices import Outcome
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 
+# One application's limits, for /decide (the serializer) and each /decide/batch item (decide_item_errors).
+SUBJECT_MAX, PURPOSE_MAX, LABELS_MAX, LABEL_MAX = 128, 64, 20, 64
+LABEL_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+
 
 class DecideIn(serializers.Serializer):
     policy = serializers.SlugField(max_length=64, required=False,
                                    help_text="Policy name; optional when the project publishes one policy.")
-    subject_id = serializers.CharField(max_length=128, help_text="Your id of the applicant; stored only as a token.")
-    purpose = serializers.CharField(max_length=64, help_text="Why the data is processed, e.g. loan_screening.")
+    subject_id = serializers.CharField(max_length=SUBJECT_MAX, help_text="Your id of the applicant; stored only as a token.")
+    purpose = serializers.CharField(max_length=PURPOSE_MAX, help_text="Why the data is processed, e.g. loan_screening.")
     input = serializers.DictField(help_text="The facts, validated against the policy's inputs.schema.")
-    labels = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, max_length=20)
+    labels = serializers.ListField(child=serializers.SlugField(max_length=LABEL_MAX), required=False,
+                                   max_length=LABELS_MAX)
 
 
 class ReasonOut(serializers.Serializer):
@@ -53,11 +60,12 @@ def decision_body(record, case_id=None) -> dict:
 
 
 def decide_item_errors(raw) -> dict[str, list[str]]:
-    """Field errors of one batch item (the same rules as DecideIn, checked without a serializer)."""
+    """Field errors of one batch item: DecideIn's rules, checked without building a serializer per item
+    (a batch holds up to 1,000)."""
     if not isinstance(raw, dict):
         return {"non_field_errors": ["Each item is an object."]}
     errors: dict[str, list[str]] = {}
-    for name, limit in (("subject_id", 128), ("purpose", 64)):
+    for name, limit in (("subject_id", SUBJECT_MAX), ("purpose", PURPOSE_MAX)):
         value = raw.get(name)
         if not isinstance(value, str) or not value.strip():
             errors[name] = ["This field is required."]
@@ -66,8 +74,9 @@ def decide_item_errors(raw) -> dict[str, list[str]]:
     if not isinstance(raw.get("input"), dict):
         errors["input"] = ["Expected a JSON object."]
     labels = raw.get("labels", [])
-    if not isinstance(labels, list) or len(labels) > 20 or not all(isinstance(x, str) for x in labels):
-        errors["labels"] = ["A list of at most 20 strings."]
+    if not isinstance(labels, list) or len(labels) > LABELS_MAX or not all(
+            isinstance(x, str) and len(x) <= LABEL_MAX and LABEL_RE.match(x) for x in labels):
+        errors["labels"] = [f"A list of at most {LABELS_MAX} slugs (letters, digits, - and _)."]
     return errors
 
 
@@ -154,13 +163,6 @@ class ReplayOut(serializers.Serializer):
     policy_sha256 = serializers.CharField()
     match = serializers.BooleanField()
     diff = serializers.DictField()
-
-
-class DecideItemIn(serializers.Serializer):
-    subject_id = serializers.CharField(max_length=128)
-    purpose = serializers.CharField(max_length=64)
-    input = serializers.DictField()
-    labels = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, max_length=20)
 
 
 class DecideBatchIn(serializers.Serializer):

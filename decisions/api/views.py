@@ -9,19 +9,16 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from billing.guard import UsageGuardMixin
+from billing.api.metered import UsageGuardMixin
 from decisions import services
 from decisions.api import serializers as s
 from decisions.documents import evidence_zip, explain_pdf
-from decisions.guardrails import InputTooComplex
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
-from decisions.policy.engine import InputInvalid
 from decisions.policy.language import parse_policy
 from decisions.selectors import decision_explain, decision_replay
-from decisions.simulation_jobs import SimulationInputError, simulation_create
+from decisions.simulation_jobs import simulation_create
 from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosApiView, DosViewSet
-from tenancy.approvals import FourEyesViolation
 from tenancy.principals import active_project
 
 
@@ -35,15 +32,10 @@ class DecideApi(UsageGuardMixin, DosApiView):
         body = s.DecideIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        try:
-            decided = services.decision_make(
-                org=request.auth.org, project=active_project(request.auth), subject_id=v["subject_id"],
-                purpose=v["purpose"], data=v["input"], policy=v.get("policy"), labels=v.get("labels", ()),
-                corr_id=getattr(request, "corr_id", ""), actor=request.auth)
-        except services.PolicyNotFound as exc:
-            raise invalid_fields({"policy": [str(exc)]})
-        except (InputInvalid, InputTooComplex) as exc:
-            raise invalid_fields(exc.errors)
+        decided = services.decision_make(
+            org=request.auth.org, project=active_project(request.auth), subject_id=v["subject_id"],
+            purpose=v["purpose"], data=v["input"], policy=v.get("policy"), labels=v.get("labels", ()),
+            corr_id=getattr(request, "corr_id", ""), actor=request.auth)
         return Response(s.decision_body(decided.record, case_id=decided.case.id if decided.case else None))
 
 
@@ -71,12 +63,9 @@ class DecideBatchApi(UsageGuardMixin, DosApiView):
             parsed.append(index)
             items.append(services.BatchItem(subject_id=raw["subject_id"], purpose=raw["purpose"], data=raw["input"],
                                             labels=tuple(raw.get("labels", ()))))
-        try:
-            decided = services.decision_make_many(org=request.auth.org, project=active_project(request.auth), items=items,
-                                                  policy=body.validated_data.get("policy"),
-                                                  corr_id=getattr(request, "corr_id", ""), actor=request.auth)
-        except services.PolicyNotFound as exc:
-            raise invalid_fields({"policy": [str(exc)]})
+        decided = services.decision_make_many(org=request.auth.org, project=active_project(request.auth), items=items,
+                                              policy=body.validated_data.get("policy"),
+                                              corr_id=getattr(request, "corr_id", ""), actor=request.auth)
         by_index = dict(zip(parsed, decided, strict=True))
         results = []
         for index in range(len(body.validated_data["items"])):
@@ -103,11 +92,8 @@ class SimulateApi(DosApiView):
         version = self.project_scoped(PolicyVersion.objects.filter(id=v["policy_version"])).select_related("policy_set").first()
         if version is None:
             raise invalid_fields({"policy_version": ["No such policy version in this organisation."]})
-        try:
-            sim = simulation_create(project=version.policy_set.project, version=version, dataset=v["dataset"],
-                                    input_csv=v["csv"], actor=request.auth)
-        except SimulationInputError as exc:
-            raise invalid_fields({"dataset": [str(exc)]})
+        sim = simulation_create(project=version.policy_set.project, version=version, dataset=v["dataset"],
+                                input_csv=v["csv"], actor=request.auth)
         return Response(s.SimulationOut(sim).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -188,12 +174,9 @@ class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):
     def create(self, request):
         body = s.PolicyCreateIn(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            version = services.version_create(project=active_project(request.auth), source=body.validated_data["source"],
-                                              semver=body.validated_data["semver"], actor=request.auth,
-                                              notes=body.validated_data["notes"])
-        except services.PolicyLintError as exc:
-            raise _lint_problem(exc.issues)
+        version = services.version_create(project=active_project(request.auth), source=body.validated_data["source"],
+                                          semver=body.validated_data["semver"], actor=request.auth,
+                                          notes=body.validated_data["notes"])
         return Response(s.PolicyVersionDetailOut(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.PolicyVersionOut(many=True), summary="Versions of a policy set")
@@ -212,11 +195,6 @@ class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):
         return Response({"ok": result.ok, "issues": [i.as_dict() for i in result.issues]})
 
 
-def _lint_problem(issues) -> Problem:
-    items = [i.as_dict() if hasattr(i, "as_dict") else {"message": str(i)} for i in issues]
-    return Problem(400, "policy_invalid", "The policy has problems; see issues.", issues=items)
-
-
 class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
     queryset = PolicyVersion.objects.select_related("policy_set", "author", "approver", "approval")
     serializer_class = s.PolicyVersionDetailOut
@@ -225,14 +203,7 @@ class PolicyVersionViewSet(mixins.RetrieveModelMixin, DosViewSet):
 
     def _transition(self, request, fn):
         version = self.get_object()  # 404 for another org's id comes before any other answer
-        try:
-            version = fn(version=version, actor=request.auth)
-        except services.PolicyStateError as exc:
-            raise Problem(409, "illegal_transition", str(exc), allowed=exc.allowed)
-        except services.PolicyLintError as exc:
-            raise _lint_problem(exc.issues)
-        except FourEyesViolation as exc:
-            raise Problem(403, "four_eyes", str(exc), permission="policy.approve")
+        version = fn(version=version, actor=request.auth)  # refusals are problem+json by the handler
         return Response(s.PolicyVersionDetailOut(version).data)
 
     @extend_schema(request=None, responses=s.PolicyVersionDetailOut, summary="Submit a draft for approval")

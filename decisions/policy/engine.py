@@ -16,7 +16,6 @@ per process.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -26,6 +25,8 @@ from fastjsonschema import JsonSchemaException
 from jsonschema import Draft202012Validator
 
 from decisions.policy.language import LAYERS, Policy, Rule, parse_policy
+from dos.canonical import sha256_hex
+from dos.errors import FieldErrors
 
 RULE_ERROR = "RULE_ERROR"
 _PRECEDENCE = {"deny": 3, "require_hitl": 2, "allow": 1}
@@ -84,12 +85,11 @@ class PolicyInvalid(ValueError):
         self.issues = issues
 
 
-class InputInvalid(ValueError):
+class InputInvalid(FieldErrors):
     """The input does not satisfy the policy's contract: ``errors`` maps field paths to messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("input does not match the policy's inputs.schema")
-        self.errors = errors
+        super().__init__(errors)
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class CompiledPolicy:
 
 
 def source_sha256(source: str) -> str:
-    return hashlib.sha256(source.encode()).hexdigest()
+    return sha256_hex(source)
 
 
 @lru_cache(maxsize=512)

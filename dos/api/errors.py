@@ -18,7 +18,7 @@ from django.http import Http404, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from dos.authz import PermissionRefused
+from dos.errors import FIELD_ERRORS_DETAIL, DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
@@ -77,7 +77,7 @@ class Problem(exceptions.APIException):
         self.extra = extra
 
 
-def invalid_fields(errors: dict[str, list[str]], detail: str = "The request has invalid fields; see errors.") -> Problem:
+def invalid_fields(errors: dict[str, list[str]], detail: str = FIELD_ERRORS_DETAIL) -> Problem:
     """The 400 ``validation_error`` problem every endpoint answers for bad fields."""
     return Problem(400, "validation_error", detail, errors=errors)
 
@@ -128,8 +128,10 @@ def problem_exception_handler(exc, context):
         exc = Problem(400, "bad_request", "The request was malformed.")
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionRefused):
-        exc = Problem(403, exc.code, str(exc), **({"permission": exc.permission} if exc.permission else {}))
+    elif isinstance(exc, DomainError):
+        # Every service refusal, in one place: its status, code, field errors and extra members.
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        exc = Problem(exc.status, exc.code, exc.detail, errors=exc.errors or None, headers=headers, **exc.extra)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import transaction
-from rest_framework import exceptions, mixins, viewsets
+from rest_framework import exceptions, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -180,7 +180,3 @@ class DosViewSet(ScopedViewMixin, viewsets.GenericViewSet):
             if lookup:
                 queryset = queryset.filter(**{lookup: project_id})
         return queryset
-
-
-class DosReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
-    pass

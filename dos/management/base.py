@@ -25,11 +25,14 @@ class DosCommand(BaseCommand):
 
     def execute(self, *args, **options):
         from dos.authz import PermissionRefused
+        from dos.errors import DomainError
 
         try:
             return super().execute(*args, **options)
         except PermissionRefused as exc:
             raise CommandError(f"Not allowed: {exc}") from exc
+        except DomainError as exc:  # every service refusal ends the command with its message
+            raise CommandError(str(exc)) from exc
 
     def add_arguments(self, parser) -> None:
         add_json_flag(parser)

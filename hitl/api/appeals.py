@@ -10,7 +10,6 @@ from rest_framework.response import Response
 
 from dos.api.views import DosViewSet
 from hitl.api import serializers as s
-from hitl.api.errors import refusals_answered
 from hitl.appeals import appeal_reject, appeal_resolve
 from hitl.choices import AppealStatus
 from hitl.models import Appeal
@@ -39,10 +38,9 @@ class AppealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet
         body = s.AppealResolveIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        with refusals_answered():
-            if v["resolution"] == "reject":
-                appeal_reject(appeal=appeal, note=v["note"], actor=request.auth)
-            else:
-                appeal_resolve(appeal=appeal, resolution=v["resolution"], note=v["note"], actor=request.auth,
-                               outcome=v.get("outcome", ""))
+        if v["resolution"] == "reject":
+            appeal_reject(appeal=appeal, note=v["note"], actor=request.auth)
+        else:
+            appeal_resolve(appeal=appeal, resolution=v["resolution"], note=v["note"], actor=request.auth,
+                           outcome=v.get("outcome", ""))
         return Response(s.AppealOut(self.get_queryset().get(pk=appeal.pk)).data)

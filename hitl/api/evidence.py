@@ -12,9 +12,9 @@ from rest_framework.response import Response
 
 from dos.api.errors import Problem
 from hitl.api import serializers as s
-from hitl.api.errors import refusals_answered
 from hitl.appeals import appeal_submit
-from hitl.attachments import AttachmentUnavailable, attachment_from_upload, attachment_response
+from hitl.attachments import attachment_from_upload
+from hitl.downloads import attachment_response
 from hitl.models import Attachment
 from hitl.notes import note_add
 
@@ -33,9 +33,8 @@ class CaseEvidenceMixin:
             return Response(s.NoteOut(case.notes.all(), many=True).data)
         body = s.NoteIn(data=request.data)
         body.is_valid(raise_exception=True)
-        with refusals_answered():
-            note = note_add(case=case, actor=request.auth, body_md=body.validated_data["body_md"],
-                            redact_terms=body.validated_data["redact_terms"])
+        note = note_add(case=case, actor=request.auth, body_md=body.validated_data["body_md"],
+                        redact_terms=body.validated_data["redact_terms"])
         return Response(s.NoteOut(note).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses={200: s.AttachmentOut(many=True)}, summary="A case's attachments")
@@ -51,8 +50,7 @@ class CaseEvidenceMixin:
         body = s.AttachmentIn(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
-        with refusals_answered():
-            attachment = attachment_from_upload(case=case, upload=upload, actor=request.auth)
+        attachment = attachment_from_upload(case=case, upload=upload, actor=request.auth)
         return Response(s.AttachmentOut(attachment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
@@ -64,10 +62,7 @@ class CaseEvidenceMixin:
         found = Attachment.objects.filter(case=case, pk=attachment_id).first()
         if found is None:
             raise Problem(404, "not_found", "No such attachment on this case.")
-        try:
-            return attachment_response(found)
-        except AttachmentUnavailable as exc:
-            raise Problem(409, f"attachment_{found.scanned}", str(exc), scanned=found.scanned) from exc
+        return attachment_response(found)  # AttachmentUnavailable → 409 attachment_<scan state>
 
     @extend_schema(request=s.AppealIn, responses={201: s.AppealOut},
                    summary="Appeal a decided case (level 1, then at most level 2)")
@@ -76,6 +71,5 @@ class CaseEvidenceMixin:
         case = self.get_object()
         body = s.AppealIn(data=request.data)
         body.is_valid(raise_exception=True)
-        with refusals_answered():
-            appeal = appeal_submit(case=case, reason=body.validated_data["reason"], actor=request.auth)
+        appeal = appeal_submit(case=case, reason=body.validated_data["reason"], actor=request.auth)
         return Response(s.AppealOut(appeal).data, status=status.HTTP_201_CREATED)

@@ -10,16 +10,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from decisions.models import DecisionRecord
-from dos.api.errors import Problem, invalid_fields
+from dos.api.errors import invalid_fields
 from dos.api.views import DosViewSet
 from dos.pii import mask_value
 from hitl.actions import case_act
 from hitl.api import serializers as s
-from hitl.api.errors import refusals_answered
 from hitl.api.evidence import CaseEvidenceMixin
 from hitl.choices import CaseSource, CaseStatus, Priority
 from hitl.models import Case
-from hitl.routing import RoutingError
 from hitl.services import case_open
 from tenancy.principals import active_project
 
@@ -66,14 +64,11 @@ class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModel
             if decision is None:
                 raise invalid_fields({"decision_id": ["No such decision in this organisation."]})
         project = active_project(request.auth)
-        try:
-            case = case_open(
-                org_id=request.auth.org_id, project=project, source=CaseSource.API, priority=v["priority"],
-                reason_codes=v["reason_codes"] or ([r["code"] for r in decision.reason_codes] if decision else []),
-                product=v["product"], summary=decision.snapshot if decision else mask_value(v["payload"]),
-                decision=decision, created_by=getattr(request.auth, "user", None), actor=request.auth)
-        except RoutingError as exc:
-            raise Problem(409, "no_queue", str(exc)) from exc
+        case = case_open(
+            org_id=request.auth.org_id, project=project, source=CaseSource.API, priority=v["priority"],
+            reason_codes=v["reason_codes"] or ([r["code"] for r in decision.reason_codes] if decision else []),
+            product=v["product"], summary=decision.snapshot if decision else mask_value(v["payload"]),
+            decision=decision, created_by=getattr(request.auth, "user", None), actor=request.auth)
         case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
         return Response(s.CaseDetailOut(case).data, status=status.HTTP_201_CREATED)
 
@@ -85,8 +80,7 @@ class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModel
         body = s.CaseActionIn(data=request.data)
         body.is_valid(raise_exception=True)
         v = body.validated_data
-        with refusals_answered():
-            case_act(case=case, action=v["action"], actor=request.auth,
-                     comment=v["comment"], outcome=v.get("outcome", ""))
+        case_act(case=case, action=v["action"], actor=request.auth,
+                 comment=v["comment"], outcome=v.get("outcome", ""))
         case = self.get_queryset().prefetch_related("events").get(pk=case.pk)
         return Response(s.CaseDetailOut(case).data)

@@ -8,7 +8,6 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from dos.api.errors import Problem
 from dos.api.pagination import CreatedCursorPagination
 from dos.api.permissions import AUTHENTICATED
 from dos.api.views import DosApiView, DosViewSet
@@ -120,10 +119,7 @@ class MemberViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, DosViewSet)
         return Response(s.MemberOut(membership).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        try:
-            services.membership_remove(membership=instance, actor=self.request.auth)
-        except services.TenancyError as exc:
-            raise Problem(409, "last_owner", exc.messages[0])
+        services.membership_remove(membership=instance, actor=self.request.auth)
 
 
 class AuditEventPagination(CreatedCursorPagination):

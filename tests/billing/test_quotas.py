@@ -5,7 +5,7 @@ from django.urls import path
 from rest_framework.response import Response
 
 from billing import throttle
-from billing.guard import UsageGuardMixin
+from billing.api.metered import UsageGuardMixin
 from billing.models import MeterEvent
 from billing.services import meter_record
 from dos import scope

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from dos import scope
 from dos.canonical import canonical_json, sha256_hex
-from dos.ledger import _content, chain_verify, ledger_append, link_hash
+from dos.ledger import chain_verify, entry_content, ledger_append, link_hash
 from dos.models import ChainHead, LedgerEntry
 from dos.tasks import ledger_anchor_daily
 from tests.conftest import api_client
@@ -170,7 +170,7 @@ def _rewritten_from_4(org, e) -> list[tuple[str, list]]:
     for k in range(4, 7):
         entry = e[k]
         actor = "user:someone-else" if k == 4 else entry.actor
-        content_hash = sha256_hex(canonical_json(_content(
+        content_hash = sha256_hex(canonical_json(entry_content(
             chain=entry.chain, org_id=org.id, action=entry.action, actor=actor, target=entry.target, data=entry.data,
             corr_id=entry.corr_id, created_at=entry.created_at)))
         entry_hash = link_hash(prev, content_hash)

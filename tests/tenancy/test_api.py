@@ -56,7 +56,7 @@ def test_members_add_list_remove_and_keep_an_owner(acme_api, acme, olivia):
     owner = next(m for m in members if m["role"] == "owner")
     refused = acme_api.delete(f"/api/v1/members/{owner['id']}")
     assert refused.status_code == 403 and refused.json()["code"] == "owner_only"  # a key is never an owner
-    with scope.org_scope(acme.id), pytest.raises(services.TenancyError, match="at least one owner"):
+    with scope.org_scope(acme.id), pytest.raises(services.LastOwner, match="at least one owner"):
         services.membership_remove(membership=Membership.objects.get(pk=owner["id"]), actor="system:test")
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from dos import scope
 from tenancy import cedar
-from tenancy.approvals import FourEyesViolation, approval_grant, approval_reject, approval_require
+from tenancy.approvals import ApprovalStateError, FourEyesViolation, approval_grant, approval_reject, approval_require
 from tenancy.choices import ApprovalStatus
 from tests.factories import plan_override
 
@@ -37,7 +37,7 @@ def test_a_second_person_with_the_permission_approves(acme, olivia, publish_requ
 def test_a_decided_request_cannot_be_decided_again(acme, olivia, publish_request):
     with scope.org_scope(acme.id):
         approval_reject(request=publish_request, approver=olivia)
-        with pytest.raises(ValueError, match="already rejected"):
+        with pytest.raises(ApprovalStateError, match="already rejected"):
             approval_grant(request=publish_request, approver=olivia)
 
 

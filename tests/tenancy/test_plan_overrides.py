@@ -6,10 +6,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from billing.quotas import entitlement_require, quotas_for, soft_ratio
+from billing.quotas import EntitlementMissing, entitlement_require, quotas_for, soft_ratio
 from billing.throttle import rate_limit_for
 from dos import scope
-from dos.api.errors import Problem
 from dos.models import LedgerEntry
 from tenancy import cedar
 from tenancy.models import Org, PlanOverride, PlatformRole
@@ -66,9 +65,9 @@ def test_it_ignores_limits_an_org_writes_into_its_own_settings(acme, alice):
     assert rate_limit_for(org) == (float(pro.rate_limit["rps"]), float(pro.rate_limit["burst"]))
     assert soft_ratio(org) == pro.soft_ratio
     assert effective_plan(org).metrics == pro.metrics
-    with pytest.raises(Problem) as refused:
+    with pytest.raises(EntitlementMissing) as refused:
         entitlement_require(org=org, entitlement="connectors.extended")
-    assert refused.value.problem_code == "entitlement_missing"
+    assert refused.value.code == "entitlement_missing" and refused.value.status == 403
     # The self-served permit grants nothing: alice (reviewer) still cannot approve a policy.
     verdict = cedar.authorize(org=org, user_id=str(alice.pk), permissions=frozenset({"hitl.review"}),
                               action="approve", permission="policy.approve", resource_type="PolicyVersion",

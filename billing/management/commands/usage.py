@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from billing.catalog import METRICS
+from billing.meters import METRICS
 from billing.periods import month_of, month_start_utc, seoul_day
 from billing.reconcile import usage_reconcile
 from billing.rollups import usage_rollup, usage_rollup_backfill

@@ -7,7 +7,7 @@ import django
 from django.conf import settings
 from django.db import connection
 
-from dos.guards import current_role
+from dos.db_role import current_role
 from dos.management.base import DosCommand
 
 

@@ -6,11 +6,10 @@ see docs/runbooks/totp-enrolment.md for when to use which.
 
 from __future__ import annotations
 
-import hashlib
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from dos.canonical import sha256_hex
 from tenancy import otp
 from tenancy.audit_auth import audit_auth_event
 
@@ -44,7 +43,7 @@ class Command(BaseCommand):
             user.save(update_fields=["oidc_subject"])
             audit_auth_event(user=user, action="auth.oidc_unlinked", data={
                 "by": f"system:dosctl ({options['reason'][:100]})",
-                "previous_sub_sha256": hashlib.sha256(previous.encode()).hexdigest()[:16]})
+                "previous_sub_sha256": sha256_hex(previous)[:16]})
             self.stdout.write(f"{user.email} is no longer linked to an SSO subject.")
             return
         if otp.confirmed_totp(user) is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from dos.guards import RoleInfo, UnsafeDatabaseRole, check_role, current_role
+from dos.db_role import RoleInfo, UnsafeDatabaseRole, check_role, current_role
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -1,4 +1,4 @@
-"""Guardrails before evaluation (SPEC §9 decide path): refuse inputs that are too large or too deep
+"""Input limits before evaluation (SPEC §9 decide path): refuse inputs that are too large or too deep
 for a decision, and mask personal data in the snapshot that is stored.
 
 Limits protect the engine and the database (deep nesting would exhaust recursion in validation or
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dos.errors import FieldErrors
 from dos.pii import mask_value
 
 MAX_DEPTH = 8
@@ -24,10 +25,9 @@ class GuardResult:
     findings: list[str] = field(default_factory=list)
 
 
-class InputTooComplex(ValueError):
+class InputTooComplex(FieldErrors):
     def __init__(self, path: str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.errors = {path: [reason]}
+        super().__init__({path: [reason]}, f"{path}: {reason}")
 
 
 def _check(value, path: str, depth: int, counter: list[int]) -> None:

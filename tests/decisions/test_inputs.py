@@ -1,6 +1,6 @@
 import pytest
 
-from decisions.guardrails import MAX_DEPTH, InputTooComplex, guard_input
+from decisions.inputs import MAX_DEPTH, InputTooComplex, guard_input
 from dos.pii import mask_text
 from tests.decisions.test_decide_api import BASE
 
