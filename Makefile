@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-IDP := dos/devstack/idp
+IDP := devstack/idp
 IDP_STAMP := $(IDP)/node_modules/.installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -39,7 +39,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; fi
 
 run: $(STAMP) $(IDP_STAMP) browser
-	$(PY) -m dos.devstack run
+	$(PY) -m devstack run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -48,11 +48,11 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 test: $(STAMP) $(IDP_STAMP) browser lint
-	DJANGO_ENV=test $(PY) -m dos.devstack exec --db-role owner --redis-db 1 -- \
+	DJANGO_ENV=test $(PY) -m devstack exec --db-role owner --redis-db 1 -- \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(PY) -m dos.devstack exec -- $(PY) $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; $(PY) -m devstack exec -- $(PY) $$b || exit 1; done
 
 clean-var:
 	rm -rf var

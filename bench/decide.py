@@ -5,7 +5,7 @@ time spent queueing counts (no coordinated omission). The load generator shares 
 with gunicorn, PostgreSQL and Redis. Targets (SPEC §12): p95 ≤ 15 ms at 100 req/s; ≥ 300 req/s
 sustained; 0 errors; the decisions chain intact afterwards.
 
-    python -m dos.devstack exec -- python bench/decide.py [--rates 50,100,200,400] [--seconds 10]
+    python -m devstack exec -- python bench/decide.py [--rates 50,100,200,400] [--seconds 10]
 """
 
 from __future__ import annotations

@@ -136,7 +136,7 @@ LOGOUT_REDIRECT_URL = "/admin/login/"
 SESSION_LIMIT = env.int("SESSION_LIMIT", default=3)
 
 # -- OIDC (browser sign-in) ------------------------------------------------------------------------
-# `make run` points these at the local IdP (dos/devstack/idp); production at the customer's IdP.
+# `make run` points these at the local IdP (devstack/idp); production at the customer's IdP.
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
 OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET", default="")
 OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")

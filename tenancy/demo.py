@@ -2,7 +2,7 @@
 
 Acme Lending (plan pro) has one person per org role, Outsider Co has its owner, and two platform
 staff exist. Everyone signs in through the local IdP with the dev password; every demo account
-shares one dev TOTP key so an authenticator app (or `python -m dos.devstack totp`) gives the code.
+shares one dev TOTP key so an authenticator app (or `python -m devstack totp`) gives the code.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def seed_tenancy() -> list[str]:
         "  Acme Lending: owner@acme.example, admin@, reviewer@, senior.reviewer@, qa@, auditor@, … @acme.example",
         "  Outsider Co: owner@outsider.example · platform staff: finance@ / ops@decisionos.example",
         f"TOTP (dev)    every demo account shares the key {dev_totp_base32()}",
-        "               add it to an authenticator app, or print the current code: .venv/bin/python -m dos.devstack totp",
+        "               add it to an authenticator app, or print the current code: .venv/bin/python -m devstack totp",
         f"API key      {key}  (Acme Lending, project default)",
         f"Try it       curl -s -H 'Authorization: Bearer {key}' {settings.DOS_BASE_URL}/api/v1/me",
     ]

@@ -3,7 +3,7 @@
 Acme Lending is the tenant under test: alice is a reviewer, bob a senior reviewer, olivia the
 owner. Outsider Co is the other tenant: mallory works there and must never see Acme's data.
 
-`make test` runs pytest inside `python -m dos.devstack exec`, which exports DATABASE_URL (a
+`make test` runs pytest inside `python -m devstack exec`, which exports DATABASE_URL (a
 NOSUPERUSER NOBYPASSRLS role with CREATEDB for the throwaway test database), REDIS_URL and, for
 tests that must act as the DBA, DATABASE_SUPERUSER_URL.
 """

@@ -16,7 +16,7 @@ import pytest
 from django_otp.oath import totp
 
 ROOT = Path(__file__).resolve().parents[2]
-IDP = ROOT / "dos/devstack/idp"
+IDP = ROOT / "devstack/idp"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -35,7 +35,7 @@ def test_make_run_serves_readyz_and_stops_every_process_on_ctrl_c(tmp_path):
                         "SECRET_KEY", "DJANGO_ENV", "PROMETHEUS_MULTIPROC_DIR")}
     env.update(DOS_VAR_DIR=str(tmp_path / "var"), DOS_PG_PORT=str(_free_port()),
                DOS_REDIS_PORT=str(_free_port()), DOS_IDP_PORT=str(_free_port()), WEB_CONCURRENCY="2")
-    runner = subprocess.Popen([sys.executable, "-m", "dos.devstack", "run", "--port", str(port)],
+    runner = subprocess.Popen([sys.executable, "-m", "devstack", "run", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     started = time.monotonic()
     try:

@@ -1,4 +1,4 @@
-"""`python -m dos.devstack run` (make run) and `python -m dos.devstack exec -- CMD` (make test)."""
+"""`python -m devstack run` (make run) and `python -m devstack exec -- CMD` (make test)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .stack import Stack
 def _exec(args: argparse.Namespace) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
-        print("usage: python -m dos.devstack exec [--db-role owner] -- COMMAND ...", file=sys.stderr)
+        print("usage: python -m devstack exec [--db-role owner] -- COMMAND ...", file=sys.stderr)
         return 2
     stack = Stack(db_role=args.db_role, redis_db=args.redis_db)
     try:
@@ -42,7 +42,7 @@ def _totp() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dos.devstack")
+    parser = argparse.ArgumentParser(prog="python -m devstack")
     sub = parser.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("run", help="the whole product: embedded services, web, worker, beat, IdP")
     run.add_argument("--port", type=int, default=None, help="web port (default $PORT or 8000)")

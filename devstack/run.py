@@ -54,7 +54,7 @@ class Runner:
         self.stack.down()
 
     def _start_idp(self, env: dict[str, str]) -> None:
-        """The local OpenID Connect provider (dos/devstack/idp) and the web app's client settings."""
+        """The local OpenID Connect provider (devstack/idp) and the web app's client settings."""
         import secrets
 
         port = int(os.environ.get("DOS_IDP_PORT", "8980"))
@@ -66,7 +66,7 @@ class Runner:
         idp_env = {**env, "DOS_IDP_PORT": str(port), "DOS_IDP_ACCOUNTS": str(var_dir() / "idp-accounts.json"),
                    "DOS_IDP_CLIENT_ID": "decisionos-dev", "DOS_IDP_CLIENT_SECRET": secret_file.read_text().strip(),
                    "DOS_IDP_REDIRECT_URIS": f"{env['DOS_BASE_URL']}/oidc/callback/"}
-        self._spawn("idp", ["node", str(REPO / "dos/devstack/idp/server.mjs")], idp_env)
+        self._spawn("idp", ["node", str(REPO / "devstack/idp/server.mjs")], idp_env)
         env.update(OIDC_RP_CLIENT_ID="decisionos-dev", OIDC_RP_CLIENT_SECRET=idp_env["DOS_IDP_CLIENT_SECRET"],
                    OIDC_OP_AUTHORIZATION_ENDPOINT=f"{issuer}/auth", OIDC_OP_TOKEN_ENDPOINT=f"{issuer}/token",
                    OIDC_OP_USER_ENDPOINT=f"{issuer}/me", OIDC_OP_JWKS_ENDPOINT=f"{issuer}/jwks")
