@@ -145,7 +145,7 @@ def version_approve(*, version: PolicyVersion, actor, reason: str = "") -> Polic
     if version.status != VersionStatus.PENDING_APPROVAL:
         raise PolicyStateError(version, "approve")
     with transaction.atomic():
-        approval_grant(request=version.approval, approver=approver, reason=reason)
+        approval_grant(request=version.approval, actor=actor, reason=reason)
         version.status = VersionStatus.APPROVED
         version.approver = approver
         version.approved_at = timezone.now()

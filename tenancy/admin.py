@@ -18,7 +18,7 @@ from django.utils import timezone
 from dos.admin_base import ANY, DosModelAdmin
 from dos.errors import DomainError
 from tenancy import services
-from tenancy.approvals import ApprovalStateError, FourEyesViolation, approval_grant, approval_reject
+from tenancy.approvals import approval_grant, approval_reject
 from tenancy.choices import GrantScope
 from tenancy.models import (
     ApiKey,
@@ -340,9 +340,9 @@ class ApprovalRequestAdmin(DosModelAdmin):
     def _decide(self, request, queryset, fn, verb):
         for item in queryset:
             try:
-                fn(request=item, approver=request.user, reason=f"{verb} in admin")
+                fn(request=item, actor=_actor(request), reason=f"{verb} in admin")
                 messages.success(request, f"{verb}: {item}")
-            except (FourEyesViolation, ApprovalStateError) as exc:
+            except DomainError as exc:  # four eyes, already decided, permission, org status
                 messages.error(request, f"{item}: {exc}")
 
     @admin.action(description="Approve selected requests (four eyes)")

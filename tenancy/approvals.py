@@ -12,11 +12,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from dos.audit import audit_record
+from dos.authz import action, authorize
 from dos.errors import DomainError
 from tenancy import cedar
 from tenancy.choices import ApprovalStatus
 from tenancy.models import ApprovalRequest, Org
-from tenancy.permissions import user_permissions
 
 # action → permission the approver needs
 APPROVAL_ACTIONS = {
@@ -50,22 +50,30 @@ def approval_require(*, org: Org, action: str, target: str, requested_by, payloa
     return request
 
 
-def _decide(*, request: ApprovalRequest, approver, approve: bool, reason: str) -> ApprovalRequest:
+APPROVAL_DECIDE = action("approval.decide", "policy.approve")  # the primitive depends on what is approved
+
+
+def _decide(*, request: ApprovalRequest, actor, approve: bool, reason: str) -> ApprovalRequest:
+    if request.action not in APPROVAL_ACTIONS:
+        raise ApprovalStateError(f"Unknown two-person action '{request.action}'.")
+    permission = APPROVAL_ACTIONS[request.action]
+    actor = authorize(actor, APPROVAL_DECIDE, permission=permission)
+    approver = getattr(actor, "user", None)
+    if approver is None:
+        raise FourEyesViolation("Four eyes need a person: approve as a member, not as a job.", permission=permission)
     if request.status != ApprovalStatus.PENDING:
         raise ApprovalStateError(f"This request is already {request.status}.")
-    permission = APPROVAL_ACTIONS[request.action]
     if approver.pk == request.requested_by_id:
         raise FourEyesViolation("You requested this action; a second person must approve it (four eyes).",
                                 permission=permission)
     org = Org.objects.get(id=request.org_id)
-    perms = user_permissions(approver, org.id)
     decision = cedar.authorize(
-        org=org, user_id=str(approver.pk), permissions=perms, action="approve", permission=permission,
-        resource_type="Approval", resource_id=str(request.id),
+        org=org, user_id=str(approver.pk), permissions=frozenset(getattr(actor, "permissions", ())),
+        action="approve", permission=permission, resource_type="Approval", resource_id=str(request.id),
         resource_attrs={"requested_by": ("User", request.requested_by_id), "kind": request.action},
     )
     if not decision.allowed:
-        raise FourEyesViolation(f"Approving '{request.action}' needs the '{permission}' permission.",
+        raise FourEyesViolation(f"An organisation policy forbids approving '{request.action}' here.",
                                 permission=permission)
     with transaction.atomic():
         request.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
@@ -73,14 +81,15 @@ def _decide(*, request: ApprovalRequest, approver, approve: bool, reason: str) -
         request.decided_at = timezone.now()
         request.reason = reason or request.reason
         request.save(update_fields=["status", "decided_by", "decided_at", "reason"])
-        audit_record(org_id=org.id, action=f"approval.{request.status}", actor=approver, target=request.target,
+        audit_record(org_id=org.id, action=f"approval.{request.status}", actor=actor, target=request.target,
                      data={"approval": str(request.id), "action": request.action})
     return request
 
 
-def approval_grant(*, request: ApprovalRequest, approver, reason: str = "") -> ApprovalRequest:
-    return _decide(request=request, approver=approver, approve=True, reason=reason)
+def approval_grant(*, request: ApprovalRequest, actor, reason: str = "") -> ApprovalRequest:
+    """A second person approves: they hold the action's primitive and did not ask (four eyes)."""
+    return _decide(request=request, actor=actor, approve=True, reason=reason)
 
 
-def approval_reject(*, request: ApprovalRequest, approver, reason: str = "") -> ApprovalRequest:
-    return _decide(request=request, approver=approver, approve=False, reason=reason)
+def approval_reject(*, request: ApprovalRequest, actor, reason: str = "") -> ApprovalRequest:
+    return _decide(request=request, actor=actor, approve=False, reason=reason)

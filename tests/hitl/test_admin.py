@@ -20,7 +20,7 @@ from tenancy.approvals import approval_grant
 from tenancy.models import ApprovalRequest
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import decide
-from tests.factories import default_project, make_key, query_count, verified_client
+from tests.factories import as_member, default_project, make_key, query_count, verified_client
 
 pytestmark = pytest.mark.django_db
 CASES = "/admin/hitl/case/"
@@ -107,7 +107,7 @@ def test_notes_and_uploads_from_the_case_page(client, acme, desk, alice, bob, ol
     assert "010-1111-2222" not in asked.content.decode() and "Reveal requested" in asked.content.decode()
     with scope.org_scope(acme.id):
         request = ApprovalRequest.objects.get(action="vault.unseal", requested_by=bob)
-        approval_grant(request=request, approver=olivia)  # a second holder of vault.unseal (four eyes)
+        approval_grant(request=request, actor=as_member(acme, olivia))  # a second holder of vault.unseal (four eyes)
     revealed = senior.post(f"{CASES}{case.pk}/change/", {"op": "reveal", "note_id": str(note.pk)})
     assert "010-1111-2222" in revealed.content.decode()
     with scope.org_scope(acme.id):

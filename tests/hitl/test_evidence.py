@@ -74,8 +74,8 @@ def _reveal_with_four_eyes(org, note, *, asker, approver) -> str:
     request = note_reveal_request(note=note, actor=as_member(org, asker), reason="applicant disputes the call")
     assert note_reveal_request(note=note, actor=as_member(org, asker)).pk == request.pk  # no duplicate requests
     with pytest.raises(FourEyesViolation):
-        approval_grant(request=request, approver=asker)
-    approval_grant(request=request, approver=approver)
+        approval_grant(request=request, actor=as_member(org, asker))
+    approval_grant(request=request, actor=as_member(org, approver))
     original = note_reveal(note=note, actor=as_member(org, asker))
     with pytest.raises(NoteRevealRefused):
         note_reveal(note=note, actor=as_member(org, asker))  # an approval is good for one reveal
@@ -88,7 +88,8 @@ def test_a_reveal_approval_is_the_askers_alone(acme, case, alice, bob, olivia):
 
     with scope.org_scope(acme.id):
         note = note_add(case=case, actor=as_member(acme, alice), body_md="Call 010-1234-5678 back.")
-        approval_grant(request=note_reveal_request(note=note, actor=as_member(acme, bob)), approver=olivia)
+        approval_grant(request=note_reveal_request(note=note, actor=as_member(acme, bob)),
+                       actor=as_member(acme, olivia))
         with pytest.raises(NoteRevealRefused):
             note_reveal(note=note, actor=as_member(acme, olivia))  # the approver did not ask
         assert "010-1234-5678" in note_reveal(note=note, actor=as_member(acme, bob))

@@ -123,7 +123,7 @@ def _note(w, body="Called 010-1234-5678 about the payslip."):
 def _approved_reveal(w):
     note = _note(w)
     request = approval_require(org=w.org, action="vault.unseal", target=f"case_note:{note.pk}", requested_by=w.riley)
-    approval_grant(request=request, approver=w.owner)
+    approval_grant(request=request, actor=as_member(w.org, w.owner))
     return note
 
 
@@ -261,6 +261,10 @@ MATRIX: dict[str, Entry] = {
                            api=lambda w, c, o: c.post(f"/api/v1/hitl/appeals/{o.id}/resolve",
                                                       {"resolution": "reject", "note": "not admissible"},
                                                       format="json")),
+    "approval.decide": Entry(
+        lambda w: approval_require(org=w.org, action="policy.publish", target="policy_version:demo",
+                                   requested_by=w.owner),
+        lambda w, a, o: approval_grant(request=o, actor=a)),
     "qa.record": Entry(_qa_task, lambda w, a, o: qa_record(task=o, verdict="pass", note="", actor=a)),
     "desk.configure": Entry(_none, lambda w, a, o: reviewer_profile_save(org_id=w.org.id, user=w.riley, weight=2,
                                                                          actor=a)),
