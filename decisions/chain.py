@@ -11,13 +11,25 @@ policy version is the one whose sha256 was chained.
 
 from __future__ import annotations
 
+import json
+
 from decisions.choices import RecordKind
 from dos.canonical import canonical_json, sha256_hex
 from dos.ledger import RecordProblem
 
 
-def decision_chain_data(record) -> dict:
-    """The data the decisions chain holds for ``record`` (see decision_make / decision_finalize)."""
+def record_body_sha256(record) -> str:
+    """What the projection below leaves out in clear — the masked snapshot, the rule path, labels and
+    the correlation id — as one digest, so a record altered there is caught too. Plain sorted JSON:
+    snapshots hold floats, which canonical JSON refuses on purpose."""
+    body = {"snapshot": record.snapshot, "rule_path": record.rule_path, "labels": sorted(record.labels or []),
+            "corr_id": record.corr_id}
+    return sha256_hex(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
+
+
+def decision_chain_data(record, *, with_body: bool = True) -> dict:
+    """The data the decisions chain holds for ``record`` (see decision_make / decision_finalize).
+    Entries written before the body digest existed are compared without it (``with_body=False``)."""
     data = {
         "decision_id": str(record.id), "outcome": record.outcome,
         "reason_codes": [c["code"] for c in record.reason_codes], "policy_sha256": record.policy_sha256,
@@ -28,7 +40,14 @@ def decision_chain_data(record) -> dict:
         refs = dict(record.refs or {})
         data["overrides"] = refs.pop("overrides", "")
         data["refs"] = refs
+    if with_body:
+        data["body_sha256"] = record_body_sha256(record)
     return data
+
+
+def chained_projection(record, entry) -> dict:
+    """``decision_chain_data`` in the form ``entry`` recorded it (with or without the body digest)."""
+    return decision_chain_data(record, with_body=entry is None or "body_sha256" in (entry.data or {}))
 
 
 def record_entry_compare(record, entry, *, version_sha256: str | None = None) -> str:
@@ -40,7 +59,7 @@ def record_entry_compare(record, entry, *, version_sha256: str | None = None) ->
         return f"chain entry #{entry.seq} is about {entry.target or 'nothing'}, not this record"
     if record.ledger_hash != entry.hash:
         return f"ledger_hash differs from the hash of chain entry #{entry.seq}"
-    if sha256_hex(canonical_json(decision_chain_data(record))) != sha256_hex(canonical_json(entry.data)):
+    if sha256_hex(canonical_json(chained_projection(record, entry))) != sha256_hex(canonical_json(entry.data)):
         return f"record does not match what chain entry #{entry.seq} recorded (record altered)"
     if (record.policy_version.sha256 if version_sha256 is None else version_sha256) != record.policy_sha256:
         return "the record's policy version is not the one whose sha256 was chained"

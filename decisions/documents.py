@@ -8,7 +8,7 @@ import zipfile
 
 from django.template.loader import render_to_string
 
-from decisions.chain import decision_chain_data, record_entry_compare
+from decisions.chain import chained_projection, record_entry_compare
 from decisions.models import DecisionRecord
 from decisions.selectors import decision_explain
 from dos.canonical import canonical_json, sha256_hex
@@ -33,7 +33,7 @@ def chain_proof(record: DecisionRecord) -> dict:
     """The record's chain entry, its predecessor's hash, a recomputation anyone can repeat, and the
     record held against what the entry chained (the comparison ``dosctl audit verify`` makes)."""
     entry = LedgerEntry.objects.filter(org_id=record.org_id, chain="decisions", seq=record.ledger_seq).first()
-    chained = decision_chain_data(record)
+    chained = chained_projection(record, entry)
     mismatch = record_entry_compare(record, entry)
     record_check = {"record_chain_data": chained, "record_chain_data_hash": sha256_hex(canonical_json(chained)),
                     "record_matches_entry": not mismatch, "record_mismatch": mismatch}

@@ -234,7 +234,9 @@ def test_verify_reports_a_missing_tail_when_the_head_is_ahead_of_the_entries(acm
     ("subject_token = 'vt_someone_else'", "record altered"),
     ("ledger_hash = repeat('c', 64)", "ledger_hash differs"),
     ("ledger_seq = ledger_seq + 1", "not this record"),
-], ids=["outcome", "subject", "ledger_hash", "ledger_seq"])
+    ("snapshot = jsonb_set(snapshot, '{dsr}', '12.5')", "record altered"),
+    ("rule_path = '[]'::jsonb", "record altered"),
+], ids=["outcome", "subject", "ledger_hash", "ledger_seq", "snapshot", "rule_path"])
 def test_verify_names_a_decision_record_altered_behind_its_chain_entry(acme, lending, superuser_dsn, change,
                                                                        reported):
     lender = api_client(make_key(acme, scopes=["decisions.run", "decisions.read"], name="lender"))
