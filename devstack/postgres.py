@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import var_dir
+from .paths import state_update, var_dir, write_private
 
 DB_NAME = "dos"
 OWNER_ROLE = "dos_owner"
@@ -61,12 +61,17 @@ def credentials() -> PgCredentials:
     """Load (or create once) the generated passwords. The file is 0600 and lives in var/."""
     path = _secrets_file()
     port = int(os.environ.get("DOS_PG_PORT", "54329"))
-    if path.exists():
+    try:
         data = json.loads(path.read_text())
-    else:
+        if not all(isinstance(data.get(role), str) for role in (SUPERUSER, OWNER_ROLE, APP_ROLE)):
+            raise ValueError("incomplete")
+    except (OSError, ValueError, AttributeError):
+        if (var_dir() / "pg" / "PG_VERSION").exists() and path.exists():
+            # The cluster's superuser password is only in this file: without it nothing can log in.
+            raise RuntimeError(f"{path} is unreadable but var/pg holds a cluster made with it: "
+                               "run `make clean-var` to start from scratch") from None
         data = {role: secrets.token_urlsafe(24) for role in (SUPERUSER, OWNER_ROLE, APP_ROLE)}
-        path.write_text(json.dumps(data))
-        path.chmod(0o600)
+        write_private(path, json.dumps(data))
     return PgCredentials(port=port, passwords=data)
 
 
@@ -94,6 +99,13 @@ def _chown(path: Path) -> None:
         shutil.chown(path, "pgserver", "pgserver")
 
 
+def _is_postgres(pid: int) -> bool:
+    try:
+        return "postgres" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return not Path("/proc").is_dir()  # no procfs: trust the live pid
+
+
 class EmbeddedPostgres:
     """A postgres server process owned by the caller; `stop()` ends it."""
 
@@ -107,12 +119,18 @@ class EmbeddedPostgres:
     def start(self, timeout: float = 60.0) -> None:
         run_as = _run_as()
         if not (self.data / "PG_VERSION").exists():
+            # Nothing usable here (or the leftovers of an initdb that was killed): start afresh.
+            shutil.rmtree(self.data, ignore_errors=True)
             self._initdb(run_as)
+        state_update(database_url=self.creds.url(APP_ROLE), migrate_database_url=self.creds.url(OWNER_ROLE))
         if self._running_pid():
             # Another `make run`/`make test` already serves this data directory: share it.
             self._wait_ready(timeout)
             self._bootstrap()
             return
+        # A postmaster.pid naming a process that is not this cluster's server (a killed run, the
+        # pid reused since): postgres would refuse to start on it, so it goes.
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
         self.log_path.touch()
         _chown(self.log_path)
         args = [
@@ -173,9 +191,11 @@ class EmbeddedPostgres:
         try:
             pid = int(pidfile.read_text().splitlines()[0])
             os.kill(pid, 0)
-            return pid
-        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        except (OSError, ValueError, IndexError):
             return None
+        if pid in (os.getpid(), os.getppid()) or not _is_postgres(pid):
+            return None
+        return pid
 
     def _connect(self, role: str = SUPERUSER, db: str = "postgres"):
         import psycopg

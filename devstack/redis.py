@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .paths import var_dir
+from .paths import state_update, var_dir
 
 
 def _server_binary() -> str:
@@ -36,6 +36,7 @@ class EmbeddedRedis:
             return False
 
     def start(self, timeout: float = 20.0) -> None:
+        state_update(redis_url=self.url())
         if self._answers():
             return  # another make run/test already serves var/redis: share it
         self.data.mkdir(parents=True, exist_ok=True)

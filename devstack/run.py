@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.request
 
-from .paths import REPO, var_dir
+from .paths import REPO, read_secret, var_dir
 from .stack import Stack, die_with_parent, venv_bin
 
 
@@ -58,13 +58,10 @@ class Runner:
         import secrets
 
         port = int(os.environ.get("DOS_IDP_PORT", "8980"))
-        secret_file = var_dir() / "idp-client-secret"
-        if not secret_file.exists():
-            secret_file.write_text(secrets.token_urlsafe(24))
-            secret_file.chmod(0o600)
+        client_secret = read_secret(var_dir() / "idp-client-secret", lambda: secrets.token_urlsafe(24))
         issuer = f"http://127.0.0.1:{port}"
         idp_env = {**env, "DOS_IDP_PORT": str(port), "DOS_IDP_ACCOUNTS": str(var_dir() / "idp-accounts.json"),
-                   "DOS_IDP_CLIENT_ID": "decisionos-dev", "DOS_IDP_CLIENT_SECRET": secret_file.read_text().strip(),
+                   "DOS_IDP_CLIENT_ID": "decisionos-dev", "DOS_IDP_CLIENT_SECRET": client_secret,
                    "DOS_IDP_REDIRECT_URIS": f"{env['DOS_BASE_URL']}/oidc/callback/"}
         self._spawn("idp", ["node", str(REPO / "devstack/idp/server.mjs")], idp_env)
         env.update(OIDC_RP_CLIENT_ID="decisionos-dev", OIDC_RP_CLIENT_SECRET=idp_env["DOS_IDP_CLIENT_SECRET"],
@@ -152,7 +149,10 @@ class Runner:
     def _banner(self, env: dict[str, str], ready: dict, elapsed: float) -> None:
         base = f"http://127.0.0.1:{self.port}"
         banner_file = var_dir() / "demo.json"  # written by `manage.py demo_seed`
-        demo = json.loads(banner_file.read_text()) if banner_file.exists() else {}
+        try:
+            demo = json.loads(banner_file.read_text())
+        except (OSError, ValueError):
+            demo = {}
         lines = [
             "",
             f"DecisionOS is up in {elapsed:.0f}s ({'all checks ok' if ready.get('status') == 'ok' else ready}).",

@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .paths import REPO, var_dir
+from .paths import REPO, read_secret, var_dir
 from .postgres import APP_ROLE, OWNER_ROLE, SUPERUSER, EmbeddedPostgres
 from .redis import EmbeddedRedis
 
@@ -28,11 +28,7 @@ def venv_bin(name: str) -> str:
 
 
 def _secret_key() -> str:
-    path = var_dir() / "secret-key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return read_secret(var_dir() / "secret-key", lambda: secrets.token_urlsafe(50))
 
 
 class Stack:

@@ -8,6 +8,7 @@ non-zero on failure.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 
 # group → (management command, one-line help). Apps add their groups here as they land.
@@ -25,7 +26,8 @@ GROUPS: dict[str, tuple[str, str]] = {
 USAGE = """usage: dosctl <group> [subcommand] [options]
 
 DecisionOS operations. Every command takes --json for machine-readable output and exits
-non-zero on failure. Settings come from the environment (DATABASE_URL, REDIS_URL, …).
+non-zero on failure. Settings come from the environment (DATABASE_URL, REDIS_URL, …); in
+development, unset, they name the servers `make run` started (var/devstack.json).
 
 groups:
 {groups}
@@ -38,6 +40,26 @@ def _usage() -> str:
     width = max(len(name) for name in GROUPS)
     rows = "\n".join(f"  {name.ljust(width)}  {text}" for name, (_cmd, text) in GROUPS.items())
     return USAGE.format(groups=rows)
+
+
+# Subcommands that work on files only: they run without a database.
+OFFLINE = {("policy", "lint"), ("policy", "eval"), ("policy", "simulate")}
+
+
+def database_unreachable() -> str | None:
+    """One line naming the database and the fix when nothing listens there, else None."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host, port = db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+        return None
+    except OSError:
+        pass
+    if os.environ.get("DATABASE_URL"):
+        return f"The database at {host}:{port} is not reachable: check DATABASE_URL or start the server."
+    return f"The database at {host}:{port} is not running: start it with `make run` (or set DATABASE_URL)."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,14 +75,23 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dos.settings")
     import django
     from django.core.management import get_commands, load_command_class
+    from django.db import OperationalError
 
     django.setup()
+    wants_help = any(arg in ("-h", "--help") for arg in rest)
+    if not wants_help and (group, rest[0] if rest else "") not in OFFLINE and (down := database_unreachable()):
+        print(down, file=sys.stderr)
+        return 1
     command_name = GROUPS[group][0]
     command = load_command_class(get_commands()[command_name], command_name)
     try:
         command.run_from_argv(["dosctl", group, *rest])
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    except OperationalError as exc:  # the server went away, or refused the credentials
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(database_unreachable() or f"The database refused the connection: {first}", file=sys.stderr)
+        return 1
     return 0
 
 

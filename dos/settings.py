@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from dos.dev_services import dev_services
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -96,7 +98,11 @@ TEMPLATES = [
 # -- database --------------------------------------------------------------------------------------
 # DATABASE_URL is the application role (NOSUPERUSER NOBYPASSRLS). `make run` and `make test` set it
 # to the embedded server; migrations run with MIGRATE_DATABASE_URL (the owning role).
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://dos_app@127.0.0.1:54329/dos")}
+# In dev, with them unset, a second terminal (dosctl, manage.py) finds the servers `make run` started
+# through var/devstack.json.
+DEV_SERVICES = dev_services(Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var")))) if DJANGO_ENV == "dev" else {}
+DATABASES = {"default": env.db("DATABASE_URL", default=DEV_SERVICES.get(
+    "database_url", "postgres://dos_app@127.0.0.1:54329/dos"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets two test runs share one server without dropping each other's throwaway database.
@@ -108,7 +114,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = env.str(
 DOS_ALLOW_UNSAFE_DB_ROLE = env.bool("DOS_ALLOW_UNSAFE_DB_ROLE", default=False)
 
 # -- redis, cache, celery --------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:63799/0")
+REDIS_URL = env.str("REDIS_URL", default=DEV_SERVICES.get("redis_url", "redis://127.0.0.1:63799/0"))
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)

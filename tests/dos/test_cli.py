@@ -55,3 +55,93 @@ def test_status_exits_non_zero_when_redis_is_down(capsys):
 def _test_database_url() -> str:
     s = connection.settings_dict
     return f"postgres://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+# -- a second terminal next to `make run` finds the embedded services (var/devstack.json) ----------
+
+SERVICE_VARS = ("DATABASE_URL", "MIGRATE_DATABASE_URL", "DATABASE_SUPERUSER_URL", "REDIS_URL", "DJANGO_ENV")
+
+
+def _dev_env(**extra) -> dict:
+    """The environment of a fresh shell: no service URLs, the dev profile."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
+    return {**env, **extra}
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+def _settings_in(env: dict) -> dict:
+    code = ("import json, django; django.setup(); from django.conf import settings as s; "
+            "d = s.DATABASES['default']; print(json.dumps({k: d[k] for k in ('USER', 'PASSWORD', 'HOST', 'PORT', "
+            "'NAME')} | {'REDIS_URL': s.REDIS_URL}))")
+    proc = subprocess.run([sys.executable, "-c", code], env={**env, "DJANGO_SETTINGS_MODULE": "dos.settings"},
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_it_finds_the_embedded_services_in_var_when_the_urls_are_unset(tmp_path):
+    (tmp_path / "devstack.json").write_text(json.dumps({
+        "database_url": "postgres://dos_app:s3cret@127.0.0.1:54001/dos",
+        "migrate_database_url": "postgres://dos_owner:other@127.0.0.1:54001/dos",
+        "redis_url": "redis://127.0.0.1:63001/0"}))
+    found = _settings_in(_dev_env(DOS_VAR_DIR=str(tmp_path)))
+    assert found == {"USER": "dos_app", "PASSWORD": "s3cret", "HOST": "127.0.0.1", "PORT": 54001, "NAME": "dos",
+                     "REDIS_URL": "redis://127.0.0.1:63001/0"}
+
+
+def test_it_prefers_the_environment_and_ignores_var_outside_dev(tmp_path):
+    (tmp_path / "devstack.json").write_text(json.dumps({"database_url": "postgres://dos_app:s3cret@127.0.0.1:54001/dos",
+                                                        "redis_url": "redis://127.0.0.1:63001/0"}))
+    explicit = _settings_in(_dev_env(DOS_VAR_DIR=str(tmp_path), DATABASE_URL="postgres://me:pw@db.internal:5432/x",
+                                     REDIS_URL="redis://cache.internal:6379/1"))
+    assert (explicit["HOST"], explicit["PASSWORD"], explicit["REDIS_URL"]) == (
+        "db.internal", "pw", "redis://cache.internal:6379/1")
+    in_test = _settings_in(_dev_env(DOS_VAR_DIR=str(tmp_path), DJANGO_ENV="test"))
+    assert in_test["PASSWORD"] != "s3cret"
+    assert in_test["REDIS_URL"] != "redis://127.0.0.1:63001/0"
+
+
+def test_a_half_written_state_file_falls_back_to_the_defaults(tmp_path):
+    (tmp_path / "devstack.json").write_text('{"database_url": "postgres://dos_app:s3')
+    found = _settings_in(_dev_env(DOS_VAR_DIR=str(tmp_path)))
+    assert (found["USER"], found["PORT"], found["REDIS_URL"]) == ("dos_app", 54329, "redis://127.0.0.1:63799/0")
+
+
+def test_status_in_a_second_terminal_reaches_the_running_embedded_servers():
+    proc = subprocess.run([DOSCTL, "status", "--json", "--celery-timeout", "0.2"], env=_dev_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    report = json.loads(proc.stdout)
+    assert report["environment"] == "dev"
+    assert report["database"]["ok"] is True, report["database"]
+    assert report["database"]["role"] == "dos_app"
+    assert report["redis"]["ok"] is True, report["redis"]
+
+
+def test_it_says_in_one_line_that_the_database_is_not_running(tmp_path):
+    port = _closed_port()
+    (tmp_path / "devstack.json").write_text(json.dumps({"database_url": f"postgres://dos_app:pw@127.0.0.1:{port}/dos",
+                                                        "redis_url": f"redis://127.0.0.1:{port}/0"}))
+    for args in (["status"], ["tenant", "list", "--json"]):
+        proc = subprocess.run([DOSCTL, *args], env=_dev_env(DOS_VAR_DIR=str(tmp_path)), cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1
+        assert proc.stdout == ""
+        assert proc.stderr.splitlines() == [
+            f"The database at 127.0.0.1:{port} is not running: start it with `make run` (or set DATABASE_URL)."]
+
+
+def test_files_only_subcommands_run_without_a_database(tmp_path):
+    port = _closed_port()
+    (tmp_path / "devstack.json").write_text(json.dumps({"database_url": f"postgres://dos_app:pw@127.0.0.1:{port}/dos"}))
+    source = ROOT / "decisions/packs/lending_brokerage/0.1/rules/lending_triage.yaml"
+    proc = subprocess.run([DOSCTL, "policy", "lint", str(source), "--json"], env=_dev_env(DOS_VAR_DIR=str(tmp_path)),
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "not running" not in proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True
