@@ -206,6 +206,9 @@ class ReasonCodeAdmin(DosModelAdmin):
     list_filter = ["category"]
     fields = ["code", "category", "ko", "en"]
 
+    def delete_model(self, request, obj):
+        services.reason_code_delete(reason=obj, actor=request.dos_principal)
+
     def changelist_view(self, request, extra_context=None):
         from decisions.reason_codes import system_reason_codes
 

@@ -381,10 +381,18 @@ def reason_code_save(*, org_id, code: str, ko: str, en: str, category: str = "",
     from decisions.models import ReasonCode
 
     actor = authorize(actor, REASON_CODE_SAVE)
-
     with transaction.atomic():
         reason, _ = ReasonCode.objects.update_or_create(
             org_id=org_id, code=code, defaults={"ko": ko, "en": en, "category": category, "updated_at": timezone.now()})
         audit_record(org_id=org_id, action="reason_code.saved", actor=actor, target=f"reason_code:{code}",
                      data={"ko": ko, "en": en, "category": category})
     return reason
+
+
+def reason_code_delete(*, reason, actor) -> None:
+    """Drop an org's own wording: the domain packs' default applies again; audited."""
+    actor = authorize(actor, REASON_CODE_SAVE)
+    with transaction.atomic():
+        audit_record(org_id=reason.org_id, action="reason_code.deleted", actor=actor,
+                     target=f"reason_code:{reason.code}")
+        reason.delete()

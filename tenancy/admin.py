@@ -72,7 +72,7 @@ class OrgAdmin(DosModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if not self._is_platform(request):
-            fields += ["plan", "status"]  # commercial state is changed by platform staff (billing)
+            fields += ["plan", "status", "region"]  # commercial and platform facts: platform staff change them
         return fields
 
     @admin.display(description="entitlements and quotas")

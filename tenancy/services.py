@@ -138,6 +138,8 @@ def org_update(*, org: Org, fields, actor) -> Org:
     Plan, status and region are commercial or platform facts: only platform staff change them."""
     actor = authorize(actor, ORG_UPDATE)
     fields = [f for f in fields if f in ORG_EDITABLE]
+    if not fields:
+        return org  # nothing the service may change was changed: never a full-row save
     platform_fields = sorted(set(fields) & {"plan", "status", "region"})
     if platform_fields and not getattr(actor, "platform", False):
         raise PermissionRefused(f"Only platform staff change {', '.join(platform_fields)}.", permission="org.manage",

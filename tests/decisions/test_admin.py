@@ -79,3 +79,19 @@ def test_an_org_can_word_a_reason_code_its_own_way(client, olivia, acme, lending
     decision_id = decide(api, dsr=48.5).json()["decision_id"]
     explained = api.get(f"/api/v1/decisions/{decision_id}/explain").json()
     assert explained["reasons"][0]["ko"] == "부채 비율이 기준을 넘었습니다."
+
+
+def test_deleting_an_orgs_wording_goes_through_the_service_and_is_audited(client, olivia, acme, lending):
+    from decisions.models import ReasonCode
+    from dos.models import LedgerEntry
+
+    c = verified_client(client, olivia)
+    c.post("/admin/decisions/reasoncode/add/", {"code": "DSR_HIGH", "category": "affordability",
+                                                 "ko": "부채 비율 초과", "en": "Debt ratio too high."})
+    with scope.org_scope(acme.id):
+        row = ReasonCode.objects.get(code="DSR_HIGH")
+    c.post(f"/admin/decisions/reasoncode/{row.pk}/delete/", {"post": "yes"})
+    with scope.org_scope(acme.id):
+        assert not ReasonCode.objects.filter(code="DSR_HIGH").exists()
+        assert LedgerEntry.objects.filter(chain="audit", action="reason_code.deleted",
+                                          target="reason_code:DSR_HIGH").exists()
