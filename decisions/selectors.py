@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from decisions.models import DecisionRecord
+import uuid
+
+from decisions.models import DecisionRecord, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.reason_codes import reason_text
 
@@ -45,3 +47,12 @@ def decision_explain(record: DecisionRecord, *, org=None) -> dict:
         "chain": {"name": "decisions", "seq": record.ledger_seq, "hash": record.ledger_hash},
         "caveats": ["Personal data in the input is shown masked."],
     }
+
+
+def policy_version_by_id(value: str) -> PolicyVersion | None:
+    """A policy version by the id that ``policy init`` and the API print (in the current org scope)."""
+    try:
+        version_id = uuid.UUID(str(value))
+    except ValueError:
+        return None
+    return PolicyVersion.objects.select_related("policy_set", "approval").filter(id=version_id).first()

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from dos import scope
-from tenancy.models import Membership, Org, PlatformRole
+from tenancy.models import Membership, Org, PlatformRole, Project
 from tenancy.permissions import platform_permissions, user_permissions
 from tenancy.roles import PERMISSIONS
 
@@ -69,6 +69,15 @@ def org_by_slug_or_id(value: str):
             return Org.unscoped_objects.filter(id=uuid.UUID(value)).first()
         except ValueError:
             return Org.unscoped_objects.filter(slug=value).first()
+
+
+def project_by_slug_or_id(org, value: str):
+    """A project of ``org`` by slug or id (archived ones too) — ``--project`` of every dosctl command."""
+    projects = Project.objects.filter(org=org)
+    try:
+        return projects.filter(id=uuid.UUID(str(value))).first()
+    except ValueError:
+        return projects.filter(slug=value).first()
 
 
 def orgs_with_an_audit_chain(org_id=None) -> list[tuple[str, str]]:

@@ -145,3 +145,77 @@ def test_files_only_subcommands_run_without_a_database(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "not running" not in proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
+
+
+# -- one way to name things: the ids and slugs/numbers that other commands print are accepted -----
+
+def _cli(*args):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(*args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.django_db
+def test_it_accepts_what_tenant_create_prints_for_org_and_project(olivia, bob):
+    from tenancy.selectors import org_by_slug_or_id
+    from tests.factories import add_member
+
+    created = _cli("tenant", "create", "--name", "Beta Credit", "--plan", "pro", "--owner-email", olivia.email)
+    assert created["project"] == "default"
+    add_member(org_by_slug_or_id(created["slug"]), bob, "senior_reviewer")
+    by_id = _cli("policy", "init", "--pack", "lending_brokerage", "--org", created["org_id"],
+                 "--project", created["project_id"], "--author", olivia.email, "--approver", bob.email)
+    assert [row["status"] for row in by_id] == ["published"]
+    by_slug = _cli("policy", "init", "--pack", "lending_brokerage", "--org", created["slug"],
+                   "--project", created["project"], "--author", olivia.email, "--approver", bob.email)
+    assert by_slug == by_id  # the same project: installed once
+    for project in (created["project_id"], "default"):
+        key = _cli("apikey", "create", "--org", created["org_id"], "--project", project, "--name", f"k-{project}")
+        assert key["project"] == "default"
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_project_of_another_org_by_id(acme, outsider):
+    from django.core.management import CommandError
+
+    from dos import scope
+    from tenancy.models import Project
+
+    with scope.org_scope(outsider.id):
+        theirs = Project.objects.get(org=outsider, slug="default")
+    with pytest.raises(CommandError, match="No project"):
+        _cli("apikey", "create", "--org", "acme", "--project", str(theirs.id), "--name", "x")
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_policy_version_by_the_id_policy_init_prints(acme, olivia, bob):
+    from django.core.management import CommandError
+
+    (installed,) = _cli("policy", "init", "--pack", "lending_brokerage", "--org", "acme", "--author", olivia.email)
+    assert installed["status"] == "pending_approval"
+    assert _cli("policy", "approve", installed["id"], "--org", str(acme.id), "--as", bob.email)["status"] == "approved"
+    with pytest.raises(CommandError, match="No policy version 'lending_triage'"):
+        _cli("policy", "publish", "lending_triage", "--org", "acme", "--as", bob.email)
+
+
+@pytest.mark.django_db
+def test_it_accepts_a_case_by_number_hash_number_or_id(acme, desk, alice):
+    from django.core.management import CommandError
+
+    from dos import scope
+    from hitl.choices import CaseSource
+    from hitl.services import case_open
+    from tests.factories import default_project
+
+    with scope.org_scope(acme.id):
+        cases = [case_open(org_id=acme.id, project=default_project(acme), source=CaseSource.ADMIN,
+                           actor="system:test") for _ in range(3)]
+    for case, named in zip(cases, [str(cases[0].number), f"#{cases[1].number}", str(cases[2].id)], strict=True):
+        done = _cli("hitl", "case", "act", "--org", "acme", named, "comment", "--as", alice.email, "--comment", "seen")
+        assert done["case"] == case.number
+    with pytest.raises(CommandError, match="No case 'nine'"):
+        _cli("hitl", "case", "act", "--org", "acme", "nine", "comment", "--as", alice.email, "--comment", "x")

@@ -10,9 +10,9 @@ from decisions.packs.install import pack_install
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
 from dos import scope
-from dos.management.base import DosCommand, add_actor_flag, add_json_flag, is_uuid, resolve_org
-from tenancy.models import Project
+from dos.management.base import DosCommand, add_actor_flag, add_json_flag, resolve_org
 from tenancy.principals import command_actor
+from tenancy.selectors import project_by_slug_or_id
 
 
 class Command(DosCommand):
@@ -25,7 +25,7 @@ class Command(DosCommand):
                            ("publish", "publish an approved version"),
                            ("rollback", "republish a previously published version")):
             step = sub.add_parser(verb, help=text)
-            step.add_argument("version_id")
+            step.add_argument("version_id", help="the version's id (as policy init and the API print it)")
             step.add_argument("--org", required=True)
             add_actor_flag(step, required=True)
             add_json_flag(step)
@@ -33,7 +33,7 @@ class Command(DosCommand):
         init.add_argument("--pack", required=True, help=f"one of {', '.join(d for d, _ in available())}")
         init.add_argument("--version", help="pack version (default: newest)")
         init.add_argument("--org", required=True)
-        init.add_argument("--project", default="default")
+        init.add_argument("--project", default="default", help="project slug or id (default: default)")
         init.add_argument("--author", required=True, help="e-mail of the member who authors the versions")
         init.add_argument("--approver", help="e-mail of a second member with policy.approve: publishes at once")
         add_json_flag(init)
@@ -61,13 +61,12 @@ class Command(DosCommand):
 
     def do_step(self, options):
         from decisions import services
-        from decisions.models import PolicyVersion
+        from decisions.selectors import policy_version_by_id
 
         org = resolve_org(options["org"])
         with scope.org_scope(org.id):
             person = command_actor(org, options["actor"])
-            version = PolicyVersion.objects.select_related("policy_set", "approval").filter(
-                id=options["version_id"]).first() if is_uuid(options["version_id"]) else None
+            version = policy_version_by_id(options["version_id"])
             if version is None:
                 raise CommandError(f"No policy version '{options['version_id']}' in {org.slug}.")
             step = {"submit": lambda: services.version_submit(version=version, actor=person),
@@ -89,7 +88,7 @@ class Command(DosCommand):
     def do_init(self, options):
         org = resolve_org(options["org"])
         with scope.org_scope(org.id):
-            project = Project.objects.filter(slug=options["project"]).first()
+            project = project_by_slug_or_id(org, options["project"])
             if project is None:
                 raise CommandError(f"No project '{options['project']}' in {org.slug}.")
             author = command_actor(org, options["author"])

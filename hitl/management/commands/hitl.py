@@ -12,7 +12,7 @@ from dos.management.base import DosCommand, add_json_flag, parse_when, resolve_o
 from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
 from hitl.choices import CaseAction
 from hitl.metrics import desk_report, queue_depths
-from hitl.models import Case
+from hitl.selectors import case_by_id_or_number
 from tenancy.approvals import FourEyesViolation
 
 
@@ -39,7 +39,7 @@ class Command(DosCommand):
         case = sub.add_parser("case", help="act on cases").add_subparsers(dest="sub", required=True)
         act = case.add_parser("act", help="approve, deny, escalate, … a case as a named reviewer")
         act.add_argument("--org", required=True, help="org slug or id")
-        act.add_argument("number", type=int, help="the case number (as shown in the inbox)")
+        act.add_argument("case", help="the case number as the inbox shows it (42 or #42), or its id")
         act.add_argument("action", choices=CaseAction.values)
         act.add_argument("--as", dest="actor", required=True, metavar="EMAIL",
                          help="the reviewer acting; their roles in the org decide what they may do")
@@ -70,9 +70,9 @@ class Command(DosCommand):
         from tenancy.principals import command_actor
 
         actor = command_actor(org, options["actor"])
-        case = Case.objects.filter(number=options["number"]).first()
+        case = case_by_id_or_number(options["case"])
         if case is None:
-            raise CommandError(f"No case #{options['number']} in {org.slug}.")
+            raise CommandError(f"No case '{options['case']}' in {org.slug} (give its number or id).")
         try:
             case = case_act(case=case, action=options["action"], actor=actor,
                             comment=options["comment"], outcome=options.get("outcome") or "")

@@ -6,9 +6,10 @@ from django.utils.dateparse import parse_datetime
 from dos import scope
 from dos.management.base import DosCommand, add_actor_flag, add_json_flag, resolve_org
 from tenancy import services
-from tenancy.models import ApiKey, Project
+from tenancy.models import ApiKey
 from tenancy.principals import command_actor
 from tenancy.roles import DEFAULT_KEY_SCOPES
+from tenancy.selectors import project_by_slug_or_id
 
 
 class Command(DosCommand):
@@ -18,7 +19,7 @@ class Command(DosCommand):
         sub = parser.add_subparsers(dest="verb", required=True, metavar="{create,revoke,list}")
         create = sub.add_parser("create", help="create a key (the secret is printed once)")
         create.add_argument("--org", required=True, help="org slug or id")
-        create.add_argument("--project", default="default", help="project slug (default: default)")
+        create.add_argument("--project", default="default", help="project slug or id (default: default)")
         create.add_argument("--name", required=True)
         create.add_argument("--scopes", default=",".join(DEFAULT_KEY_SCOPES),
                             help=f"comma-separated permissions (default {','.join(DEFAULT_KEY_SCOPES)})")
@@ -41,7 +42,7 @@ class Command(DosCommand):
             return getattr(self, f"do_{options['verb']}")(org, options)
 
     def do_create(self, org, options):
-        project = Project.objects.filter(org=org, slug=options["project"]).first()
+        project = project_by_slug_or_id(org, options["project"])
         if project is None:
             raise CommandError(f"No project '{options['project']}' in {org.slug}.")
         expires_at = parse_datetime(options["expires_at"]) if options.get("expires_at") else None

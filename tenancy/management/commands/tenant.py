@@ -41,7 +41,7 @@ class Command(DosCommand):
             key = None if options["no_key"] else services.apikey_create(
                 project=project, name="bootstrap", scopes=BOOTSTRAP_SCOPES, actor="system:dosctl")
         out = {"org_id": str(org.id), "slug": org.slug, "name": org.name, "plan": org.plan,
-               "project_id": str(project.id), "api_key": key.secret if key else None,
+               "project_id": str(project.id), "project": project.slug, "api_key": key.secret if key else None,
                "api_key_scopes": key.key.scopes if key else []}
         self.emit(options, out, lambda d: "\n".join([
             f"Created org {d['name']} ({d['slug']}, plan {d['plan']})",
