@@ -14,19 +14,31 @@ DECIDE_BODY = ('{"subject_id": "lead-0001", "purpose": "loan_screening", "input"
 
 
 def seed_policy() -> list[str]:
+    from decisions import services
+    from decisions.choices import VersionStatus
+    from decisions.models import PolicyVersion
     from decisions.packs.install import pack_install
-    from tenancy.demo import demo_api_key, demo_org
-    from tenancy.models import Project
+    from dos.demo import demo_warn
+    from tenancy.demo import demo_api_key, demo_org, demo_project
     from tenancy.principals import member_principal
 
     acme = demo_org("acme")
+    repairs = []
+    project = demo_project(acme)
     with scope.org_scope(acme.id):
-        project = Project.objects.get(org=acme, slug="default")
+        approver = member_principal(acme, "senior.reviewer@acme.example")
         versions = pack_install(project=project, domain="lending_brokerage",
-                                author=member_principal(acme, "owner@acme.example"),
-                                approver=member_principal(acme, "senior.reviewer@acme.example"))
+                                author=member_principal(acme, "owner@acme.example"), approver=approver)
+        for n, version in enumerate(versions):
+            # A tenant retired the demo policy and published nothing in its place: /decide would
+            # have no policy, so the seed puts the pack's version back (a rollback, audited).
+            if version.status == VersionStatus.RETIRED and not PolicyVersion.objects.filter(
+                    policy_set=version.policy_set, status=VersionStatus.PUBLISHED).exists():
+                versions[n] = services.version_rollback(version=version, actor=approver)
+                repairs.append(demo_warn(f"policy {version.policy_set.name} {version.semver} was retired with "
+                                         "nothing published in its place: published it again"))
         published = ", ".join(f"{v.policy_set.name} {v.semver} ({v.status})" for v in versions)
-    return [
+    return [*repairs,
         f"Policy       {published}",
         f"Decide       curl -s -X POST -H 'Authorization: Bearer {demo_api_key()}' -H 'Content-Type: "
         f"application/json' {settings.DOS_BASE_URL}/api/v1/decide -d '{DECIDE_BODY}'",

@@ -1,15 +1,22 @@
 """Demo seed for `make run`: the kernel's own step (a break-glass superuser) and the steps each app
 registers on ``demo_steps`` in its ``AppConfig.ready()`` (ordered by their rank). Each step is
-idempotent and returns banner lines."""
+idempotent, repairs what tenants did to the demo data it owns, and returns banner lines.
+
+The seed must never stop the product from starting: a step that still fails is rolled back and
+skipped with a one-line warning (on stderr and in the banner)."""
 
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import sys
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 
 from dos.hooks import Hook
 
@@ -20,14 +27,35 @@ BREAK_GLASS_EMAIL = "breakglass@decisionos.local"
 demo_steps = Hook("dos.demo_steps")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a 0600 file in var/ atomically: a killed run leaves the old content or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def stored_secret(name: str, make=lambda: secrets.token_urlsafe(18)) -> str:
-    """A development secret kept in ``var/`` (0600), made once."""
+    """A development secret kept in ``var/`` (0600), made once (again if the file is empty)."""
     path = Path(settings.VAR_DIR) / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(make())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    value = path.read_text().strip() if path.exists() else ""
+    if not value:
+        value = make()
+        write_private(path, value)
+    return value
+
+
+def demo_warn(message: str) -> str:
+    """Say in one line what the seed repaired or skipped; the line goes into the banner too."""
+    line = f"! demo seed: {message}"
+    print(line, file=sys.stderr, flush=True)
+    return line
 
 
 def dev_totp_key_hex() -> str:
@@ -65,7 +93,13 @@ def seed_break_glass() -> list[str]:
 
 
 def run_seed_steps() -> list[str]:
-    lines = seed_break_glass()
-    for _rank, step in sorted(demo_steps.handlers, key=lambda pair: pair[0]):
-        lines.extend(step())
+    lines: list[str] = []
+    steps = [seed_break_glass] + [step for _rank, step in sorted(demo_steps.handlers, key=lambda pair: pair[0])]
+    for step in steps:
+        try:
+            with transaction.atomic():
+                lines.extend(step())
+        except Exception as exc:  # noqa: BLE001 - the demo data must never keep the product from starting
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            lines.append(demo_warn(f"{step.__module__}.{step.__name__} skipped ({type(exc).__name__}: {first})"))
     return lines

@@ -18,8 +18,7 @@ def seed_desk() -> list[str]:
     from decisions.services import decision_make
     from hitl.desk import desk_install_defaults, reviewer_profile_save
     from hitl.models import Case, Queue
-    from tenancy.demo import demo_org
-    from tenancy.models import Project
+    from tenancy.demo import demo_org, demo_project
 
     User = get_user_model()
     acme = demo_org("acme")
@@ -33,7 +32,7 @@ def seed_desk() -> list[str]:
         reviewer_profile_save(org_id=acme.id, user=User.objects.get(email="senior.reviewer@acme.example"),
                               skills=["senior"], weight=1, actor="system:demo")
         if not Case.objects.exists():
-            project = Project.objects.get(org=acme, slug="default")
+            project = demo_project(acme)
             for n, changes in enumerate(NEEDS_A_PERSON):
                 decision_make(org=acme, project=project, subject_id=f"demo-lead-{n + 1:04d}",
                               purpose="loan_screening", data={**APPLICATION, **changes}, actor="system:demo")

@@ -12,9 +12,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
 
 from dos import scope
-from dos.demo import dev_totp_base32, dev_totp_device, stored_secret
+from dos.audit import audit_record
+from dos.demo import demo_warn, dev_totp_base32, dev_totp_device, stored_secret, write_private
 from tenancy import services
 from tenancy.choices import OrgRole, PlatformRoleName
 from tenancy.models import ApiKey, Org, PlatformRole, Project
@@ -49,20 +52,46 @@ def demo_api_key() -> str:
     return _var("demo-api-key").read_text().strip()
 
 
-def _demo_key(org: Org) -> str:
-    """A stable demo API key for Acme, recreated only if it was revoked or lost."""
-    stored = _var("demo-api-key")
+def demo_project(org: Org, lines: list[str] | None = None) -> Project:
+    """The org's default project, usable: restored if a tenant archived it, recreated if it is gone."""
     with scope.org_scope(org.id):
-        if stored.exists():
-            prefix = stored.read_text().split("_")[1]
-            if ApiKey.objects.filter(prefix=prefix, revoked_at__isnull=True).exists():
-                return stored.read_text().strip()
-        project = Project.objects.get(org=org, slug="default")
+        project = Project.objects.filter(org=org, slug="default").first()
+        if project is None:
+            project = services.project_create(org=org, name="Default", slug="default", actor="system:demo_seed")
+            _note(lines, f"the default project of {org.slug} was gone: created it again")
+        elif project.archived_at is not None:
+            # The product has no way back from archiving (it revokes the project's keys for good);
+            # the seed owns this demo project and restores it, on the audit chain.
+            project.archived_at = None
+            project.save(update_fields=["archived_at"])
+            audit_record(org_id=org.id, action="project.restored", actor="system:demo_seed",
+                         target=f"project:{project.id}", data={"reason": "demo seed"})
+            _note(lines, f"the default project of {org.slug} was archived: restored it (its keys stay revoked)")
+    return project
+
+
+def _note(lines: list[str] | None, message: str) -> None:
+    line = demo_warn(message)
+    if lines is not None:
+        lines.append(line)
+
+
+def _demo_key(org: Org, project: Project, lines: list[str]) -> str:
+    """A stable demo API key for Acme's default project, made again if it was revoked, expired or lost."""
+    stored = _var("demo-api-key")
+    secret = stored.read_text().strip() if stored.exists() else ""
+    parts = secret.split("_")
+    with scope.org_scope(org.id):
+        if len(parts) >= 3 and ApiKey.objects.filter(
+                Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), prefix=parts[1], project=project,
+                revoked_at__isnull=True).exists():
+            return secret
         scopes = ["decisions.run", "decisions.read", "policy.read", "usage.read", "meter.write", "project.manage",
                   "keys.manage", "members.manage", "audit.read"]
         created = services.apikey_create(project=project, name="demo", scopes=scopes, actor="system:demo_seed")
-    stored.write_text(created.secret)
-    stored.chmod(0o600)
+    if secret:
+        _note(lines, "the demo API key was revoked, expired or unreadable: made a new one")
+    write_private(stored, created.secret)
     return created.secret
 
 
@@ -91,11 +120,10 @@ def seed_tenancy() -> list[str]:
         user = _person(email, role.label)
         PlatformRole.objects.get_or_create(user=user, role=role)
         account(user, [])
-    path = _var("idp-accounts.json")
-    path.write_text(json.dumps(accounts, ensure_ascii=False, indent=1))
-    path.chmod(0o600)
-    key = _demo_key(acme)
-    return [
+    write_private(_var("idp-accounts.json"), json.dumps(accounts, ensure_ascii=False, indent=1))
+    repairs: list[str] = []
+    key = _demo_key(acme, demo_project(acme, repairs), repairs)
+    return [*repairs,
         "Demo logins  (Sign in with SSO on the admin login page; password for all: " + password + ")",
         "  Acme Lending: owner@acme.example, admin@, reviewer@, senior.reviewer@, qa@, auditor@, … @acme.example",
         "  Outsider Co: owner@outsider.example · platform staff: finance@ / ops@decisionos.example",

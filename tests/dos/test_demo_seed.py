@@ -24,3 +24,105 @@ def test_the_demo_seed_runs_twice_and_leaves_acme_with_a_working_desk(settings, 
     with scope.org_scope(acme.id):
         assert Case.objects.count() == 4  # opened once, not again on the second run
         assert Case.objects.exclude(owner=None).count() == 4
+
+
+# -- what tenants do to the demo data never keeps `make run` from starting ---------------------------
+
+def _seed(tmp_path) -> list[str]:
+    call_command("demo_seed", stdout=io.StringIO())
+    return json.loads((tmp_path / "demo.json").read_text())["banner"]
+
+
+def _acme():
+    with scope.platform_scope(reason="test: find the demo org"):
+        return Org.unscoped_objects.get(slug="acme")
+
+
+def _owner(acme):
+    from tenancy.principals import member_principal
+
+    return member_principal(acme, "owner@acme.example")
+
+
+def _api_key_works(key: str) -> bool:
+    from rest_framework.test import APIClient
+
+    return APIClient().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
+
+
+def test_it_restores_the_demo_project_a_tenant_archived_and_makes_a_new_key(settings, tmp_path, capsys):
+    from tenancy.models import Project
+    from tenancy.services import project_archive
+
+    settings.VAR_DIR = tmp_path
+    _seed(tmp_path)
+    acme = _acme()
+    old_key = (tmp_path / "demo-api-key").read_text().strip()
+    with scope.org_scope(acme.id):
+        project_archive(project=Project.objects.get(org=acme, slug="default"), actor=_owner(acme))
+    assert not _api_key_works(old_key)
+
+    banner = _seed(tmp_path)
+    with scope.org_scope(acme.id):
+        assert Project.objects.get(org=acme, slug="default").archived_at is None
+    new_key = (tmp_path / "demo-api-key").read_text().strip()
+    assert new_key != old_key and _api_key_works(new_key)
+    assert f"API key      {new_key}  (Acme Lending, project default)" in banner
+    assert "! demo seed: the default project of acme was archived: restored it (its keys stay revoked)" in banner
+    assert "skipped" not in capsys.readouterr().err
+
+
+def test_it_replaces_a_revoked_or_unreadable_demo_key(settings, tmp_path):
+    from tenancy.models import ApiKey
+    from tenancy.services import apikey_revoke
+
+    settings.VAR_DIR = tmp_path
+    _seed(tmp_path)
+    acme = _acme()
+    first = (tmp_path / "demo-api-key").read_text().strip()
+    with scope.org_scope(acme.id):
+        apikey_revoke(key=ApiKey.objects.get(prefix=first.split("_")[1]), actor=_owner(acme), reason="rotated")
+    _seed(tmp_path)
+    second = (tmp_path / "demo-api-key").read_text().strip()
+    assert second != first and _api_key_works(second)
+
+    (tmp_path / "demo-api-key").write_text("")  # a run killed while writing it
+    _seed(tmp_path)
+    third = (tmp_path / "demo-api-key").read_text().strip()
+    assert third not in ("", second) and _api_key_works(third)
+
+
+def test_it_publishes_the_demo_policy_again_after_a_tenant_retired_it(settings, tmp_path):
+    from decisions.choices import VersionStatus
+    from decisions.models import PolicyVersion
+    from decisions.services import version_retire
+    from tenancy.principals import member_principal
+
+    settings.VAR_DIR = tmp_path
+    _seed(tmp_path)
+    acme = _acme()
+    with scope.org_scope(acme.id):
+        version = PolicyVersion.objects.get(policy_set__name="lending_triage", status=VersionStatus.PUBLISHED)
+        version_retire(version=version, actor=member_principal(acme, "senior.reviewer@acme.example"))
+    banner = _seed(tmp_path)
+    assert any(line.startswith("Policy       lending_triage 0.1.0 (published)") for line in banner)
+    with scope.org_scope(acme.id):
+        version.refresh_from_db()
+        assert version.status == VersionStatus.PUBLISHED
+
+
+def test_a_step_that_still_fails_is_skipped_with_one_line_and_the_rest_runs(settings, tmp_path, capsys,
+                                                                             monkeypatch):
+    from dos.demo import demo_steps
+
+    def broken_step():
+        raise RuntimeError("something the seed cannot repair\nsecond line")
+
+    settings.VAR_DIR = tmp_path
+    monkeypatch.setattr(demo_steps, "_handlers", [*demo_steps.handlers, (15, broken_step)])
+    banner = _seed(tmp_path)
+    warning = ("! demo seed: tests.dos.test_demo_seed.broken_step skipped "
+               "(RuntimeError: something the seed cannot repair)")
+    assert warning in banner
+    assert warning in capsys.readouterr().err.splitlines()
+    assert any(line.startswith("Policy       lending_triage 0.1.0 (published)") for line in banner)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from dos.demo import run_seed_steps
+from dos.demo import run_seed_steps, write_private
 from dos.management.base import DosCommand
 
 
@@ -21,8 +21,5 @@ class Command(DosCommand):
         if settings.DJANGO_ENV == "prod":
             raise SystemExit("demo_seed refuses to run with DJANGO_ENV=prod")
         banner = run_seed_steps()
-        out = Path(settings.VAR_DIR) / "demo.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"banner": banner}, ensure_ascii=False, indent=2))
-        out.chmod(0o600)
+        write_private(Path(settings.VAR_DIR) / "demo.json", json.dumps({"banner": banner}, ensure_ascii=False, indent=2))
         self.emit(options, {"banner": banner}, "\n".join(banner))
