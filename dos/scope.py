@@ -120,10 +120,17 @@ def enter_org_scope(org_id: uuid.UUID) -> None:
     _apply(wanted)
 
 
-def enter_org_scope_then(org_id: uuid.UUID, statements: Sequence[tuple[str, Sequence]]) -> list[list[tuple]]:
-    """Scope the transaction and run ``statements`` under that scope in the same round trip (API-key
-    authentication loads the org and the key's project this way)."""
-    return _apply(Scope(org_id=org_id), statements)
+def read_as_org(org_id: uuid.UUID, statements: Sequence[tuple[str, Sequence]]) -> list[list[tuple]]:
+    """Run ``statements`` under ``org_id``'s scope and close it again, all in one round trip, leaving
+    the transaction unscoped: authentication loads what it needs (the key's org and project) this way
+    and returns a principal; the scope itself is entered by the entry point (the API base view)."""
+    if not connection.in_atomic_block:
+        raise ScopeError("The tenant scope is transaction-local: read inside transaction.atomic().")
+    closing = ("SELECT set_config(%s, '', true), set_config(%s, 'off', true)", [GUC_ORG, GUC_PLATFORM])
+    opening = ("SELECT set_config(%s, %s, true), set_config(%s, 'off', true)", [GUC_ORG, str(org_id), GUC_PLATFORM])
+    results = execute_batch([opening, *statements, closing])[1:-1]
+    _current.set(None)
+    return results
 
 
 @contextlib.contextmanager

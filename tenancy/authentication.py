@@ -88,7 +88,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 code="api_key_expired", detail=f"API key dos_{prefix}_… expired at {key.expires_at.isoformat()}.")
         project_filter = ("id = %s", key.project_id) if key.project_id else ("slug = %s", "default")
-        org_rows, project_rows = scope.enter_org_scope_then(key.org_id, [
+        org_rows, project_rows = scope.read_as_org(key.org_id, [
             (_ORG_SQL, [key.org_id]),
             (_PROJECT_SQL.format(filter=project_filter[0]), [key.org_id, project_filter[1]]),
         ])
@@ -99,7 +99,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not org.ip_allowed(ip):
             raise Problem(403, "ip_not_allowed", f"Calls from {ip} are outside the organisation's IP allowlist.")
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            with scope.org_scope(key.org_id):  # at most once a minute per key; the scope is closed after
+                ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         project = hydrate(Project, project_rows[0]) if project_rows else None
         principal = ApiKeyPrincipal(key=key, org=org, project=project)
         return principal, principal
@@ -119,6 +120,7 @@ class AdminSessionAuthentication(authentication.SessionAuthentication):
         if browser is None or browser.platform:
             # The tenant API always acts in one org; platform staff use the admin or dosctl.
             raise exceptions.PermissionDenied("The API acts within one organisation you are a member of.")
-        org = Org.objects.get(id=browser.org_id)
+        with scope.org_scope(browser.org_id):
+            org = Org.objects.get(id=browser.org_id)
         principal = UserPrincipal(user=user, org=org, permissions=browser.permissions)
         return principal, principal

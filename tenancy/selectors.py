@@ -52,9 +52,9 @@ def browser_principal(request) -> BrowserPrincipal | None:
     wanted = request.session.get(ACTIVE_ORG_SESSION_KEY)
     org_id = wanted if wanted in {o for o, _ in orgs} else orgs[0][0]
     org_uuid = uuid.UUID(org_id)
-    scope.enter_org_scope(org_uuid)
-    return BrowserPrincipal(user=user, org_id=org_uuid, platform=False, permissions=user_permissions(user, org_uuid),
-                            orgs=orgs)
+    with scope.org_scope(org_uuid):  # read the person's permissions there; the entry point scopes the request
+        permissions = user_permissions(user, org_uuid)
+    return BrowserPrincipal(user=user, org_id=org_uuid, platform=False, permissions=permissions, orgs=orgs)
 
 
 def org_name(org_id) -> str:

@@ -108,3 +108,22 @@ def test_revoking_through_the_api_is_audited(acme, acme_api):
     events = acme_api.get("/api/v1/audit/events", {"action": "apikey.revoked"}).json()["results"]
     assert events[0]["target"] == f"apikey:{key.key.prefix}"
     assert events[0]["data"] == {"reason": "leaked"}
+
+
+def test_authentication_returns_a_principal_and_leaves_the_scope_to_the_entry_point(acme):
+    """The API base view is the one place that scopes an API request; authenticating reads the key's
+    org and project under that org and closes the scope again."""
+    from django.db import connection, transaction
+    from rest_framework.test import APIRequestFactory
+
+    from tenancy.authentication import ApiKeyAuthentication
+
+    created = make_key(acme, scopes=["decisions.run"])
+    request = APIRequestFactory().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {created.secret}")
+    with transaction.atomic():
+        principal, _ = ApiKeyAuthentication().authenticate(request)
+        assert principal.org_id == acme.id and principal.project is not None
+        assert scope.current_org_id() is None
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('dos.org_id', true)")
+            assert cur.fetchone()[0] in ("", None)
