@@ -21,7 +21,7 @@ class TenancyConfig(AppConfig):
         from dos.management.base import org_resolver
         from dos.tasks import register_org_filter
         from tenancy import audit_auth, models, schema, sessions  # noqa: F401 - signal receivers, OpenAPI schemes
-        from tenancy.admin_views import admin_urls
+        from tenancy.admin.pages import admin_urls
         from tenancy.demo import seed_tenancy
         from tenancy.selectors import org_by_slug_or_id, orgs_with_an_audit_chain
         from tenancy.status import api_request_check, orgs_a_job_may_visit, service_action_check

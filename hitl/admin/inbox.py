@@ -227,7 +227,7 @@ class CaseAdmin(DosModelAdmin):
         return TemplateResponse(request, "admin/hitl/case/open.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        from hitl.admin_case_page import case_page
+        from hitl.admin.case_page import case_page
 
         case = self.scoped_object_or_404(request, object_id)
         return case_page(self, request, case)

@@ -1,4 +1,4 @@
-"""Back office for human review: the inbox (``hitl.admin_inbox``), the desk's set-up (queues, SLA
+"""Back office for human review: the inbox (``hitl.admin.inbox``), the desk's set-up (queues, SLA
 policies, reviewers), appeals and notifications."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from dos.admin_base import DosModelAdmin
-from hitl.admin_inbox import CaseAdmin
+from hitl.admin.inbox import CaseAdmin
 from hitl.choices import AppealStatus, CaseStatus
 from hitl.desk import desk_setting_save, reviewer_profile_save
 from hitl.models import Appeal, Case, Notification, Queue, ReviewerProfile, SLAPolicy
