@@ -16,7 +16,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from dos import scope
-from dos.audit import audit_record
 from dos.demo import demo_warn, dev_totp_base32, dev_totp_device, stored_secret, write_private
 from tenancy import services
 from tenancy.choices import OrgRole, PlatformRoleName
@@ -60,12 +59,8 @@ def demo_project(org: Org, lines: list[str] | None = None) -> Project:
             project = services.project_create(org=org, name="Default", slug="default", actor="system:demo_seed")
             _note(lines, f"the default project of {org.slug} was gone: created it again")
         elif project.archived_at is not None:
-            # The product has no way back from archiving (it revokes the project's keys for good);
-            # the seed owns this demo project and restores it, on the audit chain.
-            project.archived_at = None
-            project.save(update_fields=["archived_at"])
-            audit_record(org_id=org.id, action="project.restored", actor="system:demo_seed",
-                         target=f"project:{project.id}", data={"reason": "demo seed"})
+            # The seed owns this demo project and restores it (its keys stay revoked).
+            services.project_restore(project=project, actor="system:demo_seed", reason="demo seed")
             _note(lines, f"the default project of {org.slug} was archived: restored it (its keys stay revoked)")
     return project
 

@@ -48,6 +48,7 @@ ORG_UPDATE = action("org.update", "org.manage")
 PROJECT_CREATE = action("project.create", "project.manage")
 PROJECT_UPDATE = action("project.update", "project.manage")
 PROJECT_ARCHIVE = action("project.archive", "project.manage")
+PROJECT_RESTORE = action("project.restore", "project.manage")
 APIKEY_CREATE = action("apikey.create", "keys.manage")
 APIKEY_REVOKE = action("apikey.revoke", "keys.manage")
 MEMBER_ADD = action("member.add", "members.manage")
@@ -222,6 +223,19 @@ def _acting_user(actor):
     """The person behind an actor: a User, a principal's user, or None for system actors."""
     user = getattr(actor, "user", actor)
     return user if isinstance(user, User) else None
+
+
+def project_restore(*, project: Project, actor, reason: str = "") -> Project:
+    """Bring an archived project back (its keys stay revoked: new ones are made for it); audited."""
+    actor = authorize(actor, PROJECT_RESTORE)
+    if project.archived_at is None:
+        return project
+    with transaction.atomic():
+        project.archived_at = None
+        project.save(update_fields=["archived_at"])
+        audit_record(org_id=project.org_id, action="project.restored", actor=actor, target=f"project:{project.id}",
+                     data={"reason": reason[:200]})
+    return project
 
 
 def apikey_create(*, project: Project, name: str, scopes=None, expires_at: datetime | None = None,

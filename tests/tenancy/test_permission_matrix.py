@@ -166,6 +166,8 @@ MATRIX: dict[str, Entry] = {
     "project.archive": Entry(lambda w: services.project_create(org=w.org, name="Old", actor=SYSTEM),
                              lambda w, a, o: services.project_archive(project=o, actor=a),
                              api=lambda w, c, o: c.delete(f"/api/v1/projects/{o.id}")),
+    "project.restore": Entry(lambda w: services.project_archive(project=services.project_create(
+        org=w.org, name="Old", actor=SYSTEM), actor=SYSTEM), lambda w, a, o: services.project_restore(project=o, actor=a)),
     "apikey.create": Entry(
         _none, lambda w, a, o: services.apikey_create(project=w.project, name="k", scopes=["policy.read"], actor=a),
         needs={"policy.read"},
