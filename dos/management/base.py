@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
@@ -36,6 +37,16 @@ class DosCommand(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         add_json_flag(parser)
+
+    @contextlib.contextmanager
+    def org_scope(self, options: dict):
+        """The one place a command scopes itself: ``--org`` (slug or id) resolved, the block run in
+        that org's scope (one transaction), the org yielded."""
+        from dos import scope
+
+        org = resolve_org(options["org"])
+        with scope.org_scope(org.id):
+            yield org
 
     def emit(self, options: dict, data, human: Callable[[object], str] | str | None = None) -> None:
         if options.get("json"):

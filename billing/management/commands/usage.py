@@ -10,8 +10,7 @@ from billing.periods import month_of, month_start_utc, seoul_day
 from billing.reconcile import usage_reconcile
 from billing.rollups import usage_rollup, usage_rollup_backfill
 from billing.selectors import GRANULARITIES, usage_series
-from dos import scope
-from dos.management.base import DosCommand, add_json_flag, parse_when, resolve_org
+from dos.management.base import DosCommand, add_json_flag, parse_when
 
 
 class Command(DosCommand):
@@ -36,8 +35,7 @@ class Command(DosCommand):
         add_json_flag(rec)
 
     def handle(self, *args, **options):
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options) as org:
             return getattr(self, f"do_{options['verb']}")(org, options)
 
     def do_show(self, org, options):

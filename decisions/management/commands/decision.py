@@ -4,8 +4,7 @@ from django.core.management.base import CommandError
 
 from decisions.models import DecisionRecord
 from decisions.selectors import decision_explain, decision_replay
-from dos import scope
-from dos.management.base import DosCommand, add_json_flag, is_uuid, resolve_org
+from dos.management.base import DosCommand, add_json_flag, is_uuid
 
 
 class Command(DosCommand):
@@ -21,8 +20,7 @@ class Command(DosCommand):
             add_json_flag(p)
 
     def handle(self, *args, **options):
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options) as org:
             record = DecisionRecord.objects.select_related("policy_version__policy_set").filter(
                 id=options["decision_id"]).first() if is_uuid(options["decision_id"]) else None
             if record is None:

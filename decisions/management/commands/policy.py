@@ -9,8 +9,7 @@ from decisions.packs import available
 from decisions.packs.install import pack_install
 from decisions.policy.engine import compile_policy
 from decisions.policy.language import parse_policy
-from dos import scope
-from dos.management.base import DosCommand, add_actor_flag, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_actor_flag, add_json_flag
 from tenancy.principals import command_actor
 from tenancy.selectors import project_by_slug_or_id
 
@@ -63,8 +62,7 @@ class Command(DosCommand):
         from decisions import services
         from decisions.selectors import policy_version_by_id
 
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options) as org:
             person = command_actor(org, options["actor"])
             version = policy_version_by_id(options["version_id"])
             if version is None:
@@ -86,8 +84,7 @@ class Command(DosCommand):
         self.emit(options, out, lambda d: f"{d['policy']} {d['semver']}: {d['status']}")
 
     def do_init(self, options):
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options) as org:
             project = project_by_slug_or_id(org, options["project"])
             if project is None:
                 raise CommandError(f"No project '{options['project']}' in {org.slug}.")

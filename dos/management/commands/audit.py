@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dos import scope
 from dos.ledger import CHAINS, chain_verify, chains_in_scope
-from dos.management.base import DosCommand, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_json_flag
 from dos.models import LedgerEntry
 
 
@@ -28,8 +28,7 @@ class Command(DosCommand):
 
     def do_verify(self, options):
         if options.get("org"):
-            org = resolve_org(options["org"])
-            with scope.org_scope(org.id):
+            with self.org_scope(options) as org:
                 results = [chain_verify(org_id=o, chain=c) for o, c in chains_in_scope(org_id=org.id,
                                                                                           chain=options.get("chain"))]
         else:
@@ -59,8 +58,7 @@ class Command(DosCommand):
             raise SystemExit(1)
 
     def do_ls(self, options):
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options):
             entries = LedgerEntry.objects.filter(chain=options["chain"]).order_by("-seq")
             if options.get("action"):
                 entries = entries.filter(action=options["action"])

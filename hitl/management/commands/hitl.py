@@ -7,8 +7,7 @@ import datetime as dt
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from dos import scope
-from dos.management.base import DosCommand, add_json_flag, parse_when, resolve_org
+from dos.management.base import DosCommand, add_json_flag, parse_when
 from hitl.actions import ActionInvalid, ActionRefused, IllegalTransition, case_act
 from hitl.choices import CaseAction
 from hitl.metrics import desk_report, queue_depths
@@ -54,8 +53,7 @@ class Command(DosCommand):
         add_json_flag(report)
 
     def handle(self, *args, **options):
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options) as org:
             name = options["verb"] + (f"_{options['sub']}" if options.get("sub") else "")
             return getattr(self, f"do_{name}")(org, options)
 

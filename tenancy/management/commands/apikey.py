@@ -3,8 +3,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
-from dos import scope
-from dos.management.base import DosCommand, add_actor_flag, add_json_flag, resolve_org
+from dos.management.base import DosCommand, add_actor_flag, add_json_flag
 from tenancy import services
 from tenancy.models import ApiKey
 from tenancy.principals import command_actor
@@ -37,8 +36,7 @@ class Command(DosCommand):
         add_json_flag(listing)
 
     def handle(self, *args, **options):
-        org = resolve_org(options["org"])
-        with scope.org_scope(org.id):
+        with self.org_scope(options) as org:
             return getattr(self, f"do_{options['verb']}")(org, options)
 
     def do_create(self, org, options):
