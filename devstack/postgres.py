@@ -252,3 +252,7 @@ class EmbeddedPostgres:
             )
             conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
             conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+            # The wholesale grant above must not hand recorded facts back: re-apply their REVOKEs.
+            from dos.append_only import protected_tables_sql
+
+            conn.execute(protected_tables_sql())

@@ -157,3 +157,17 @@ def app_role_sql(table: str, update_columns: tuple[str, ...] = ()) -> str:
     """The privilege statements a migration runs for ``table`` (exposed for the tests)."""
     return _revoke(table, update_columns)
 
+
+# Every table whose rows are recorded facts, with the columns the app role may still UPDATE. The
+# migrations revoke the rest; a tool that re-grants privileges wholesale re-applies these after.
+PROTECTED_TABLES: dict[str, tuple[str, ...]] = {
+    "dos_ledgerentry": (), "dos_chainanchor": (), "dos_chainhead": ("seq", "hash", "updated_at"),
+    "decisions_decisionrecord": (), "hitl_caseevent": (), "billing_meterevent": (),
+}
+
+
+def protected_tables_sql() -> str:
+    """The REVOKEs of every protected table that exists (a fresh database has none yet)."""
+    return "".join(
+        f"DO $x$ BEGIN IF to_regclass('{table}') IS NOT NULL THEN EXECUTE $s${_revoke(table, columns)}$s$; "
+        f"END IF; END $x$;\n" for table, columns in PROTECTED_TABLES.items())

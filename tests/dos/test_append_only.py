@@ -172,3 +172,25 @@ def test_the_app_role_still_appends_with_only_the_privileges_the_migrations_leav
         finally:
             conn.rollback()
 
+
+
+def test_a_wholesale_grant_is_followed_by_the_protected_tables_revokes(superuser_dsn):
+    """devstack grants the app role every table on each start; the recorded facts lose UPDATE and
+    DELETE again right after (the head keeps its advancing columns)."""
+    from dos.append_only import PROTECTED_TABLES, protected_tables_sql
+
+    with psycopg.connect(_test_db_dsn(superuser_dsn), autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE]).fetchone():
+            pytest.fail(f"the app role {APP_ROLE} is missing on the test server")
+        conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
+        assert conn.execute("SELECT has_table_privilege(%s, 'dos_ledgerentry', 'UPDATE')", [APP_ROLE]).fetchone()[0]
+        conn.execute(protected_tables_sql())
+        for table, columns in PROTECTED_TABLES.items():
+            [update, delete, insert] = conn.execute(
+                "SELECT has_table_privilege(%s, %s, 'UPDATE'), has_table_privilege(%s, %s, 'DELETE'), "
+                "has_table_privilege(%s, %s, 'INSERT')", [APP_ROLE, table] * 3).fetchone()
+            assert (update, delete, insert) == (False, False, True), table
+            for column in columns:
+                assert conn.execute("SELECT has_column_privilege(%s, %s, %s, 'UPDATE')",
+                                    [APP_ROLE, table, column]).fetchone()[0], (table, column)
+        assert conn.execute("SELECT has_table_privilege(%s, 'hitl_case', 'UPDATE')", [APP_ROLE]).fetchone()[0]
