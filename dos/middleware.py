@@ -98,3 +98,47 @@ class ApiExceptionMiddleware:
             request, 500, "server_error",
             "An unexpected error occurred. Quote the correlation id when contacting support.",
         )
+
+
+API_LANGUAGES = ("en", "ko")
+API_DEFAULT_LANGUAGE = "en"
+
+
+def api_language(accept_language: str) -> str:
+    """The API's language: ``ko`` when the client asks for it (by q-order), otherwise English."""
+    from django.utils.translation.trans_real import parse_accept_lang_header
+
+    for tag, _q in parse_accept_lang_header(accept_language or ""):
+        base = tag.split("-")[0].lower()
+        if base in API_LANGUAGES:
+            return base
+    return API_DEFAULT_LANGUAGE
+
+
+class ApiLocaleMiddleware:
+    """/api/ speaks English unless the client sends ``Accept-Language: ko`` (the admin keeps the site
+    default, Korean), says which in ``Content-Language``, and renders times in UTC (``…Z``).
+
+    Problem ``code`` and the keys of ``errors`` never change with the language; ``title``, ``detail``
+    and field messages do (Django's and DRF's own catalogues).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not is_api_path(request.path_info):
+            return self.get_response(request)
+        from datetime import UTC
+
+        from django.utils import timezone, translation
+
+        language = api_language(request.headers.get("Accept-Language", ""))
+        with translation.override(language), timezone.override(UTC):
+            request.LANGUAGE_CODE = language
+            response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        vary = response.headers.get("Vary")
+        if not vary or "accept-language" not in vary.lower():
+            response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
+        return response

@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "observability.middleware.RequestMetricsMiddleware",
     "dos.middleware.CorrelationIdMiddleware",
     "dos.middleware.BodySizeLimitMiddleware",
+    "dos.middleware.ApiLocaleMiddleware",  # /api/: English unless Accept-Language: ko; times in UTC
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn (admin, API docs)
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,10 +215,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "dos.api.pagination.PagePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "dos.api.filters.StrictFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dos.api.schema.DosAutoSchema",
     "EXCEPTION_HANDLER": "dos.api.errors.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -239,12 +240,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dos.api.schema.problem_responses_hook",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "OrgStatusEnum": "tenancy.choices.OrgStatus",
         "PolicyVersionStatusEnum": "decisions.choices.VersionStatus",
         "MeterItemStatusEnum": ["accepted", "duplicate", "rejected"],
         "CaseStatusEnum": "hitl.choices.CaseStatus",
         "FinalOutcomeEnum": ["approve", "deny"],
+        "MeterSourceEnum": list(("api", "decide", "hitl", "system", "connector")),  # billing.meters.SOURCES
+        "CaseSourceEnum": "hitl.choices.CaseSource",
     },
 }
 

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 
 from dos import views
@@ -9,11 +10,22 @@ from dos import views
 # not turn the schema into a 401/403), no tenant scope is entered and no org bucket is charged.
 PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny], "throttle_classes": []}
 
+
+class SchemaFormatNegotiation(DefaultContentNegotiation):
+    """`?format=json|yaml` picks the schema's encoding (the API turns DRF's format override off
+    globally: `format` means something else on explain); otherwise the Accept header decides."""
+
+    class settings:  # stands in for api_settings, read by DefaultContentNegotiation
+        URL_FORMAT_OVERRIDE = "format"
+
+
+SCHEMA = {**PUBLIC, "content_negotiation_class": SchemaFormatNegotiation}
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("tenancy.urls")),
     path("oidc/", include("mozilla_django_oidc.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(**PUBLIC), name="api-schema"),
+    path("api/schema/", SpectacularAPIView.as_view(**SCHEMA), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **PUBLIC), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema", **PUBLIC), name="api-redoc"),
     path("api/v1/", include("dos.api.urls")),

@@ -53,7 +53,7 @@ class UsageQueryIn(serializers.Serializer):
 
 class UsageBucketOut(serializers.Serializer):
     bucket = serializers.CharField(help_text="UTC hour, Seoul day (YYYY-MM-DD) or Seoul month (YYYY-MM)")
-    value = serializers.CharField()
+    value = serializers.CharField(help_text="Decimal string without exponent")
     events = serializers.IntegerField()
 
 
@@ -64,9 +64,9 @@ class UsageOut(serializers.Serializer):
     from_ = serializers.DateTimeField(source="start")
     to = serializers.DateTimeField(source="end")
     series = UsageBucketOut(many=True)
-    total = serializers.CharField()
+    total = serializers.CharField(help_text="Decimal string without exponent, e.g. \"50\" or \"1234.5\"")
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["from"] = data.pop("from_")
-        return data
+    def get_fields(self):
+        # `from` is a Python keyword: declared as from_, published (schema and body) as `from`.
+        fields = super().get_fields()
+        return {("from" if name == "from_" else name): field for name, field in fields.items()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework.response import Response
 
@@ -14,7 +15,8 @@ from billing.meters import METRICS
 from billing.periods import month_of, month_start_utc
 from billing.selectors import usage_series
 from billing.services import MeterInput, meter_record_many
-from dos.api.errors import Problem
+from dos.api.errors import Problem, invalid_fields
+from dos.api.fields import decimal_str
 from dos.api.views import DosApiView
 
 
@@ -35,15 +37,22 @@ class MeterEventsApi(DosApiView):
 
     permission_map = {"post": "meter.write"}
 
-    @extend_schema(request=s.MeterBatchIn, responses=s.MeterBatchOut,
-                   summary="Send meter events (one object, or {events: [...]} with at most 1000)")
+    @extend_schema(request=PolymorphicProxySerializer("MeterEventsIn", [s.MeterEventIn, s.MeterBatchIn],
+                                                      resource_type_field_name=None),
+                   responses=s.MeterBatchOut,
+                   summary="Send meter events (one object, or {events: [...]} with at most 1000)",
+                   description="One event is checked whole: invalid fields are a 400. In a batch each item is "
+                               "judged alone and an invalid one comes back `rejected` with its `reason`.")
     def post(self, request):
+        if request.stream is None:
+            raise invalid_fields({"non_field_errors": ["Send one event object or {\"events\": [...]}."]})
         body = request.data
         if isinstance(body, dict) and "events" in body:
             batch = s.MeterBatchIn(data=body)
             batch.is_valid(raise_exception=True)
             raw_items = batch.validated_data["events"]
         elif isinstance(body, dict):
+            s.MeterEventIn(data=body).is_valid(raise_exception=True)
             raw_items = [body]
         else:
             raise Problem(400, "validation_error", "Send one event object or {\"events\": [...]}.",
@@ -67,10 +76,11 @@ class UsageApi(DosApiView):
 
     @extend_schema(
         parameters=[OpenApiParameter("metric", str, required=True, enum=sorted(METRICS)),
-                    OpenApiParameter("from", str, description="ISO timestamp, inclusive (default: month start)"),
-                    OpenApiParameter("to", str, description="ISO timestamp, exclusive (default: now)"),
+                    OpenApiParameter("from", OpenApiTypes.DATETIME,
+                                     description="RFC 3339 timestamp, inclusive (default: month start)"),
+                    OpenApiParameter("to", OpenApiTypes.DATETIME, description="RFC 3339 timestamp, exclusive (default: now)"),
                     OpenApiParameter("granularity", str, enum=["hour", "day", "month"]),
-                    OpenApiParameter("project", str, description="project id")],
+                    OpenApiParameter("project", OpenApiTypes.UUID, description="project id")],
         responses=s.UsageOut, summary="Usage over time: rollups plus the not-yet-rolled tail, so it is current")
     def get(self, request):
         query = s.UsageQueryIn(data=request.query_params)
@@ -84,5 +94,6 @@ class UsageApi(DosApiView):
         series = usage_series(org_id=request.auth.org_id, metric=q["metric"], start=start, end=end,
                               granularity=q["granularity"], project_id=q.get("project"))
         total = sum((Decimal(b["value"]) for b in series), Decimal(0))
+        series = [{**b, "value": decimal_str(b["value"])} for b in series]
         return Response(s.UsageOut({"metric": q["metric"], "unit": METRICS[q["metric"]], "granularity": q["granularity"],
-                                    "start": start, "end": end, "series": series, "total": str(total.normalize())}).data)
+                                    "start": start, "end": end, "series": series, "total": decimal_str(total)}).data)

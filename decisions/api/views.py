@@ -21,13 +21,18 @@ from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosApiView, DosViewSet
 from tenancy.principals import active_project
 
+EXPLAIN_FORMATS = ("json", "pdf")
+
 
 class DecideApi(UsageGuardMixin, DosApiView):
     permission_map = {"post": "decisions.run"}
     entitlement = "decisions.run.basic"
     quota_metric = "decision_calls"
 
-    @extend_schema(request=s.DecideIn, responses={200: s.DecisionOut}, summary="Decide on an application or lead")
+    @extend_schema(request=s.DecideIn, responses={200: s.DecisionOut}, summary="Decide on an application or lead",
+                   description="`input` is an object checked against the published policy's input contract "
+                               "(`inputs.schema`): a missing or mistyped field is a 400 `validation_error` whose "
+                               "`errors` are keyed `input.<field>`; nothing is recorded or metered.")
     def post(self, request):
         body = s.DecideIn(data=request.data)
         body.is_valid(raise_exception=True)
@@ -134,14 +139,17 @@ class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewS
     permission_map = {"list": "decisions.read", "retrieve": "decisions.read", "explain": "decisions.read",
                       "replay": "decisions.read", "evidence": "decisions.read"}
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["json", "pdf"],
+    @extend_schema(parameters=[OpenApiParameter("format", str, enum=list(EXPLAIN_FORMATS),
                                                 description="pdf: the customer-facing explanation (Korean/English)")],
                    responses={200: s.ExplainOut, (200, "application/pdf"): bytes},
                    summary="Why: reasons with customer texts (ko/en), rule path, policy, chain; ?format=pdf")
     @action(detail=True, methods=["get"])
     def explain(self, request, pk=None):
+        fmt = request.query_params.get("format", "json")
+        if fmt not in EXPLAIN_FORMATS:
+            raise invalid_fields({"format": [f"Must be one of: {', '.join(EXPLAIN_FORMATS)}."]})
         record = self.get_object()
-        if request.query_params.get("format") == "pdf":
+        if fmt == "pdf":
             response = HttpResponse(explain_pdf(record, org=request.auth.org), content_type="application/pdf")
             response["Content-Disposition"] = f'inline; filename="decision-{record.id}.pdf"'
             return response
@@ -179,8 +187,8 @@ class PolicySetViewSet(mixins.ListModelMixin, DosViewSet):
                                           notes=body.validated_data["notes"])
         return Response(s.PolicyVersionDetailOut(version).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.PolicyVersionOut(many=True), summary="Versions of a policy set")
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.PolicyVersionOut(many=True), summary="Versions of a policy set (all of them)")
+    @action(detail=True, methods=["get"], pagination_class=None)  # a plain array, as the schema says
     def versions(self, request, pk=None):
         policy_set = self.get_object()
         versions = PolicyVersion.objects.filter(policy_set=policy_set).select_related("policy_set", "author", "approver")

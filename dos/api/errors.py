@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -36,9 +37,9 @@ def problem_body(*, status_code: int, code: str, detail: str, corr_id: str | Non
                  title: str | None = None, errors: dict | None = None, **extra) -> dict:
     body = {
         "type": problem_type(code),
-        "title": title or HTTPStatus(status_code).phrase,
+        "title": title or gettext(HTTPStatus(status_code).phrase),
         "status": status_code,
-        "detail": detail,
+        "detail": gettext(detail) if detail == FIELD_ERRORS_DETAIL else detail,
         "code": code,
         "corr_id": corr_id,
     }
@@ -151,7 +152,7 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         code = "validation_error"
         errors = flatten_errors(exc.detail)
-        detail = "The request has invalid fields; see errors."
+        detail = FIELD_ERRORS_DETAIL
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
         # A code given explicitly (raise AuthenticationFailed(..., code="otp_required")) or by a
