@@ -123,11 +123,11 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
         if used + amount > limit:
             QUOTA_REFUSALS.labels(metric=metric, window=window).inc()
             retry_after = max(1, int((ends - now).total_seconds()) + 1)
-            raise UsageExceeded(f"The {metric}_per_{window} quota of {limit} is used up ({used.normalize()} used); "
+            raise UsageExceeded(f"The {metric}_per_{window} quota of {limit} is used up ({used.normalize():f} used); "
                                 f"it resets at {ends.astimezone(SEOUL).isoformat()}.", retry_after=retry_after,
-                                quota=f"{metric}_per_{window}", limit=limit, used=str(used.normalize()))
+                                quota=f"{metric}_per_{window}", limit=limit, used=f"{used.normalize():f}")
         if used + amount > limit * ratio:
-            warnings.append(f"{metric}_per_{window}={(used + amount).normalize()}/{limit}")
+            warnings.append(f"{metric}_per_{window}={(used + amount).normalize():f}/{limit}")
     return QuotaStatus(warning="; ".join(warnings))
 
 

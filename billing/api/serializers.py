@@ -2,13 +2,14 @@ from rest_framework import serializers
 
 from billing.meters import METRICS, SOURCES
 from billing.selectors import GRANULARITIES
+from dos.api.fields import QuantityField
 
 MAX_BATCH = 1000
 
 
 class MeterEventIn(serializers.Serializer):
     metric = serializers.ChoiceField(choices=sorted(METRICS))
-    value = serializers.DecimalField(max_digits=24, decimal_places=6, min_value=0)
+    value = QuantityField(max_digits=24, decimal_places=6, min_value=0)
     corr_id = serializers.CharField(max_length=64, help_text="Your id for the usage; repeats are duplicates.")
     ts = serializers.DateTimeField(required=False, help_text="When it happened (ISO 8601 with offset); default now.")
     unit = serializers.CharField(max_length=16, required=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -77,7 +78,8 @@ class UsageApi(DosApiView):
     @extend_schema(
         parameters=[OpenApiParameter("metric", str, required=True, enum=sorted(METRICS)),
                     OpenApiParameter("from", OpenApiTypes.DATETIME,
-                                     description="RFC 3339 timestamp, inclusive (default: month start)"),
+                                     description="RFC 3339 timestamp, inclusive (default: start of the billing "
+                                                 "month that holds `to`)"),
                     OpenApiParameter("to", OpenApiTypes.DATETIME, description="RFC 3339 timestamp, exclusive (default: now)"),
                     OpenApiParameter("granularity", str, enum=["hour", "day", "month"]),
                     OpenApiParameter("project", OpenApiTypes.UUID, description="project id")],
@@ -87,8 +89,9 @@ class UsageApi(DosApiView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         now = timezone.now()
-        start = q.get("from_") or month_start_utc(month_of(now))
         end = q.get("to") or now
+        # Without `from`, the window opens at the start of the billing month that holds `to` (or now).
+        start = q.get("from_") or month_start_utc(month_of(min(end, now) - timedelta(microseconds=1)))
         if end <= start:
             raise drf_serializers.ValidationError({"to": ["'to' must be after 'from'."]})
         series = usage_series(org_id=request.auth.org_id, metric=q["metric"], start=start, end=end,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -126,8 +127,8 @@ class AuditEventPagination(CreatedCursorPagination):
     ordering = "-id"
 
 
-@extend_schema(parameters=[OpenApiParameter("from", str, description="ISO timestamp, inclusive"),
-                           OpenApiParameter("to", str, description="ISO timestamp, exclusive")])
+@extend_schema(parameters=[OpenApiParameter("from", OpenApiTypes.DATETIME, description="RFC 3339 timestamp, inclusive"),
+                           OpenApiParameter("to", OpenApiTypes.DATETIME, description="RFC 3339 timestamp, exclusive")])
 class AuditEventViewSet(mixins.ListModelMixin, DosViewSet):
     queryset = LedgerEntry.objects.filter(chain="audit")
     serializer_class = s.AuditEventOut

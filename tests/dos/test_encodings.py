@@ -77,3 +77,11 @@ def test_it_declares_quantities_as_strings_in_the_schema(client):
     usage = document["components"]["schemas"]["UsageOut"]
     assert usage["properties"]["total"]["type"] == "string"
     assert {"from", "to"} <= set(usage["required"]) and "from_" not in usage["properties"]
+
+
+def test_it_opens_the_usage_window_in_the_month_of_to(meter_api):
+    body = meter_api.get("/api/v1/usage?metric=decision_calls&to=2000-01-15T00:00:00Z")
+    assert body.status_code == 200, body.content
+    assert body.json()["from"] == "1999-12-31T15:00:00Z"  # 2000-01-01 00:00 in Seoul
+
+
