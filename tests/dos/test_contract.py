@@ -16,7 +16,8 @@ import pytest
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEED = int(os.environ.get("DOS_CONTRACT_SEED", "20261202"))
-EXAMPLES = int(os.environ.get("DOS_CONTRACT_EXAMPLES", "30"))
+# 20 examples per operation keeps the run near 2.5 minutes on 2 cores; docs/api.md has the deeper pass.
+EXAMPLES = int(os.environ.get("DOS_CONTRACT_EXAMPLES", "20"))
 
 
 def contract_run(base_url: str, *, secret: str, examples: int, seed: int):
@@ -61,10 +62,11 @@ def contract_run(base_url: str, *, secret: str, examples: int, seed: int):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Not at zero yet: schema-valid requests still refused by business validation (decide `input` "
-    "checked against the policy contract, simulate `dataset` packs, hitl case payloads, policy sources), "
-    "CharField accepting numbers (lint `source`, project `description`), a meter `value` of \"\", usage "
-    "with only `to` before the month start. Remove this mark when the run reports 0 failures."))
+    "Not at zero yet (9 findings at seed 20261202, 20 examples): schema-valid requests refused by business "
+    "validation (/decide `input` checked against the policy contract and an unknown `policy`, /decide/batch, "
+    "/simulate with an unknown pack, POST /hitl/cases payloads), CharFields that accept JSON numbers "
+    "(lint `source`, project `description`) or a number as meter `project`, /usage for an unknown project. "
+    "Remove this mark when the run reports 0 failures."))
 def test_it_keeps_the_published_contract_under_fuzzing(lending, acme, live_server):
     from tenancy.roles import PERMISSIONS
     from tests.factories import make_key
