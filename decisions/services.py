@@ -30,7 +30,7 @@ from decisions.policy.language import parse_policy
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize
 from dos.canonical import sha256_hex
-from dos.errors import DomainError, FieldErrors
+from dos.errors import DomainError
 from dos.ledger import Entry, ledger_append, ledger_append_many
 from dos.outbox import outbox_emit
 from dos.sqlbatch import bulk_insert
@@ -67,9 +67,13 @@ class PolicyLintError(DomainError):
                          issues=[i.as_dict() if hasattr(i, "as_dict") else {"message": str(i)} for i in issues])
 
 
-class PolicyNotFound(FieldErrors):
-    def __init__(self, message: str):
-        super().__init__({"policy": [message]}, message)
+class PolicyNotFound(DomainError):
+    """No published policy answers this call: 404 ``policy_not_found`` (``errors`` names ``policy``);
+    several published and none named: 400 ``validation_error``."""
+
+    def __init__(self, message: str, *, ambiguous: bool = False):
+        super().__init__(message, status=400 if ambiguous else 404,
+                         code="validation_error" if ambiguous else "policy_not_found", errors={"policy": [message]})
 
 
 POLICY_DRAFT = action("policy.draft", "policy.write")
@@ -238,7 +242,7 @@ def published_version(*, project, policy: str | None) -> PolicyVersion:
     if not versions:
         raise PolicyNotFound(f"No published policy{' named ' + repr(policy) if policy else ''} in this project.")
     if len(versions) > 1 and not policy:
-        raise PolicyNotFound("This project has several published policies: name one with 'policy'.")
+        raise PolicyNotFound("This project has several published policies: name one with 'policy'.", ambiguous=True)
     return versions[0]
 
 

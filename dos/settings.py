@@ -243,6 +243,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dos.api.schema.problem_responses_hook",
+        "dos.api.schema.constraints_hook",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrgStatusEnum": "tenancy.choices.OrgStatus",

@@ -37,6 +37,15 @@ class TenancyError(ValidationError):
     """A refused change, with a field → message mapping the API turns into problem+json."""
 
 
+class SlugTaken(DomainError):
+    """The slug names an existing project of the org (409 ``slug_taken``; ``errors`` names ``slug``)."""
+
+    status, code = 409, "slug_taken"
+
+    def __init__(self, message: str):
+        super().__init__(message, errors={"slug": [message]})
+
+
 class LastOwner(DomainError):
     """An organisation keeps at least one owner (409 ``last_owner``)."""
 
@@ -181,7 +190,7 @@ def _project_create(*, org: Org, name: str, slug: str | None, description: str, 
     if not slug:
         raise TenancyError({"name": ["A name with letters or digits is required."]})
     if Project.objects.filter(org=org, slug=slug).exists():
-        raise TenancyError({"slug": [f"A project with slug '{slug}' already exists."]})
+        raise SlugTaken(f"A project with slug '{slug}' already exists.")
     with transaction.atomic():
         project = Project.objects.create(org=org, name=name, slug=slug, description=description)
         Environment.objects.bulk_create(

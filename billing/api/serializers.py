@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from billing.meters import METRICS, SOURCES
 from billing.selectors import GRANULARITIES
-from dos.api.fields import QuantityField
+from dos.api.fields import QuantityField, StrictCharField, StrictUUIDField
 
 MAX_BATCH = 1000
 
@@ -10,10 +10,10 @@ MAX_BATCH = 1000
 class MeterEventIn(serializers.Serializer):
     metric = serializers.ChoiceField(choices=sorted(METRICS))
     value = QuantityField(max_digits=24, decimal_places=6, min_value=0)
-    corr_id = serializers.CharField(max_length=64, help_text="Your id for the usage; repeats are duplicates.")
+    corr_id = StrictCharField(max_length=64, help_text="Your id for the usage; repeats are duplicates.")
     ts = serializers.DateTimeField(required=False, help_text="When it happened (ISO 8601 with offset); default now.")
-    unit = serializers.CharField(max_length=16, required=False)
-    project = serializers.UUIDField(required=False, allow_null=True)
+    unit = StrictCharField(max_length=16, required=False)
+    project = StrictUUIDField(required=False, allow_null=True)
     source = serializers.ChoiceField(choices=SOURCES, required=False, default="api")
     meta = serializers.DictField(required=False, default=dict)
 
@@ -43,7 +43,7 @@ class UsageQueryIn(serializers.Serializer):
     from_ = serializers.DateTimeField(required=False, help_text="default: start of the current billing month")
     to = serializers.DateTimeField(required=False, help_text="default: now")
     granularity = serializers.ChoiceField(choices=GRANULARITIES, default="day")
-    project = serializers.UUIDField(required=False)
+    project = StrictUUIDField(required=False)
 
     def to_internal_value(self, data):
         data = data.copy()

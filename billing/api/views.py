@@ -92,8 +92,8 @@ class UsageApi(DosApiView):
         end = q.get("to") or now
         # Without `from`, the window opens at the start of the billing month that holds `to` (or now).
         start = q.get("from_") or month_start_utc(month_of(min(end, now) - timedelta(microseconds=1)))
-        if end <= start:
-            raise drf_serializers.ValidationError({"to": ["'to' must be after 'from'."]})
+        if end < start:
+            raise drf_serializers.ValidationError({"to": ["'to' must not be before 'from'."]})
         series = usage_series(org_id=request.auth.org_id, metric=q["metric"], start=start, end=end,
                               granularity=q["granularity"], project_id=q.get("project"))
         total = sum((Decimal(b["value"]) for b in series), Decimal(0))

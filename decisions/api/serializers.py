@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from decisions.choices import Outcome
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
+from decisions.packs import available
+from dos.api.fields import StrictCharField, StrictSlugField, StrictUUIDField
 
 # One application's limits, for /decide (the serializer) and each /decide/batch item (decide_item_errors).
 SUBJECT_MAX, PURPOSE_MAX, LABELS_MAX, LABEL_MAX = 128, 64, 20, 64
@@ -11,13 +13,13 @@ LABEL_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 
 class DecideIn(serializers.Serializer):
-    policy = serializers.SlugField(max_length=64, required=False,
+    policy = StrictSlugField(max_length=64, required=False,
                                    help_text="Policy name; optional when the project publishes one policy.")
-    subject_id = serializers.CharField(max_length=SUBJECT_MAX, help_text="Your id of the applicant; stored only as a token.")
-    purpose = serializers.CharField(max_length=PURPOSE_MAX, help_text="Why the data is processed, e.g. loan_screening.")
+    subject_id = StrictCharField(max_length=SUBJECT_MAX, help_text="Your id of the applicant; stored only as a token.")
+    purpose = StrictCharField(max_length=PURPOSE_MAX, help_text="Why the data is processed, e.g. loan_screening.")
     input = serializers.DictField(help_text="The facts: an object validated against the published policy's "
                                             "inputs.schema; missing fields are named in the 400 (input.<field>).")
-    labels = serializers.ListField(child=serializers.SlugField(max_length=LABEL_MAX), required=False,
+    labels = serializers.ListField(child=StrictSlugField(max_length=LABEL_MAX), required=False,
                                    max_length=LABELS_MAX)
 
 
@@ -115,13 +117,13 @@ SOURCE_MAX_CHARS = 128 * 1024
 
 
 class PolicyCreateIn(serializers.Serializer):
-    source = serializers.CharField(max_length=SOURCE_MAX_CHARS, help_text="Policy YAML")
+    source = StrictCharField(max_length=SOURCE_MAX_CHARS, help_text="Policy YAML")
     semver = serializers.RegexField(r"^\d+\.\d+\.\d+$", max_length=32)
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class LintIn(serializers.Serializer):
-    source = serializers.CharField(max_length=SOURCE_MAX_CHARS, allow_blank=True)
+    source = StrictCharField(max_length=SOURCE_MAX_CHARS, allow_blank=True)
 
 
 class LintIssueOut(serializers.Serializer):
@@ -172,7 +174,7 @@ class ReplayOut(serializers.Serializer):
 
 
 class DecideBatchIn(serializers.Serializer):
-    policy = serializers.SlugField(max_length=64, required=False)
+    policy = StrictSlugField(max_length=64, required=False)
     items = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=1000,
                                   help_text="At most 1,000 applications.")
 
@@ -185,9 +187,10 @@ class DecideBatchOut(serializers.Serializer):
 
 
 class SimulateIn(serializers.Serializer):
-    policy_version = serializers.UUIDField(help_text="Any version of a policy in this project, drafts included.")
-    dataset = serializers.RegexField(r"^(pack:[a-z_]+|upload)$", help_text="pack:<domain> or upload")
-    csv = serializers.CharField(required=False, allow_blank=True, default="",
+    policy_version = StrictUUIDField(help_text="Any version of a policy in this project, drafts included.")
+    dataset = serializers.ChoiceField(choices=[*sorted({f"pack:{domain}" for domain, _ in available()}), "upload"],
+                                      help_text="A domain pack's synthetic dataset (pack:<domain>) or an uploaded CSV")
+    csv = StrictCharField(required=False, allow_blank=True, default="",
                                 help_text="With dataset=upload: CSV with a header row (lists as a;b;c).")
 
 

@@ -17,7 +17,7 @@ from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulatio
 from decisions.policy.language import parse_policy
 from decisions.selectors import decision_explain, decision_replay
 from decisions.simulation_jobs import simulation_create
-from dos.api.errors import Problem, invalid_fields
+from dos.api.errors import Problem, invalid_fields, referenced_not_found
 from dos.api.views import DosApiView, DosViewSet
 from tenancy.principals import active_project
 
@@ -96,7 +96,7 @@ class SimulateApi(DosApiView):
         v = body.validated_data
         version = self.project_scoped(PolicyVersion.objects.filter(id=v["policy_version"])).select_related("policy_set").first()
         if version is None:
-            raise invalid_fields({"policy_version": ["No such policy version in this organisation."]})
+            raise referenced_not_found("policy_version", "No such policy version in this organisation.")
         sim = simulation_create(project=version.policy_set.project, version=version, dataset=v["dataset"],
                                 input_csv=v["csv"], actor=request.auth)
         return Response(s.SimulationOut(sim).data, status=status.HTTP_202_ACCEPTED)

@@ -83,6 +83,12 @@ def invalid_fields(errors: dict[str, list[str]], detail: str = FIELD_ERRORS_DETA
     return Problem(400, "validation_error", detail, errors=errors)
 
 
+def referenced_not_found(field: str, message: str) -> Problem:
+    """404 ``not_found`` for an id in the request body that names nothing the caller can see (another
+    org's or project's ids look exactly like ids that do not exist); ``errors`` names the field."""
+    return Problem(404, "not_found", message, errors={field: [message]})
+
+
 def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     """DRF's nested ValidationError detail → {"field.sub[0].name": ["message", …]}."""
     out: dict[str, list[str]] = {}

@@ -23,3 +23,32 @@ def decimal_str(value) -> str:
 })
 class QuantityField(serializers.DecimalField):
     """Meter values: a decimal string or a number (the schema says both, with the string's shape)."""
+
+
+class StrictCharField(serializers.CharField):
+    """Text input that is text: DRF's CharField turns a JSON number or boolean into a string, which
+    the schema (``type: string``) does not allow. Every request serializer's text fields use this."""
+
+    default_error_messages = {"not_a_string": "Not a valid string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        # The schema's maxLength applies to what was sent, before surrounding whitespace is trimmed.
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID given as text: DRF also takes an integer as a UUID's 128 bits, which the schema
+    (``type: string, format: uuid``) does not allow."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) and not hasattr(data, "hex"):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class StrictSlugField(StrictCharField, serializers.SlugField):
+    """A slug given as text (a JSON number is refused, not turned into "0")."""

@@ -60,6 +60,35 @@ def problem_response(description: str) -> dict:
             "headers": {"X-Corr-ID": CORR_ID_HEADER}}
 
 
+# Constraints across fields that a serializer cannot state by itself, by component name (registered
+# next to the serializer): merged into the published component.
+schema_constraints: dict[str, dict] = {}
+
+
+def constraints_hook(result, generator, request, public):
+    """drf-spectacular postprocessing hook: cross-field constraints, and UUIDs that are exactly 36
+    characters (a blank string is not a UUID, whatever a generator thinks of ``format: uuid``)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, extra in schema_constraints.items():
+        for candidate in (name, f"{name}Request"):
+            if candidate in schemas:
+                schemas[candidate].update(extra)
+    _uuid_lengths(result)
+    return result
+
+
+def _uuid_lengths(node) -> None:
+    if isinstance(node, dict):
+        if node.get("format") == "uuid" and node.get("type") in ("string", ["string", "null"]):
+            node.setdefault("minLength", 36)
+            node.setdefault("maxLength", 36)
+        for value in node.values():
+            _uuid_lengths(value)
+    elif isinstance(node, list):
+        for value in node:
+            _uuid_lengths(value)
+
+
 def problem_responses_hook(result, generator, request, public):
     """drf-spectacular postprocessing hook: problem responses and headers on every operation."""
     result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA

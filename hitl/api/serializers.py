@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from dos.api.fields import StrictCharField, StrictUUIDField
+from dos.api.schema import schema_constraints
 from hitl.choices import AppealResolution, CaseAction, Priority
 from hitl.models import Appeal, Attachment, Case, CaseEvent, CaseNote
 
@@ -39,23 +41,26 @@ class CaseDetailOut(CaseOut):
 
 
 class CaseCreateIn(serializers.Serializer):
-    decision_id = serializers.UUIDField(required=False, help_text="Open a case for a recorded decision …")
-    payload = serializers.JSONField(required=False, help_text="… or for an application described here.")
+    decision_id = StrictUUIDField(required=False, help_text="Open a case for a recorded decision …")
+    payload = serializers.DictField(required=False, help_text="… or for an application described here.")
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.P2)
-    reason_codes = serializers.ListField(child=serializers.CharField(max_length=64), max_length=50, default=list)
-    product = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+    reason_codes = serializers.ListField(child=StrictCharField(max_length=64), max_length=50, default=list)
+    product = StrictCharField(max_length=64, required=False, default="", allow_blank=True)
 
     def validate(self, attrs):
         if bool(attrs.get("decision_id")) == ("payload" in attrs):
             raise serializers.ValidationError({"decision_id": ["Give exactly one of decision_id or payload."]})
-        if "payload" in attrs and not isinstance(attrs["payload"], dict):
-            raise serializers.ValidationError({"payload": ["Must be a JSON object."]})
         return attrs
+
+
+# Exactly one of decision_id and payload: the published schema says so too (dos.api.schema).
+schema_constraints["CaseCreateIn"] = {"oneOf": [{"required": ["decision_id"], "not": {"required": ["payload"]}},
+                                                {"required": ["payload"], "not": {"required": ["decision_id"]}}]}
 
 
 class CaseActionIn(serializers.Serializer):
     action = serializers.ChoiceField(choices=CaseAction.choices)
-    comment = serializers.CharField(max_length=4000, required=False, default="", allow_blank=True)
+    comment = StrictCharField(max_length=4000, required=False, default="", allow_blank=True)
     outcome = serializers.ChoiceField(choices=[("approve", "approve"), ("deny", "deny")], required=False,
                                       help_text="For override: the new outcome.")
 
@@ -69,9 +74,9 @@ class NoteOut(serializers.ModelSerializer):
 
 
 class NoteIn(serializers.Serializer):
-    body_md = serializers.CharField(max_length=20_000, help_text="Markdown. Personal identifiers are redacted "
+    body_md = StrictCharField(max_length=20_000, help_text="Markdown. Personal identifiers are redacted "
                                                                  "automatically; the original is sealed.")
-    redact_terms = serializers.ListField(child=serializers.CharField(max_length=200), max_length=50, default=list,
+    redact_terms = serializers.ListField(child=StrictCharField(max_length=200), max_length=50, default=list,
                                          help_text="Further words to redact (names, addresses).")
 
 
@@ -114,11 +119,11 @@ class AppealOut(serializers.ModelSerializer):
 
 
 class AppealIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=4000, help_text="Why the applicant disputes the decision.")
+    reason = StrictCharField(max_length=4000, help_text="Why the applicant disputes the decision.")
 
 
 class AppealResolveIn(serializers.Serializer):
     resolution = serializers.ChoiceField(choices=[*AppealResolution.choices, ("reject", "Reject (not admissible)")])
-    note = serializers.CharField(max_length=4000, help_text="The reasoning the applicant is told.")
+    note = StrictCharField(max_length=4000, help_text="The reasoning the applicant is told.")
     outcome = serializers.ChoiceField(choices=[("approve", "approve"), ("deny", "deny")], required=False,
                                       help_text="For partial: what the decision now is.")

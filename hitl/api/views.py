@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from decisions.models import DecisionRecord
-from dos.api.errors import invalid_fields
+from dos.api.errors import referenced_not_found
 from dos.api.views import DosViewSet
 from dos.pii import mask_value
 from hitl.actions import case_act
@@ -62,7 +62,7 @@ class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModel
         if v.get("decision_id"):
             decision = self.project_scoped(DecisionRecord.objects.filter(pk=v["decision_id"])).first()
             if decision is None:
-                raise invalid_fields({"decision_id": ["No such decision in this organisation."]})
+                raise referenced_not_found("decision_id", "No such decision in this organisation.")
         project = active_project(request.auth)
         case = case_open(
             org_id=request.auth.org_id, project=project, source=CaseSource.API, priority=v["priority"],

@@ -103,6 +103,13 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = ["name", "slug", "description"]
 
+    def clean_slug(self):
+        # Rows are the org's own (the request is scoped): a taken slug is a field error, not a refusal.
+        slug = self.cleaned_data.get("slug")
+        if slug and not self.instance.pk and Project.objects.filter(slug=slug).exists():
+            raise ValidationError(f"A project with slug '{slug}' already exists.")
+        return slug
+
 
 @admin.register(Project)
 class ProjectAdmin(DosModelAdmin):

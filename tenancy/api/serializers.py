@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from dos.api.fields import StrictCharField, StrictSlugField
 from tenancy.choices import OrgRole
 from tenancy.models import ApiKey, Membership, Org, Project
 from tenancy.roles import PERMISSIONS
@@ -23,14 +24,14 @@ class ProjectOut(serializers.ModelSerializer):
 
 
 class ProjectCreateIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    slug = serializers.SlugField(max_length=63, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200)
+    slug = StrictSlugField(max_length=63, required=False)
+    description = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class ProjectUpdateIn(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
 
 
 class ApiKeyOut(serializers.ModelSerializer):
@@ -61,14 +62,14 @@ class ApiKeyCreatedOut(ApiKeyOut):
 
 
 class ApiKeyCreateIn(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=sorted(PERMISSIONS)), required=False,
                                    allow_empty=False)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
 class ApiKeyRevokeIn(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class MemberOut(serializers.ModelSerializer):
@@ -83,7 +84,7 @@ class MemberOut(serializers.ModelSerializer):
 class MemberCreateIn(serializers.Serializer):
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=OrgRole.choices)
-    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    full_name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class MeOut(serializers.Serializer):

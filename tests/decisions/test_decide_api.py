@@ -70,7 +70,6 @@ def test_each_decision_is_recorded_chained_and_metered_without_raw_personal_data
     ({"subject_id": "s", "purpose": "p", "input": {**BASE, "credit_score": "high"}}, "input.credit_score"),
     ({"subject_id": "s", "purpose": "p", "input": {**BASE, "bonus": 1}}, "input"),
     ({"subject_id": "s", "input": BASE}, "purpose"),
-    ({"subject_id": "s", "purpose": "p", "policy": "no_such_policy", "input": BASE}, "policy"),
     ({"subject_id": "s", "purpose": "p", "input": "not an object"}, "input"),
 ])
 def test_bad_input_is_a_field_error_and_nothing_is_written(decide_api, acme, body, field):
@@ -82,6 +81,16 @@ def test_bad_input_is_a_field_error_and_nothing_is_written(decide_api, acme, bod
         assert not DecisionRecord.objects.exists()
         assert not MeterEvent.objects.exists()
         assert not LedgerEntry.objects.filter(chain="decisions").exists()
+
+
+@pytest.mark.django_db
+def test_an_unknown_policy_is_not_found_and_nothing_is_written(decide_api, acme):
+    response = decide_api.post("/api/v1/decide", {"subject_id": "s", "purpose": "p", "policy": "no_such_policy",
+                                                  "input": BASE}, format="json")
+    assert (response.status_code, response.json()["code"]) == (404, "policy_not_found")
+    assert "policy" in response.json()["errors"]
+    with scope.org_scope(acme.id):
+        assert not DecisionRecord.objects.exists() and not MeterEvent.objects.exists()
 
 
 @pytest.mark.django_db

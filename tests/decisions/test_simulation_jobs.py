@@ -67,4 +67,4 @@ def test_bad_requests_and_outsiders(acme, outsider, versions):
     spy = api_client(make_key(outsider, scopes=["decisions.run", "decisions.read"]))
     refused = spy.post("/api/v1/simulate", {"policy_version": str(draft.id), "dataset": "pack:lending_brokerage"},
                        format="json")
-    assert refused.status_code == 400 and "policy_version" in refused.json()["errors"]
+    assert refused.status_code == 404 and "policy_version" in refused.json()["errors"]  # another org's id

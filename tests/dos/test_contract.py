@@ -29,7 +29,10 @@ def contract_run(base_url: str, *, secret: str, examples: int, seed: int):
     config = SchemathesisConfig.from_dict({
         "seed": seed,
         "headers": {"Authorization": f"Bearer {secret}"},
-        "checks": {"enabled": True},
+        # Every check on. A body over the size limit is refused with 413 before it is read: that is a
+        # rejection too (documented on every write), so the negative-data check counts it as one.
+        "checks": {"enabled": True, "negative_data_rejection": {"expected-statuses": [
+            "400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]}},
         "phases": {"enabled": True, "stateful": {"enabled": True}},
         "generation": {"max-examples": examples},
         "workers": 1,
@@ -47,11 +50,12 @@ def contract_run(base_url: str, *, secret: str, examples: int, seed: int):
                 if interaction.response is not None and case_id in recorder.cases:
                     label = recorder.cases[case_id].value.operation.label
                     answered.setdefault(label, set()).add(interaction.response.status_code)
-            for checks in recorder.checks.values():
+            for case_id, checks in recorder.checks.items():
+                label = recorder.cases[case_id].value.operation.label if case_id in recorder.cases else "?"
                 for check in checks:
                     if check.status == Status.FAILURE and check.failure_info is not None:
                         failure = check.failure_info.failure
-                        failures.append((check.name, f"{failure.title}: {failure.message}",
+                        failures.append((f"{label} {check.name}", f"{failure.title}: {failure.message}",
                                          check.failure_info.code_sample))
         elif isinstance(event, (events.FatalError, events.NonFatalError)):
             failures.append(("error", str(getattr(event, "info", event)), ""))
@@ -61,12 +65,15 @@ def contract_run(base_url: str, *, secret: str, examples: int, seed: int):
     return {"operations": len(operations), "cases": cases, "seconds": seconds, "answered": answered}, failures
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Not at zero yet (9 findings at seed 20261202, 20 examples): schema-valid requests refused by business "
-    "validation (/decide `input` checked against the policy contract and an unknown `policy`, /decide/batch, "
-    "/simulate with an unknown pack, POST /hitl/cases payloads), CharFields that accept JSON numbers "
-    "(lint `source`, project `description`) or a number as meter `project`, /usage for an unknown project. "
-    "Remove this mark when the run reports 0 failures."))
+# The one finding the published document cannot remove: /decide's `input` is validated against the
+# caller's published policy contract (per tenant; the document is the same for everyone), so a schema-valid
+# `input` the contract refuses is answered 400 with the fields named. Anything else fails this test.
+ACCEPTED_FINDINGS = {
+    "POST /api/v1/decide positive_data_acceptance":
+        "input is checked against the caller's own published policy contract (400 names the fields)",
+}
+
+
 def test_it_keeps_the_published_contract_under_fuzzing(lending, acme, live_server):
     from tenancy.roles import PERMISSIONS
     from tests.factories import make_key
@@ -80,7 +87,8 @@ def test_it_keeps_the_published_contract_under_fuzzing(lending, acme, live_serve
     never_succeeded = sorted(op for op in figures["answered"] if not any(200 <= c < 300 for c in figures["answered"][op]))
     print("no 2xx:", never_succeeded, {op: sorted(c) for op, c in figures["answered"].items()})
     assert figures["operations"] >= 40
-    assert failures == []
+    unexpected = sorted({name for name, _title, _sample in failures} - set(ACCEPTED_FINDINGS))
+    assert unexpected == [], f"contract findings: {unexpected}"
 
 
 # What the fuzzer found, pinned down one by one (fast, without the engine).

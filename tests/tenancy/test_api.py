@@ -43,7 +43,7 @@ def test_project_lifecycle(acme_api, acme):
 def test_project_slugs_are_unique_per_org(acme_api, outsider_api):
     assert acme_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json").status_code == 201
     again = acme_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json")
-    assert again.status_code == 400 and "slug" in again.json()["errors"]
+    assert again.status_code == 409 and again.json()["code"] == "slug_taken" and "slug" in again.json()["errors"]
     assert outsider_api.post("/api/v1/projects", {"name": "X", "slug": "dup"}, format="json").status_code == 201
 
 
