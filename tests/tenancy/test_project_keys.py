@@ -120,7 +120,7 @@ def test_ids_sent_in_a_body_stay_within_the_project_too(world):
     q_api = world["q_api"]
     simulate = q_api.post("/api/v1/simulate", {"policy_version": str(world["draft"].id),
                                                "dataset": "pack:lending_brokerage"}, format="json")
-    assert simulate.status_code == 400 and "policy_version" in simulate.json()["errors"]
+    assert simulate.status_code == 404 and "policy_version" in simulate.json()["errors"]
     case = q_api.post("/api/v1/hitl/cases", {"decision_id": str(world["decision"]), "reason_codes": ["X"]},
                       format="json")
-    assert case.status_code == 400 and "decision_id" in case.json()["errors"]
+    assert case.status_code == 404 and "decision_id" in case.json()["errors"]
