@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -13,6 +12,7 @@ from billing.api.metered import UsageGuardMixin
 from decisions import services
 from decisions.api import serializers as s
 from decisions.documents import evidence_zip, explain_pdf
+from decisions.filters import DecisionFilter
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion, Simulation
 from decisions.policy.language import parse_policy
 from decisions.selectors import decision_explain, decision_replay
@@ -114,22 +114,6 @@ class SimulationViewSet(mixins.RetrieveModelMixin, DosViewSet):
         if sim.status != Simulation.Status.DONE:
             raise Problem(409, "not_ready", f"The simulation is {sim.status}.", allowed=[])
         return HttpResponse(sim.report_html, content_type="text/html; charset=utf-8")
-
-
-class DecisionFilter(django_filters.FilterSet):
-    outcome = django_filters.ChoiceFilter(choices=[(o, o) for o in s.OUTCOMES])
-    reason = django_filters.CharFilter(method="by_reason", help_text="a reason code, e.g. DSR_HIGH")
-    policy = django_filters.CharFilter(field_name="policy_version__policy_set__name")
-    subject = django_filters.CharFilter(field_name="subject_token")
-    decided_from = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
-    decided_to = django_filters.IsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
-
-    class Meta:
-        model = DecisionRecord
-        fields = ["outcome", "purpose", "kind"]
-
-    def by_reason(self, queryset, name, value):
-        return queryset.filter(reason_codes__contains=[{"code": value}])
 
 
 class DecisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):

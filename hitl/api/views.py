@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -16,26 +15,11 @@ from dos.pii import mask_value
 from hitl.actions import case_act
 from hitl.api import serializers as s
 from hitl.api.evidence import CaseEvidenceMixin
-from hitl.choices import CaseSource, CaseStatus, Priority
+from hitl.choices import CaseSource
+from hitl.filters import CaseFilter
 from hitl.models import Case
 from hitl.services import case_open
 from tenancy.principals import active_project
-
-
-class CaseFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=CaseStatus.choices)
-    priority = django_filters.ChoiceFilter(choices=Priority.choices)
-    queue = django_filters.CharFilter(field_name="queue__name")
-    reason = django_filters.CharFilter(method="by_reason", help_text="a reason code, e.g. DOCS_MISSING")
-    owner = django_filters.CharFilter(field_name="owner__email")
-    breached = django_filters.BooleanFilter(field_name="sla_breached")
-
-    class Meta:
-        model = Case
-        fields = ["status", "priority", "source"]
-
-    def by_reason(self, queryset, name, value):
-        return queryset.filter(reason_codes__contains=[value])
 
 
 class CaseViewSet(CaseEvidenceMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, DosViewSet):
