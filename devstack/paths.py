@@ -1,10 +1,10 @@
 """Where the embedded services keep their state (all under var/, ignored by git)."""
 
-import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from dos.files import write_private
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,20 +18,6 @@ def var_dir() -> Path:
     path = Path(os.environ.get("DOS_VAR_DIR", REPO / "var")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a 0600 file atomically: a killed run leaves the old file or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def read_secret(path: Path, make) -> str:

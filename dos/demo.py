@@ -8,16 +8,15 @@ skipped with a one-line warning (on stderr and in the banner)."""
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import sys
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from dos.files import write_private
 from dos.hooks import Hook
 
 BREAK_GLASS_EMAIL = "breakglass@decisionos.local"
@@ -25,20 +24,6 @@ BREAK_GLASS_EMAIL = "breakglass@decisionos.local"
 # Handlers are ``(rank, step)`` pairs: tenancy 10 (orgs, people, key), decisions 20 (policy),
 # hitl 30 (desk, first cases).
 demo_steps = Hook("dos.demo_steps")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a 0600 file in var/ atomically: a killed run leaves the old content or the new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def stored_secret(name: str, make=lambda: secrets.token_urlsafe(18)) -> str:
