@@ -331,3 +331,13 @@ def test_platform_staff_see_every_orgs_dead_events(client, dead_events):
     PlatformRole.objects.create(user=staff, role="platform_ops")
     page = verified_client(client, staff).get("/admin/dos/outboxevent/?status__exact=dead").content.decode()
     assert "decision:acme" in page and "decision:outsider" in page
+
+
+def test_an_outsider_can_neither_see_nor_retry_another_orgs_events(client, mallory, acme, dead_events):
+    event = dead_events["decision:acme"]
+    c = verified_client(client, mallory)
+    assert "decision:acme" not in c.get("/admin/dos/outboxevent/").content.decode()
+    assert c.get(f"/admin/dos/outboxevent/{event.pk}/change/").status_code in (302, 404)
+    c.post("/admin/dos/outboxevent/", {"action": "retry_selected", "_selected_action": [str(event.pk)],
+                                       "confirmed": "yes"})
+    assert reload(acme, event).status == "dead"
