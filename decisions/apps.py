@@ -13,9 +13,13 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         from decisions.chain import decision_records_verify
         from decisions.demo import seed_policy
+        from decisions.schema import tailor_decide_request
+        from dos.api.schema import caller_tailors
         from dos.demo import demo_steps
         from dos.ledger import record_check_register
 
         # `dosctl audit verify` holds every decision record against its decisions-chain entry.
         record_check_register("decisions", decision_records_verify)
         demo_steps.register((20, seed_policy))
+        # /api/schema/ fetched with an API key describes /decide's `input` as the key's published contracts.
+        caller_tailors.register(tailor_decide_request)

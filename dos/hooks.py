@@ -9,6 +9,8 @@ Hooks in use (declared by → registered by):
 - ``dos.demo.demo_steps`` (dos → tenancy, decisions, hitl): each app seeds its part of the demo.
 - ``dos.management.base.org_resolver`` (dos → tenancy): ``--org`` slug or id → org.
 - ``dos.admin_site.admin_views`` (dos → tenancy): the org switcher and the plans page.
+- ``dos.api.schema.caller_tailors`` (dos → decisions): /api/schema/ for an API key describes
+  /decide's ``input`` as that key's published contracts.
 """
 
 from __future__ import annotations

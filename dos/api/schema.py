@@ -11,6 +11,7 @@ from __future__ import annotations
 from drf_spectacular.openapi import AutoSchema
 
 from dos.api.errors import PROBLEM_CONTENT_TYPE
+from dos.hooks import Hook
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -87,6 +88,19 @@ def _uuid_lengths(node) -> None:
     elif isinstance(node, list):
         for value in node:
             _uuid_lengths(value)
+
+
+# Parts of the document that depend on who asks (registered by the apps that own them): each handler
+# receives the finished document and the request, and may narrow it to the caller's own contracts.
+# The document stays public: a handler that cannot identify the caller leaves the document as it is.
+caller_tailors = Hook("dos.api.schema.caller_tailors")
+
+
+def caller_hook(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the caller's own contracts (see ``caller_tailors``)."""
+    if request is not None:
+        caller_tailors(result, request)
+    return result
 
 
 def problem_responses_hook(result, generator, request, public):
