@@ -244,6 +244,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "dos.api.schema.problem_responses_hook",
         "dos.api.schema.constraints_hook",
+        "dos.api.schema.caller_hook",
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrgStatusEnum": "tenancy.choices.OrgStatus",
