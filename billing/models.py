@@ -7,7 +7,7 @@ up adjustments whose ``apply_to_month`` it covers).
 from django.db import models
 from django.utils import timezone
 
-from dos.rls import TenantModel
+from dos.rls import TenantForeignKey, TenantModel
 
 
 class LateStatus(models.TextChoices):
@@ -18,7 +18,7 @@ class LateStatus(models.TextChoices):
 
 class MeterEvent(TenantModel):
     id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+    project = TenantForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                 db_index=False)
     ts = models.DateTimeField(help_text="When the usage happened (UTC).")
     metric = models.CharField(max_length=32)
@@ -46,7 +46,7 @@ class MeterEvent(TenantModel):
 
 class _Rollup(TenantModel):
     metric = models.CharField(max_length=32)
-    project = models.ForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+    project = TenantForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                 db_index=False)
     value = models.DecimalField(max_digits=28, decimal_places=6, default=0)
     events = models.BigIntegerField(default=0)
@@ -91,7 +91,7 @@ class UsageAdjustment(TenantModel):
     """Usage that arrived after its billing period closed: billed on a later invoice, never by
     editing the closed period."""
 
-    event = models.ForeignKey(MeterEvent, on_delete=models.PROTECT, related_name="adjustments", db_index=False)
+    event = TenantForeignKey(MeterEvent, on_delete=models.PROTECT, related_name="adjustments", db_index=False)
     metric = models.CharField(max_length=32)
     value = models.DecimalField(max_digits=24, decimal_places=6)
     period = models.DateField(help_text="The closed month the usage belongs to.")

@@ -7,12 +7,31 @@ evaluates them once per statement (an InitPlan) instead of once per row.
 ``TenantModel`` is the abstract base of every tenant-owned model: an ``org`` FK (column ``org_id``)
 and a default manager that raises ``ScopeError`` when no scope is active — a clear error for
 developers, while RLS remains the backstop that raw SQL cannot bypass.
+
+RLS decides which rows are visible, but it does not tell a sharded database (Citus) which node holds
+them: a policy comparing ``org_id`` with a setting still fans out to every shard. So every tenant
+query also *states* its org (docs/scale.md, "Routing"):
+
+* ``OrgPin`` — each tenant queryset carries ``<table>.org_id = <current org>`` in its WHERE clause.
+  The condition is part of the query from construction but renders at compile time, from the scope
+  active then: a queryset built at import (a view's ``queryset``) and evaluated inside a request is
+  pinned to the request's org; outside an org scope (platform jobs, pre-scope authentication) it
+  renders nothing. Updates, deletes, counts, ``exists()`` and subqueries compile the same WHERE
+  clause, so they carry it too.
+* ``TenantForeignKey`` — a foreign key between two tenant tables adds ``a.org_id = b.org_id`` to
+  the ON clause of every join it makes (select_related, filters across relations), so a join never
+  leaves the org's shard group.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import FullResultSet
 from django.db import models
 from django.db.migrations.operations.base import Operation
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
+from django.db.models.sql import Query
+from django.db.models.sql.where import AND
 
 from dos import scope
 
@@ -87,9 +106,85 @@ def _require_scope(model) -> None:
         )
 
 
-class TenantQuerySet(models.QuerySet):
+def org_field_name(model) -> str:
+    """The field naming a row's org: ``org`` on tenant models, the primary key on the org itself."""
+    return getattr(model, "ORG_FIELD", "org")
+
+
+def pinned_org_id():
+    """The org every tenant statement is pinned to now: the org scope's, or None (no scope, or
+    platform scope — whose statements may read every org and say so in the audit chain)."""
+    current = scope.current()
+    if current is None or current.platform:
+        return None
+    return current.org_id
+
+
+class OrgPin(models.Expression):
+    """``<alias>.org_id = <the org scoped when the statement is compiled>`` (see the module doc)."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, col):
+        super().__init__()
+        self.col = col
+
+    def get_source_expressions(self):
+        return [self.col]
+
+    def set_source_expressions(self, exprs):
+        [self.col] = exprs
+
+    def as_sql(self, compiler, connection):
+        org_id = pinned_org_id()
+        if org_id is None:
+            raise FullResultSet  # no condition: the WHERE clause drops it
+        sql, params = compiler.compile(self.col)
+        return f"{sql} = %s", (*params, self.col.target.get_db_prep_value(org_id, connection))
+
+
+class OrgPinnedQuery(Query):
+    """A tenant model's SQL query, born with its ``OrgPin``. Pinning the query (not the queryset)
+    also covers the subqueries Django builds from it by itself, such as ``exclude()`` across a
+    relation; clones, updates and deletes copy the WHERE clause and keep the pin."""
+
+    def __init__(self, model, *args, **kwargs):
+        super().__init__(model, *args, **kwargs)
+        field = model._meta.get_field(org_field_name(model))
+        self.where.add(OrgPin(Col(self.get_initial_alias(), field)), AND)
+
+
+class OrgPinnedQuerySet(models.QuerySet):
+    """A queryset whose WHERE clause names the scoped org (``OrgPin``); no scope, no condition."""
+
+    def __init__(self, model=None, query=None, using=None, hints=None):
+        if query is None and model is not None:
+            query = OrgPinnedQuery(model)
+        super().__init__(model=model, query=query, using=using, hints=hints)
+
+    def across_orgs(self):
+        """The same queryset without the org pin, for the few reads that span a person's orgs
+        (their memberships, read under the policy's member clause); RLS still decides the rows.
+        Each use is a statement that visits every shard: docs/scale.md lists them."""
+        clone = self._chain()
+        clone.query.where.children = [c for c in clone.query.where.children if not isinstance(c, OrgPin)]
+        return clone
+
+
+class OrgPinnedManager(models.Manager.from_queryset(OrgPinnedQuerySet)):
+    """Base manager of tenant models: pinned like the default one, but usable before a scope exists
+    (authentication) and by Django's own row fetches (``case.queue``, ``refresh_from_db``, ``save``)."""
+
+    def deconstruct(self):
+        # Migration state records a plain manager: the pin is a runtime concern with no schema.
+        return False, "django.db.models.manager.Manager", None, (), {}
+
+
+class TenantQuerySet(OrgPinnedQuerySet):
     """Refuses to hit the database without a scope. Building a queryset is fine (class attributes
-    such as a view's ``queryset``); evaluating or writing through it is not."""
+    such as a view's ``queryset``); evaluating or writing through it is not. Pinned to the scoped
+    org like ``OrgPinnedQuerySet``."""
 
     def _fetch_all(self):
         if self._result_cache is None:
@@ -125,13 +220,57 @@ class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
     """Default manager of tenant models (fails closed without a scope; see TenantQuerySet)."""
 
 
+class TenantForeignKey(models.ForeignKey):
+    """A foreign key from one tenant table to another: its joins also match ``org_id``.
+
+    Rows only ever point at rows of their own org, so the extra condition changes no result; it
+    tells the planner of a sharded database that the join stays inside one org's shard group.
+    The schema is the one of a plain foreign key, and so is the migration state (``deconstruct``).
+    """
+
+    def get_extra_restriction(self, alias, related_alias):
+        source = self.model._meta.get_field(org_field_name(self.model))
+        if alias is None:
+            # A subquery that dropped the join to this side (exclude() across the relation):
+            # the remaining table is pinned to the scoped org instead.
+            return OrgPin(Col(related_alias, source))
+        target_model = self.remote_field.model
+        target = target_model._meta.get_field(org_field_name(target_model))
+        return Exact(Col(alias, target), Col(related_alias, source))
+
+    def get_extra_descriptor_filter(self, instance):
+        # ``case.queue`` looks the queue up in the case's org, even in platform scope.
+        source = self.model._meta.get_field(org_field_name(self.model))
+        return {org_field_name(self.remote_field.model): getattr(instance, source.attname)}
+
+    def deconstruct(self):
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.ForeignKey", args, kwargs
+
+
+def _pinned_base_manager(sender, **kwargs) -> None:
+    """Make ``unscoped_objects`` the base manager of every tenant model. The abstract Meta below says
+    so, but a model declaring its own ``Meta`` does not inherit it, and Django's fallback base manager
+    (used for ``case.queue``, ``save()`` and ``refresh_from_db()``) would then not be pinned. Meta
+    options as written (and so the migrations) are untouched. A model whose default manager comes
+    from a third-party base (the guardian grant table) keeps Django's, as its migration state
+    records its managers."""
+    if (issubclass(sender, TenantModel) and not sender._meta.abstract and not sender._meta.base_manager_name
+            and isinstance(sender._default_manager, TenantManager)):
+        sender._meta.base_manager_name = "unscoped_objects"
+        sender._meta.__dict__.pop("base_manager", None)
+
+
+models.signals.class_prepared.connect(_pinned_base_manager)
+
+
 class TenantModel(models.Model):
     org = models.ForeignKey("tenancy.Org", on_delete=models.PROTECT, related_name="+", db_index=False)
 
     objects = TenantManager()
     # Escape hatch for code that must run before a scope exists (authentication). RLS still
-    # filters every row it reads; only the ORM's early error is skipped.
-    unscoped_objects = models.Manager()
+    # filters every row it reads; only the ORM's early error is skipped. Pinned like ``objects``.
+    unscoped_objects = OrgPinnedManager()
 
     class Meta:
         abstract = True

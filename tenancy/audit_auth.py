@@ -20,7 +20,7 @@ from tenancy.models import PLATFORM_ORG_ID, Membership, platform_org_ensure
 
 def _orgs_of(user) -> list:
     scope.reveal_for_user(user.pk)
-    return list(Membership.unscoped_objects.filter(user=user).values_list("org_id", flat=True).distinct())
+    return list(Membership.unscoped_objects.across_orgs().filter(user=user).values_list("org_id", flat=True).distinct())
 
 
 def audit_auth_event(*, user, action: str, request=None, data: dict | None = None) -> None:

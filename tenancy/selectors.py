@@ -34,7 +34,7 @@ class BrowserPrincipal:
 
 def member_orgs(user) -> list[tuple[str, str]]:
     scope.reveal_for_user(user.pk)
-    rows = (Membership.unscoped_objects.filter(user=user).values_list("org_id", "org__name")
+    rows = (Membership.unscoped_objects.across_orgs().filter(user=user).values_list("org_id", "org__name")
             .order_by("org__name").distinct())
     return [(str(org_id), name) for org_id, name in rows]
 

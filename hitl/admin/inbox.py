@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from dos.admin_base import DosModelAdmin
+from dos.rls import pinned_org_id
 from hitl import attachments
 from hitl.actions import case_act
 from hitl.choices import CaseAction, CaseSource, CaseStatus, Priority
@@ -67,9 +68,12 @@ class ReasonCodeFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         from django.db import connection
 
-        with connection.cursor() as cur:  # one query, RLS-scoped like everything else here
-            cur.execute("SELECT DISTINCT jsonb_array_elements_text(reason_codes) AS c FROM hitl_case ORDER BY c "
-                        "LIMIT 100")
+        # One query, RLS-scoped like everything else here; it names the org too (docs/scale.md).
+        org_id = pinned_org_id()
+        where, params = ("WHERE org_id = %s", [org_id]) if org_id else ("", [])
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT DISTINCT jsonb_array_elements_text(reason_codes) AS c FROM hitl_case {where} "
+                        "ORDER BY c LIMIT 100", params)
             return [(code, code) for (code,) in cur.fetchall()]
 
     def queryset(self, request, queryset):
