@@ -19,7 +19,7 @@ class LateStatus(models.TextChoices):
 class MeterEvent(TenantModel):
     id = models.BigAutoField(primary_key=True)
     project = TenantForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                db_index=False)
+                               db_index=False)
     ts = models.DateTimeField(help_text="When the usage happened (UTC).")
     metric = models.CharField(max_length=32)
     value = models.DecimalField(max_digits=24, decimal_places=6)
@@ -47,7 +47,7 @@ class MeterEvent(TenantModel):
 class _Rollup(TenantModel):
     metric = models.CharField(max_length=32)
     project = TenantForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                db_index=False)
+                               db_index=False)
     value = models.DecimalField(max_digits=28, decimal_places=6, default=0)
     events = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)

@@ -36,7 +36,7 @@ class PolicyVersion(TenantModel):
     approver = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
     approval = TenantForeignKey("tenancy.ApprovalRequest", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", db_index=False)
+                                related_name="+", db_index=False)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -63,7 +63,7 @@ class DecisionRecord(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
     policy_version = TenantForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="decisions",
-                                       db_index=False)
+                                      db_index=False)
     policy_sha256 = models.CharField(max_length=64)
     subject_token = models.CharField(max_length=80, help_text="vt_… token of the subject; never the raw id.")
     purpose = models.CharField(max_length=64)
@@ -108,7 +108,7 @@ class Simulation(TenantModel):
     project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
     policy_version = TenantForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
     champion_version = TenantForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT,
-                                         related_name="+", db_index=False)
+                                        related_name="+", db_index=False)
     dataset = models.CharField(max_length=80, help_text="pack:<domain> or upload")
     input_csv = models.TextField(blank=True, help_text="Uploaded rows (CSV), when dataset is upload.")
     rows_total = models.IntegerField(default=0)

@@ -76,9 +76,9 @@ class Queue(TenantModel):
                               "blank = only by name (burst, senior, fallback).")
     skills = models.JSONField(default=list, blank=True, help_text="Skills a reviewer needs for this queue.")
     sla_policy = TenantForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                   db_index=False)
+                                  db_index=False)
     overflow_queue = TenantForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                       db_index=False)
+                                      db_index=False)
     depth_threshold = models.PositiveIntegerField(default=50, help_text="Open cases beyond which new ones overflow.")
     is_fallback = models.BooleanField(default=False, help_text="Takes cases that no rule matched.")
     active = models.BooleanField(default=True)
@@ -117,7 +117,7 @@ class Case(TenantModel):
                                     help_text="Human-friendly case number.")
     project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
     decision = TenantForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", db_index=False)
+                                related_name="+", db_index=False)
     source = models.CharField(max_length=10, choices=CaseSource.choices)
     status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
     priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P2)
@@ -135,7 +135,7 @@ class Case(TenantModel):
     decided_by = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", db_index=False)
     sla_policy = TenantForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                   db_index=False)
+                                  db_index=False)
     warn_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
     sla_breached = models.BooleanField(default=False)
@@ -237,8 +237,8 @@ class Appeal(TenantModel):
     resolution = models.CharField(max_length=10, choices=AppealResolution.choices, blank=True)
     resolution_note = models.TextField(blank=True)
     final_decision = TenantForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="+", db_index=False,
-                                       help_text="The re-issued decision (with its explanation).")
+                                      related_name="+", db_index=False,
+                                      help_text="The re-issued decision (with its explanation).")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 

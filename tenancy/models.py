@@ -246,7 +246,7 @@ class ApiKey(TenantModel):
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     created_by_key = TenantForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="minted",
-                                       db_index=False, help_text="The key that minted this one; revoking it revokes this.")
+                                      db_index=False, help_text="The key that minted this one; revoking it revokes this.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -283,7 +283,7 @@ class Grant(TenantModel):
     scope = models.CharField(max_length=8, choices=GrantScope.choices, default=GrantScope.ORG)
     project = TenantForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False)
     environment = TenantForeignKey(Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-                                    db_index=False)
+                                   db_index=False)
     reason = models.CharField(max_length=300, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
