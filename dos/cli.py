@@ -21,6 +21,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "policy": ("policy", "install a pack, lint, eval, simulate; submit, approve, publish, rollback versions"),
     "decision": ("decision", "replay or explain a recorded decision"),
     "hitl": ("hitl", "review desk: list queues, act on a case, SLA and throughput report"),
+    "scale": ("scale", "sharding: print the Citus distribution plan derived from the models"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]
@@ -43,7 +44,7 @@ def _usage() -> str:
 
 
 # Subcommands that work on files only: they run without a database.
-OFFLINE = {("policy", "lint"), ("policy", "eval"), ("policy", "simulate")}
+OFFLINE = {("policy", "lint"), ("policy", "eval"), ("policy", "simulate"), ("scale", "plan")}
 
 
 def database_unreachable() -> str | None:
