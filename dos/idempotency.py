@@ -58,6 +58,7 @@ def replay_copy(body):
 
 @dataclass(frozen=True)
 class Pending:
+    org_id: object
     row_id: int
 
 
@@ -86,7 +87,7 @@ def idempotency_begin(*, org_id, key: str, method: str, path: str, body: bytes) 
         )
         row = cur.fetchone()
         if row:
-            return Pending(row_id=row[0])
+            return Pending(org_id=org_id, row_id=row[0])
         cur.execute(
             "SELECT request_hash, status_code, response_body FROM dos_idempotencykey WHERE org_id = %s AND key = %s",
             [org_id, key],
@@ -104,8 +105,10 @@ def idempotency_begin(*, org_id, key: str, method: str, path: str, body: bytes) 
 
 def idempotency_complete(pending: Pending, *, status_code: int, body) -> None:
     with connection.cursor() as cur:
-        cur.execute("UPDATE dos_idempotencykey SET status_code = %s, response_body = %s::jsonb WHERE id = %s",
-                    [status_code, json.dumps(replay_copy(body), default=str, ensure_ascii=False), pending.row_id])
+        cur.execute("UPDATE dos_idempotencykey SET status_code = %s, response_body = %s::jsonb "
+                    "WHERE org_id = %s AND id = %s",
+                    [status_code, json.dumps(replay_copy(body), default=str, ensure_ascii=False), pending.org_id,
+                     pending.row_id])
 
 
 def idempotency_purge(*, older_than: timedelta = RETENTION) -> int:

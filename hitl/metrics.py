@@ -17,20 +17,21 @@ import datetime as dt
 from django.db import connection
 from prometheus_client import Gauge
 
+from dos.rls import pinned_org_id
 from hitl.services import clock
 
 _SUMMARY_SQL = """
 SELECT
-  (SELECT count(*) FROM hitl_case WHERE created_at >= %(start)s AND created_at < %(end)s),
+  (SELECT count(*) FROM hitl_case WHERE {org} created_at >= %(start)s AND created_at < %(end)s),
   count(*),
   percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - created_at)),
   avg(CASE WHEN sla_due_at IS NULL THEN NULL WHEN resolved_at <= sla_due_at THEN 1.0 ELSE 0.0 END),
   avg(CASE WHEN reopen_count > 0 THEN 1.0 ELSE 0.0 END),
   (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM first_picked_at - created_at))
-     FROM hitl_case WHERE first_picked_at >= %(start)s AND first_picked_at < %(end)s),
-  (SELECT count(*) FROM hitl_case WHERE first_picked_at >= %(start)s AND first_picked_at < %(end)s)
+     FROM hitl_case WHERE {org} first_picked_at >= %(start)s AND first_picked_at < %(end)s),
+  (SELECT count(*) FROM hitl_case WHERE {org} first_picked_at >= %(start)s AND first_picked_at < %(end)s)
 FROM hitl_case
-WHERE status = 'closed' AND resolved_at >= %(start)s AND resolved_at < %(end)s
+WHERE {org} status = 'closed' AND resolved_at >= %(start)s AND resolved_at < %(end)s
 """
 
 _QUEUES_SQL = """
@@ -41,10 +42,19 @@ SELECT q.id, q.name, q.kind, q.depth_threshold,
        count(c.id) FILTER (WHERE c.status <> 'closed' AND c.sla_due_at <= %(now)s),
        min(c.sla_due_at) FILTER (WHERE c.status <> 'closed')
 FROM hitl_queue q LEFT JOIN hitl_case c ON c.queue_id = q.id AND c.org_id = q.org_id
-WHERE q.active
+WHERE {q_org} q.active
 GROUP BY q.id, q.name, q.kind, q.depth_threshold, q.rank
 ORDER BY q.rank, q.name
 """
+
+
+def _org(alias: str = "") -> tuple[str, dict]:
+    """``<alias>.org_id = %(org)s AND`` in an org scope (the statement names its org, docs/scale.md),
+    nothing in platform scope (every org's figures)."""
+    org_id = pinned_org_id()
+    if org_id is None:
+        return "", {}
+    return f"{alias + '.' if alias else ''}org_id = %(org)s AND", {"org": org_id}
 
 
 def _ratio(value) -> float | None:
@@ -57,8 +67,9 @@ def _seconds(value) -> float | None:
 
 def queue_depths(*, now: dt.datetime | None = None) -> list[dict]:
     """Per active queue: open cases, unassigned, at risk (past warning), breached, oldest due."""
+    q_org, params = _org("q")
     with connection.cursor() as cur:
-        cur.execute(_QUEUES_SQL, {"now": now or clock()})
+        cur.execute(_QUEUES_SQL.format(q_org=q_org), {"now": now or clock(), **params})
         rows = cur.fetchall()
     return [{"id": str(queue_id), "queue": name, "kind": kind, "threshold": threshold, "depth": depth,
              "unassigned": unassigned, "at_risk": at_risk, "breached": breached, "next_due": next_due}
@@ -69,8 +80,9 @@ def desk_report(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | None
     """The desk's figures over [start, end) plus its queues as they are now."""
     if end <= start:
         raise ValueError("the report window must end after it starts")
+    org, params = _org()
     with connection.cursor() as cur:
-        cur.execute(_SUMMARY_SQL, {"start": start, "end": end})
+        cur.execute(_SUMMARY_SQL.format(org=org), {"start": start, "end": end, **params})
         opened, resolved, resolution_p95, compliance, reopen, first_pick_p95, picked = cur.fetchone()
     return {
         "from": start.isoformat(), "to": end.isoformat(),
@@ -86,15 +98,17 @@ def desk_report(*, start: dt.datetime, end: dt.datetime, now: dt.datetime | None
 def throughput_by_day(*, days: int = 14, now: dt.datetime | None = None) -> list[dict]:
     """Cases opened and resolved per Seoul calendar day, oldest first (for the overview's chart)."""
     now = now or clock()
+    org, params = _org("c")
     with connection.cursor() as cur:
-        cur.execute("""
+        cur.execute(f"""
             WITH d AS (SELECT generate_series((%(now)s AT TIME ZONE 'Asia/Seoul')::date - (%(days)s - 1),
                                               (%(now)s AT TIME ZONE 'Asia/Seoul')::date, '1 day')::date AS day)
             SELECT d.day,
-                   (SELECT count(*) FROM hitl_case c WHERE (c.created_at AT TIME ZONE 'Asia/Seoul')::date = d.day),
-                   (SELECT count(*) FROM hitl_case c WHERE c.status = 'closed'
+                   (SELECT count(*) FROM hitl_case c
+                     WHERE {org} (c.created_at AT TIME ZONE 'Asia/Seoul')::date = d.day),
+                   (SELECT count(*) FROM hitl_case c WHERE {org} c.status = 'closed'
                        AND (c.resolved_at AT TIME ZONE 'Asia/Seoul')::date = d.day)
-            FROM d ORDER BY d.day""", {"now": now, "days": days})
+            FROM d ORDER BY d.day""", {"now": now, "days": days, **params})
         return [{"day": day, "opened": opened, "resolved": resolved} for day, opened, resolved in cur.fetchall()]
 
 
