@@ -100,8 +100,9 @@ def measure(client, body: dict, n: int, label: str) -> dict:
     with scope.platform_scope(reason="capacity measurement"):
         after = table_state()
     rows = {t: after[t][0] - before.get(t, (0, 0))[0] for t in after if after[t][0] != before.get(t, (0, 0))[0]}
-    grown = sum(after[t][1] - before.get(t, (0, 0))[1] for t in after)
-    return {"rows": {t: r / n for t, r in sorted(rows.items())}, "bytes": grown / n, "wal": wal / n,
+    by_table = {t: (after[t][1] - before.get(t, (0, 0))[1]) / n for t in after if t in rows}
+    return {"rows": {t: r / n for t, r in sorted(rows.items())}, "bytes": sum(by_table.values()),
+            "bytes_by_table": {t: round(b) for t, b in sorted(by_table.items())}, "wal": wal / n,
             "queries": statements / n, "redis": redis_calls.count / n}
 
 
@@ -138,6 +139,7 @@ def main() -> int:
         per_case = {k: cased[k] - plain[k] for k in ("bytes", "wal", "queries", "redis")}
         print(f"per decision (approve path, {args.decisions} calls through the API stack):")
         print(f"  rows {json.dumps(plain['rows'])}")
+        print(f"  bytes by table {json.dumps(plain['bytes_by_table'])}")
         print(f"  {human(plain['bytes'])} stored (tables + indexes), {human(plain['wal'])} WAL, "
               f"{plain['queries']:.1f} SQL round trips, {plain['redis']:.1f} Redis round trips")
         print("per review case on top of its decision:")
