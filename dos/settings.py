@@ -116,9 +116,17 @@ DOS_ALLOW_UNSAFE_DB_ROLE = env.bool("DOS_ALLOW_UNSAFE_DB_ROLE", default=False)
 
 # -- redis, cache, celery --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default=DEV_SERVICES.get("redis_url", "redis://127.0.0.1:63799/0"))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Redis is a helper on the request path (docs/runbooks/degradation.md): calls that take longer than
+# this fail and fall back, and after a failure Redis is left alone for REDIS_RETRY_SECONDS.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.2)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=2.0)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                       "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}}}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+# Publishing (an outbox kick on commit) must not hang a request while the broker's Redis stalls: the
+# default has no socket timeout at all. A kick that fails is logged; the beat sweep delivers later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

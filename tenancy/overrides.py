@@ -12,10 +12,12 @@ on commit, so the next request anywhere sees it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import numbers
 
+import redis
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -150,14 +152,18 @@ def _cache_drop(org_id) -> None:
 def overrides_in_force(org_id, now: dt.datetime | None = None) -> dict:
     """{key: value} of the org's unexpired overrides (cached in Redis)."""
     now = now or timezone.now()
-    raw = redis_client().get(_cache_key(org_id))
+    try:
+        raw = redis_client().get(_cache_key(org_id))
+    except redis.RedisError:  # the cache is a helper: without it, read the rows (docs/runbooks/degradation.md)
+        raw = None
     if raw is not None:
         cached = json.loads(raw)
         return {k: v for k, (v, until) in cached.items() if until is None or until > now.timestamp()}
     with scope.org_scope(org_id):
         rows = list(PlanOverride.objects.filter(org_id=org_id).values_list("key", "value", "expires_at"))
     cached = {key: (value, expires.timestamp() if expires else None) for key, value, expires in rows}
-    redis_client().set(_cache_key(org_id), json.dumps(cached), ex=CACHE_SECONDS)
+    with contextlib.suppress(redis.RedisError):
+        redis_client().set(_cache_key(org_id), json.dumps(cached), ex=CACHE_SECONDS)
     return {k: v for k, (v, until) in cached.items() if until is None or until > now.timestamp()}
 
 
