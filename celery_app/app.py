@@ -2,24 +2,19 @@ import os
 
 from celery import Celery, signals
 
+from celery_app.routing import DEFAULT_QUEUE, TASK_QUEUES, route_task
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dos.settings")
 
 app = Celery("dos")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Delivery guarantees (docs/runbooks/workers.md). Settings make every task acks_late with
-# reject_on_worker_lost and a prefetch of one: a message is acknowledged only when its task has
-# finished, so a worker killed mid-task leaves it unacknowledged and it is delivered again — which is
-# why every task must be idempotent. With the Redis broker an unacknowledged message becomes visible
-# again after ``visibility_timeout`` seconds; it must exceed the longest task run *and* the longest
-# countdown/ETA (attachment scans back off up to 600 s), or a task still running, or still waiting,
-# is delivered a second time. The restore scan runs every ``unacked_restore_interval`` seconds.
-app.conf.broker_transport_options = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
-    "unacked_restore_interval": float(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
-    "unacked_restore_throttle": 1,  # scan on every interval, so a killed task waits at most timeout + interval
-}
+# One queue per domain (celery_app/routing.py); a worker without -Q consumes every declared queue.
+app.conf.task_queues = TASK_QUEUES
+app.conf.task_default_queue = DEFAULT_QUEUE
+app.conf.task_routes = (route_task,)
+
 # When the worker loses the broker, the messages of the tasks it is running are delivered again
 # elsewhere; cancelling those tasks avoids running them twice at the same time.
 app.conf.worker_cancel_long_running_tasks_on_connection_loss = True
