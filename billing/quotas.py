@@ -33,7 +33,7 @@ from django.utils import timezone
 from billing.metrics import QUOTA_REFUSALS
 from billing.periods import SEOUL, day_end_utc, month_of, month_start_utc, next_month, seoul_day
 from dos.errors import DomainError
-from dos.redis_client import redis_client
+from dos.redis_client import org_key, redis_client
 
 WINDOWS = ("minute", "day", "month")
 
@@ -62,7 +62,7 @@ def _amount(raw: bytes | None) -> Decimal:
 
 
 def _key(org_id, metric: str, window: str, label: str, kind: str = "q") -> str:
-    return f"dos:{kind}:{org_id}:{metric}:{window}:{label}"
+    return org_key(kind, org_id, metric, window, label)
 
 
 def window_counters_add(org_id, events: list[tuple[str, dt.datetime, Decimal]]) -> None:

@@ -20,7 +20,7 @@ import redis
 from rest_framework.throttling import BaseThrottle
 
 from billing.metrics import THROTTLED
-from dos.redis_client import redis_client
+from dos.redis_client import org_key, redis_client
 
 _LUA = """
 local rate = tonumber(ARGV[1])
@@ -93,7 +93,7 @@ def bucket_take(*, org_id, rate: float, burst: float, cost: float = 1.0, now: fl
     now = clock() if now is None else now
     try:
         script = _script(redis_client())
-        allowed, wait = script(keys=[f"dos:tb:{org_id}"], args=[rate, burst, now, cost])
+        allowed, wait = script(keys=[org_key("tb", org_id)], args=[rate, burst, now, cost])
     except redis.RedisError:  # the breaker logs the outage once; see dos.redis_client
         return local_buckets.take(org_id=org_id, rate=rate, burst=burst, cost=cost, now=now)
     return Take(allowed=bool(int(allowed)), wait=float(wait))

@@ -30,6 +30,13 @@ log = structlog.get_logger(__name__)
 monotonic = time.monotonic  # replaced in tests
 
 
+def org_key(kind: str, org_id, *parts) -> str:
+    """``dos:<kind>:{<org_id>}:<parts…>``. The braces are a Redis Cluster hash tag: every key of one
+    org hashes to the same slot, so a cluster keeps an org's counters, bucket and caches on one node
+    and a script or pipeline over several of them stays valid (docs/scale.md)."""
+    return ":".join(["dos", kind, f"{{{org_id}}}", *(str(p) for p in parts)])
+
+
 class RedisUnavailable(redis.ConnectionError):
     """Refused without trying: Redis failed moments ago and the breaker is open."""
 

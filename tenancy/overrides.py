@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from dos import scope
 from dos.audit import audit_record
-from dos.redis_client import redis_client
+from dos.redis_client import org_key, redis_client
 from tenancy.models import PlanOverride
 from tenancy.plans import load_plans, plan_for, plan_with_overrides
 
@@ -140,7 +140,7 @@ def _chain_value(value):
 
 
 def _cache_key(org_id) -> str:
-    return f"dos:planov:{org_id}"
+    return org_key("planov", org_id)
 
 
 def _cache_drop(org_id) -> None:
