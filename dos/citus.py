@@ -64,6 +64,13 @@ LOCAL_TABLES: dict[str, str] = {
 }
 
 
+def keyed_by_org(model) -> bool:
+    """True for a model whose table's primary key is ``(org_id, <its pk>)`` while Django's pk is the
+    single column (every tenant model but those declared with a CompositePrimaryKey)."""
+    return (not isinstance(model._meta.pk, models.CompositePrimaryKey)
+            and any(field.column == TENANT_COLUMN for field in model._meta.concrete_fields))
+
+
 class TenantForeignKey(models.ForeignKey):
     """A foreign key from one tenant model to another.
 
