@@ -7,6 +7,7 @@ up adjustments whose ``apply_to_month`` it covers).
 from django.db import models
 from django.utils import timezone
 
+from dos.citus import TenantForeignKey
 from dos.rls import TenantModel
 
 
@@ -18,8 +19,8 @@ class LateStatus(models.TextChoices):
 
 class MeterEvent(TenantModel):
     id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                db_index=False)
+    project = TenantForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
     ts = models.DateTimeField(help_text="When the usage happened (UTC).")
     metric = models.CharField(max_length=32)
     value = models.DecimalField(max_digits=24, decimal_places=6)
@@ -36,7 +37,6 @@ class MeterEvent(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "idem_key"], name="meterevent_org_idem_uniq")]
         indexes = [
             models.Index(fields=["org", "metric", "ts"], name="meterevent_org_metric_ts_idx"),
-            models.Index(fields=["org", "id"], name="meterevent_org_id_idx"),
             models.Index(fields=["org", "corr_id"], name="meterevent_org_corr_idx"),
         ]
 
@@ -46,8 +46,8 @@ class MeterEvent(TenantModel):
 
 class _Rollup(TenantModel):
     metric = models.CharField(max_length=32)
-    project = models.ForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                db_index=False)
+    project = TenantForeignKey("tenancy.Project", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
     value = models.DecimalField(max_digits=28, decimal_places=6, default=0)
     events = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -91,7 +91,7 @@ class UsageAdjustment(TenantModel):
     """Usage that arrived after its billing period closed: billed on a later invoice, never by
     editing the closed period."""
 
-    event = models.ForeignKey(MeterEvent, on_delete=models.PROTECT, related_name="adjustments", db_index=False)
+    event = TenantForeignKey(MeterEvent, on_delete=models.PROTECT, related_name="adjustments", db_index=False)
     metric = models.CharField(max_length=32)
     value = models.DecimalField(max_digits=24, decimal_places=6)
     period = models.DateField(help_text="The closed month the usage belongs to.")

@@ -6,12 +6,13 @@ from django.db import models
 from django.utils import timezone
 
 from decisions.choices import Outcome, RecordKind, VersionStatus
+from dos.citus import TenantForeignKey
 from dos.rls import TenantModel
 
 
 class PolicySet(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="policy_sets", db_index=False)
+    project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="policy_sets", db_index=False)
     name = models.SlugField(max_length=64, db_index=False, help_text="The policy's name, e.g. lending_triage.")
     kind = models.CharField(max_length=16, default="decision")
     description = models.TextField(blank=True)
@@ -27,7 +28,7 @@ class PolicySet(TenantModel):
 
 class PolicyVersion(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    policy_set = models.ForeignKey(PolicySet, on_delete=models.PROTECT, related_name="versions", db_index=False)
+    policy_set = TenantForeignKey(PolicySet, on_delete=models.PROTECT, related_name="versions", db_index=False)
     semver = models.CharField(max_length=32)
     source = models.TextField(help_text="Policy YAML; immutable once submitted.")
     sha256 = models.CharField(max_length=64)
@@ -35,8 +36,8 @@ class PolicyVersion(TenantModel):
     author = models.ForeignKey("tenancy.User", on_delete=models.PROTECT, related_name="+", db_index=False)
     approver = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
-    approval = models.ForeignKey("tenancy.ApprovalRequest", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", db_index=False)
+    approval = TenantForeignKey("tenancy.ApprovalRequest", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", db_index=False)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -61,9 +62,9 @@ class DecisionRecord(TenantModel):
     """One decision, as decided. Never updated: an override is a new record of kind override."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
-    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="decisions",
-                                       db_index=False)
+    project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
+    policy_version = TenantForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="decisions",
+                                      db_index=False)
     policy_sha256 = models.CharField(max_length=64)
     subject_token = models.CharField(max_length=80, help_text="vt_… token of the subject; never the raw id.")
     purpose = models.CharField(max_length=64)
@@ -105,10 +106,10 @@ class Simulation(TenantModel):
         FAILED = "failed", "Failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
-    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
-    champion_version = models.ForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT,
-                                         related_name="+", db_index=False)
+    project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
+    policy_version = TenantForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
+    champion_version = TenantForeignKey(PolicyVersion, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+", db_index=False)
     dataset = models.CharField(max_length=80, help_text="pack:<domain> or upload")
     input_csv = models.TextField(blank=True, help_text="Uploaded rows (CSV), when dataset is upload.")
     rows_total = models.IntegerField(default=0)

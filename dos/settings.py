@@ -104,6 +104,8 @@ TEMPLATES = [
 DEV_SERVICES = dev_services(Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var")))) if DJANGO_ENV == "dev" else {}
 DATABASES = {"default": env.db("DATABASE_URL", default=DEV_SERVICES.get(
     "database_url", "postgres://dos_app@127.0.0.1:54329/dos"))}
+# Django's PostgreSQL backend, aware that tenant tables are keyed (org_id, id) (dos/pgbackend/base.py).
+DATABASES["default"]["ENGINE"] = "dos.pgbackend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets two test runs share one server without dropping each other's throwaway database.

@@ -6,6 +6,7 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
+from dos.citus import TenantForeignKey
 from dos.rls import TenantModel
 from hitl.choices import (
     AppealResolution,
@@ -22,7 +23,8 @@ from hitl.choices import (
 
 
 class NextVal(models.Func):
-    """nextval() of a named sequence, as a database default (the sequence is created by a migration)."""
+    """nextval() of a named sequence, as a database default. Case numbers came from a global sequence
+    until they became per-org counters; the early migrations still name this class."""
 
     function = "nextval"
     output_field = models.BigIntegerField()
@@ -75,10 +77,10 @@ class Queue(TenantModel):
         blank=True, help_text="CEL over case attributes (priority, project, product, reason_codes, risk_score); "
                               "blank = only by name (burst, senior, fallback).")
     skills = models.JSONField(default=list, blank=True, help_text="Skills a reviewer needs for this queue.")
-    sla_policy = models.ForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                   db_index=False)
-    overflow_queue = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                       db_index=False)
+    sla_policy = TenantForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
+    overflow_queue = TenantForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      db_index=False)
     depth_threshold = models.PositiveIntegerField(default=50, help_text="Open cases beyond which new ones overflow.")
     is_fallback = models.BooleanField(default=False, help_text="Takes cases that no rule matched.")
     active = models.BooleanField(default=True)
@@ -113,11 +115,10 @@ class ReviewerProfile(TenantModel):
 
 class Case(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.BigIntegerField(db_default=NextVal("hitl_case_number_seq"), editable=False,
-                                    help_text="Human-friendly case number.")
-    project = models.ForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
-    decision = models.ForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", db_index=False)
+    number = models.BigIntegerField(editable=False, help_text="Human-friendly case number, counted per org.")
+    project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
+    decision = TenantForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+", db_index=False)
     source = models.CharField(max_length=10, choices=CaseSource.choices)
     status = models.CharField(max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
     priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P2)
@@ -125,7 +126,7 @@ class Case(TenantModel):
     product = models.CharField(max_length=64, blank=True)
     risk_score = models.DecimalField(max_digits=7, decimal_places=3, null=True, blank=True)
     summary = models.JSONField(default=dict, blank=True, help_text="Masked input summary shown to reviewers.")
-    queue = models.ForeignKey(Queue, on_delete=models.PROTECT, related_name="cases", db_index=False)
+    queue = TenantForeignKey(Queue, on_delete=models.PROTECT, related_name="cases", db_index=False)
     owner = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                               db_index=False)
     created_by = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT,
@@ -134,8 +135,8 @@ class Case(TenantModel):
     outcome = models.CharField(max_length=8, blank=True, help_text="approve or deny once decided.")
     decided_by = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", db_index=False)
-    sla_policy = models.ForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                   db_index=False)
+    sla_policy = TenantForeignKey(SLAPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
     warn_at = models.DateTimeField(null=True, blank=True)
     sla_due_at = models.DateTimeField(null=True, blank=True)
     sla_breached = models.BooleanField(default=False)
@@ -162,12 +163,12 @@ class Case(TenantModel):
 
 class Task(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    case = TenantForeignKey(Case, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     kind = models.CharField(max_length=16, choices=TaskKind.choices)
     status = models.CharField(max_length=12, choices=TaskStatus.choices, default=TaskStatus.READY)
     assignee = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
-    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
+    queue = TenantForeignKey(Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     due_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -183,7 +184,7 @@ class CaseEvent(TenantModel):
     """The case timeline; each event also lands on the audit chain (ledger_seq)."""
 
     id = models.BigAutoField(primary_key=True)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
+    case = TenantForeignKey(Case, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=32)
     actor = models.CharField(max_length=120)
     data = models.JSONField(default=dict, blank=True)
@@ -199,7 +200,7 @@ class SlaMark(TenantModel):
     """One row per (case, rung): the SLA job records each warning and breach exactly once."""
 
     id = models.BigAutoField(primary_key=True)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+", db_index=False)
+    case = TenantForeignKey(Case, on_delete=models.CASCADE, related_name="+", db_index=False)
     rung = models.CharField(max_length=8, choices=SlaRung.choices)
     at = models.DateTimeField()
 
@@ -212,7 +213,7 @@ class Notification(TenantModel):
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey("tenancy.User", on_delete=models.CASCADE, related_name="+", db_index=False)
-    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False)
+    case = TenantForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False)
     text = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -224,7 +225,7 @@ class Notification(TenantModel):
 
 class Appeal(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="appeals", db_index=False)
+    case = TenantForeignKey(Case, on_delete=models.PROTECT, related_name="appeals", db_index=False)
     level = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=10, choices=AppealStatus.choices, default=AppealStatus.SUBMITTED)
     reason = models.TextField()
@@ -236,9 +237,9 @@ class Appeal(TenantModel):
                                          help_text="Who decided the case before this appeal (never its reviewer).")
     resolution = models.CharField(max_length=10, choices=AppealResolution.choices, blank=True)
     resolution_note = models.TextField(blank=True)
-    final_decision = models.ForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
-                                       related_name="+", db_index=False,
-                                       help_text="The re-issued decision (with its explanation).")
+    final_decision = TenantForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+", db_index=False,
+                                      help_text="The re-issued decision (with its explanation).")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
@@ -249,7 +250,7 @@ class Appeal(TenantModel):
 
 class CaseNote(TenantModel):
     id = models.BigAutoField(primary_key=True)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes", db_index=False)
+    case = TenantForeignKey(Case, on_delete=models.CASCADE, related_name="notes", db_index=False)
     author = models.ForeignKey("tenancy.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                db_index=False)
     author_label = models.CharField(max_length=120)
@@ -266,7 +267,7 @@ class CaseNote(TenantModel):
 
 class Attachment(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="attachments", db_index=False)
+    case = TenantForeignKey(Case, on_delete=models.CASCADE, related_name="attachments", db_index=False)
     name = models.CharField(max_length=200)
     mime = models.CharField(max_length=100, help_text="Sniffed from the content, never taken from the client.")
     size = models.PositiveIntegerField()

@@ -17,6 +17,7 @@ from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
 from dos.audit import PLATFORM_ORG_ID
+from dos.citus import TenantForeignKey
 from dos.rls import TenantManager, TenantModel
 from tenancy.choices import (
     ApprovalStatus,
@@ -176,7 +177,7 @@ class Project(TenantModel):
 
 class Environment(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="environments", db_index=False)
+    project = TenantForeignKey(Project, on_delete=models.CASCADE, related_name="environments", db_index=False)
     kind = models.CharField(max_length=8, choices=EnvironmentKind.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -205,7 +206,7 @@ class Membership(TenantModel):
 
 class ProjectMember(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members", db_index=False)
+    project = TenantForeignKey(Project, on_delete=models.CASCADE, related_name="members", db_index=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="project_memberships", db_index=False)
     role = models.CharField(max_length=32, choices=OrgRole.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -231,7 +232,7 @@ class PlatformRole(models.Model):
 
 class ApiKey(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="api_keys", db_index=False)
+    project = TenantForeignKey(Project, on_delete=models.PROTECT, related_name="api_keys", db_index=False)
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="Public part of the key, shown in lists and logs.")
     secret_hash = models.CharField(max_length=64, help_text="sha256 of the secret; the secret is never stored.")
@@ -241,8 +242,8 @@ class ApiKey(TenantModel):
     revoked_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
-    created_by_key = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="minted",
-                                       db_index=False, help_text="The key that minted this one; revoking it revokes this.")
+    created_by_key = TenantForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="minted",
+                                      db_index=False, help_text="The key that minted this one; revoking it revokes this.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -277,9 +278,9 @@ class Grant(TenantModel):
     permission = models.CharField(max_length=64)
     effect = models.CharField(max_length=8, choices=GrantEffect.choices)
     scope = models.CharField(max_length=8, choices=GrantScope.choices, default=GrantScope.ORG)
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False)
-    environment = models.ForeignKey(Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
-                                    db_index=False)
+    project = TenantForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False)
+    environment = TenantForeignKey(Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                                   db_index=False)
     reason = models.CharField(max_length=300, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
@@ -325,7 +326,7 @@ class ProjectUserObjectPermission(UserObjectPermissionBase, TenantModel):
     # Redeclared without single-column indexes: every index of a tenant table leads with org_id.
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="project_grants", db_index=False)
     permission = models.ForeignKey("auth.Permission", on_delete=models.CASCADE, related_name="+", db_index=False)
-    content_object = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="user_grants", db_index=False)
+    content_object = TenantForeignKey(Project, on_delete=models.CASCADE, related_name="user_grants", db_index=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
