@@ -7,7 +7,8 @@ up adjustments whose ``apply_to_month`` it covers).
 from django.db import models
 from django.utils import timezone
 
-from dos.rls import TenantForeignKey, TenantModel
+from dos.citus import TenantForeignKey
+from dos.rls import TenantModel
 
 
 class LateStatus(models.TextChoices):
@@ -36,7 +37,6 @@ class MeterEvent(TenantModel):
         constraints = [models.UniqueConstraint(fields=["org", "idem_key"], name="meterevent_org_idem_uniq")]
         indexes = [
             models.Index(fields=["org", "metric", "ts"], name="meterevent_org_metric_ts_idx"),
-            models.Index(fields=["org", "id"], name="meterevent_org_id_idx"),
             models.Index(fields=["org", "corr_id"], name="meterevent_org_corr_idx"),
         ]
 

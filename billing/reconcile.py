@@ -1,7 +1,8 @@
 """Daily reconciliation: metered totals (committed meter events) vs the usage observed where it
 was served (Redis counters written by the enforcement path). Drift above
 USAGE_RECONCILE_ALERT_PCT (seeds: ±1 %) raises an alert: a report row flagged ``alert``, an audit
-entry, a Prometheus counter and an error log line."""
+entry, a Prometheus counter and an error log line — once per drift: running the day again (a
+redelivered task, a manual rerun) that finds the same figures already alerted raises nothing new."""
 
 from __future__ import annotations
 
@@ -44,10 +45,12 @@ def usage_reconcile(*, org_id, day: dt.date, metrics=None) -> list[Reconciliatio
             base = max(metered, observed)
             drift = (abs(metered - observed) / base * 100) if base else Decimal(0)
             alert = drift > Decimal(str(settings.USAGE_RECONCILE_ALERT_PCT))
+            before = (ReconciliationReport.objects.filter(org_id=org_id, day=day, metric=metric)
+                      .values_list("metered", "observed", "alert").first())
             report, _ = ReconciliationReport.objects.update_or_create(
                 org_id=org_id, day=day, metric=metric,
                 defaults={"metered": metered, "observed": observed, "drift_pct": round(drift, 3), "alert": alert})
-            if alert:
+            if alert and before != (metered, observed, True):
                 RECONCILIATION_ALERTS.labels(metric=metric).inc()
                 log.error("usage.drift_alert", org_id=str(org_id), metric=metric, day=day.isoformat(),
                           metered=str(metered), observed=str(observed), drift_pct=str(round(drift, 3)))

@@ -3,7 +3,11 @@
 A run takes the events past the org's cursor, finds the hour buckets they touch, and recomputes
 those buckets *from all raw events* (upsert), then the days and months those hours belong to. It
 runs in one transaction, so a run that fails half-way leaves nothing behind, and running it again —
-or twice — gives the same totals: recomputation is idempotent.
+or twice — gives the same totals: recomputation is idempotent. A worker killed mid-run is the same
+case: its connection drops, PostgreSQL rolls the transaction back, and the redelivered task restarts
+the org from the cursor (restart, not resume: one org's run is one statement per level, and a
+partial one has nothing worth keeping). Two deliveries of the same run queue on the cursor's row
+lock; the second finds the cursor moved and recomputes the same buckets to the same values.
 
 The cursor only advances past events that have settled (ingested more than
 USAGE_ROLLUP_SETTLE_SECONDS ago): an event whose transaction committed after a higher id had

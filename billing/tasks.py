@@ -1,5 +1,10 @@
 """Thin beat jobs for metering: each finds the orgs in a named platform scope (audited), then works
-in each org's own scope and transaction."""
+in each org's own scope and transaction.
+
+Both are safe to deliver again after their worker was killed (acks_late): a rollup commits one org
+at a time and the org's cursor is its checkpoint, so the redelivered run finds the orgs already done
+with nothing past their cursor and rebuilds only the org it was killed in, whose transaction left
+nothing behind; a reconciliation rewrites its report rows and raises an alert once per drift."""
 
 from __future__ import annotations
 

@@ -2,18 +2,25 @@
 
 Each org has its own bucket, so one noisy org cannot slow another. The refill clock is passed in
 (``now``), which keeps the bucket deterministic under test.
+
+When Redis is slow or gone the limit fails open to an in-process bucket with the same rate and burst
+(docs/runbooks/degradation.md). It is per process: with N web processes an org may be admitted up to
+N times its rate while Redis is down. That is the documented price of not refusing every call
+because a helper is unavailable; hard quotas still hold, since they fall back to the database.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 
+import redis
 from rest_framework.throttling import BaseThrottle
 
 from billing.metrics import THROTTLED
-from dos.redis_client import redis_client
+from dos.redis_client import org_key, redis_client
 
 _LUA = """
 local rate = tonumber(ARGV[1])
@@ -51,9 +58,44 @@ def _script(client):
     return client.register_script(_LUA)  # EVALSHA, falling back to EVAL once per server
 
 
+class LocalBuckets:
+    """The fallback: the same token bucket, held in this process (one lock; a few µs per take)."""
+
+    MAX_ORGS = 10_000  # bounded: the oldest bucket is forgotten first (it would be full by now anyway)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def take(self, *, org_id, rate: float, burst: float, cost: float, now: float) -> Take:
+        key = str(org_id)
+        with self._lock:
+            tokens, ts = self._state.pop(key, (burst, now))
+            tokens = min(burst, tokens + max(0.0, now - ts) * rate)
+            if tokens >= cost:
+                tokens, take = tokens - cost, Take(allowed=True, wait=0.0)
+            else:
+                take = Take(allowed=False, wait=(cost - tokens) / rate)
+            self._state[key] = (tokens, now)
+            if len(self._state) > self.MAX_ORGS:
+                self._state.pop(next(iter(self._state)))
+        return take
+
+    def clear(self) -> None:
+        with self._lock:
+            self._state.clear()
+
+
+local_buckets = LocalBuckets()
+
+
 def bucket_take(*, org_id, rate: float, burst: float, cost: float = 1.0, now: float | None = None) -> Take:
-    script = _script(redis_client())
-    allowed, wait = script(keys=[f"dos:tb:{org_id}"], args=[rate, burst, clock() if now is None else now, cost])
+    now = clock() if now is None else now
+    try:
+        script = _script(redis_client())
+        allowed, wait = script(keys=[org_key("tb", org_id)], args=[rate, burst, now, cost])
+    except redis.RedisError:  # the breaker logs the outage once; see dos.redis_client
+        return local_buckets.take(org_id=org_id, rate=rate, burst=burst, cost=cost, now=now)
     return Take(allowed=bool(int(allowed)), wait=float(wait))
 
 

@@ -2,11 +2,22 @@ import os
 
 from celery import Celery, signals
 
+from celery_app.routing import DEFAULT_QUEUE, TASK_QUEUES, route_task
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dos.settings")
 
 app = Celery("dos")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# One queue per domain (celery_app/routing.py); a worker without -Q consumes every declared queue.
+app.conf.task_queues = TASK_QUEUES
+app.conf.task_default_queue = DEFAULT_QUEUE
+app.conf.task_routes = (route_task,)
+
+# When the worker loses the broker, the messages of the tasks it is running are delivered again
+# elsewhere; cancelling those tasks avoids running them twice at the same time.
+app.conf.worker_cancel_long_running_tasks_on_connection_loss = True
 
 
 @app.on_after_finalize.connect

@@ -14,6 +14,11 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "dos.tasks.ledger_anchor_daily",
         "schedule": crontab(hour=15, minute=5),  # 00:05 Asia/Seoul
     },
+    # Logical backup + restore rehearsal + retention (docs/runbooks/backup-restore.md).
+    "backup-nightly": {
+        "task": "dos.tasks.backup_nightly",
+        "schedule": crontab(hour=17, minute=30),  # 02:30 Asia/Seoul
+    },
     "usage-rollup": {
         "task": "billing.tasks.usage_rollup_all",
         "schedule": timedelta(minutes=5),

@@ -6,7 +6,8 @@ from django.db import models
 from django.utils import timezone
 
 from decisions.choices import Outcome, RecordKind, VersionStatus
-from dos.rls import TenantForeignKey, TenantModel
+from dos.citus import TenantForeignKey
+from dos.rls import TenantModel
 
 
 class PolicySet(TenantModel):
@@ -118,6 +119,11 @@ class Simulation(TenantModel):
     report_html = models.TextField(blank=True)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=64, blank=True)
+    # Where a run killed mid-way carries on (decisions.simulation: totals up to a row), how many
+    # times a worker started the job, and the row the latest start resumed from (0: from the top).
+    checkpoint = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    resumed_from = models.IntegerField(default=0)
     created_by = models.CharField(max_length=120)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

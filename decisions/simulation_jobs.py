@@ -1,7 +1,9 @@
 """Simulation jobs: create (API/admin), execute (Celery), with progress visible while running.
 
 The job commits progress in small transactions of its own (each in the org's scope), so the API and
-the admin see rows_done move; the report is stored when the run ends.
+the admin see rows_done move; the report is stored when the run ends. Each progress write carries the
+run's checkpoint (the totals so far), so a job whose worker is killed resumes where it was when the
+task is redelivered (acks_late, docs/runbooks/workers.md) instead of starting over.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from decisions.choices import VersionStatus
@@ -22,6 +26,7 @@ from dos.authz import action, authorize
 from dos.errors import FieldErrors
 
 MAX_UPLOAD_ROWS = 100_000
+MAX_ATTEMPTS = 10
 
 
 class SimulationInputError(FieldErrors):
@@ -94,28 +99,50 @@ def simulation_create(*, project, version: PolicyVersion, dataset: str, input_cs
 
 
 def simulation_execute(*, org_id: str, simulation_id: str) -> str:
+    """Run a simulation job, or carry it on. Safe to call again at any moment (a redelivered task
+    after its worker was killed, or a second delivery while the first still runs): a finished job is
+    left alone, an unfinished one resumes from its last checkpoint, and the report is the one an
+    uninterrupted run gives. A job that has lost its worker MAX_ATTEMPTS times is failed rather than
+    redelivered for ever."""
     with scope.org_scope(org_id):
         sim = Simulation.objects.select_related("policy_version", "champion_version").get(id=simulation_id)
         if sim.status in (Simulation.Status.DONE, Simulation.Status.FAILED):
             return sim.status  # a redelivered task does nothing twice
+        if sim.attempts >= MAX_ATTEMPTS:
+            Simulation.objects.filter(id=sim.id).update(
+                status=Simulation.Status.FAILED, finished_at=timezone.now(),
+                error=f"Stopped after {sim.attempts} attempts: the worker running it was lost each time.")
+            return Simulation.Status.FAILED
         rows = _rows(sim)
-        Simulation.objects.filter(id=sim.id).update(status=Simulation.Status.RUNNING, started_at=timezone.now(),
-                                                    rows_total=len(rows))
+        Simulation.objects.filter(id=sim.id).update(
+            status=Simulation.Status.RUNNING, started_at=Coalesce("started_at", Value(timezone.now())),
+            rows_total=len(rows), attempts=F("attempts") + 1)
 
-    def progress(done: int, total: int) -> None:
+    def started(row: int) -> None:
         with scope.org_scope(org_id):
-            Simulation.objects.filter(id=simulation_id).update(rows_done=done)
+            fresh = {} if row else {"rows_done": 0, "checkpoint": None}
+            Simulation.objects.filter(id=simulation_id).update(resumed_from=row, **fresh)
+
+    def checkpoint(done: int, state: dict) -> None:
+        # Progress and the totals behind it move together, and never backwards (a slower duplicate
+        # delivery of the same job does not rewind a faster one).
+        with scope.org_scope(org_id):
+            Simulation.objects.filter(id=simulation_id, status=Simulation.Status.RUNNING,
+                                      rows_done__lte=done).update(rows_done=done, checkpoint=state)
 
     try:
-        report = simulate(source=sim.policy_version.source, rows=rows, progress=progress,
+        report = simulate(source=sim.policy_version.source, rows=rows, resume=sim.checkpoint, started=started,
+                          checkpoint=checkpoint,
                           champion_source=sim.champion_version.source if sim.champion_version else None)
+    except DatabaseError:
+        raise  # not the job's fault: the task retries, and the retry resumes from the checkpoint
     except Exception as exc:  # noqa: BLE001 - the job records the failure for the person who asked
         with scope.org_scope(org_id):
             Simulation.objects.filter(id=simulation_id).update(status=Simulation.Status.FAILED, error=str(exc)[:2000],
                                                                finished_at=timezone.now())
         return Simulation.Status.FAILED
     with scope.org_scope(org_id):
-        Simulation.objects.filter(id=simulation_id).update(
+        Simulation.objects.filter(id=simulation_id, status=Simulation.Status.RUNNING).update(
             status=Simulation.Status.DONE, rows_done=len(rows), report=report, report_html=render_html(report),
-            finished_at=timezone.now())
+            checkpoint=None, finished_at=timezone.now())
     return Simulation.Status.DONE

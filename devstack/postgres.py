@@ -29,6 +29,23 @@ APP_ROLE = "dos_app"
 SUPERUSER = "postgres"
 
 
+def grant_app_role(conn, db_name: str) -> None:
+    """What the application role may do in ``db_name`` (run by its owner or a superuser): read and
+    write the tables, never the recorded facts' UPDATE/DELETE/TRUNCATE (dos.append_only)."""
+    from dos.append_only import protected_tables_sql
+
+    conn.execute(f'GRANT CONNECT ON DATABASE "{db_name}" TO {APP_ROLE}')
+    conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
+    conn.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public "
+                 f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}")
+    conn.execute(f"ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public "
+                 f"GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}")
+    conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
+    conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
+    # The wholesale grant above must not hand recorded facts back: re-apply their REVOKEs.
+    conn.execute(protected_tables_sql())
+
+
 def _bin(name: str) -> str:
     _quiet_pgserver_import()
     from pgserver._commands import POSTGRES_BIN_PATH  # imported lazily: heavy module
@@ -239,20 +256,5 @@ class EmbeddedPostgres:
                 with self._connect(db=db) as dbconn:
                     dbconn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         with self._connect(db=DB_NAME) as conn:
-            conn.execute(f"GRANT CONNECT ON DATABASE {DB_NAME} TO {APP_ROLE}")
-            conn.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
             conn.execute(f"ALTER SCHEMA public OWNER TO {OWNER_ROLE}")
-            conn.execute(
-                f"ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public "
-                f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}"
-            )
-            conn.execute(
-                f"ALTER DEFAULT PRIVILEGES FOR ROLE {OWNER_ROLE} IN SCHEMA public "
-                f"GRANT USAGE, SELECT ON SEQUENCES TO {APP_ROLE}"
-            )
-            conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
-            conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_ROLE}")
-            # The wholesale grant above must not hand recorded facts back: re-apply their REVOKEs.
-            from dos.append_only import protected_tables_sql
-
-            conn.execute(protected_tables_sql())
+            grant_app_role(conn, DB_NAME)

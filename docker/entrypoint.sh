@@ -10,7 +10,9 @@ case "$role" in
   web)
     exec gunicorn -c dos/gunicorn_conf.py dos.wsgi ;;
   worker)
-    exec celery -A celery_app worker -l "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" ;;
+    # WORKER_QUEUES: the domain queues this worker consumes (celery_app/routing.py); all when unset.
+    exec celery -A celery_app worker -l "${LOG_LEVEL:-INFO}" --concurrency "${WORKER_CONCURRENCY:-2}" \
+      ${WORKER_QUEUES:+-Q "$WORKER_QUEUES"} ;;
   beat)
     exec celery -A celery_app beat -l "${LOG_LEVEL:-INFO}" -S django_celery_beat.schedulers:DatabaseScheduler --pidfile= ;;
   *)

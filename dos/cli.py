@@ -17,6 +17,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "tenant": ("tenant", "create an org (default project + bootstrap API key), list orgs"),
     "apikey": ("apikey", "create, list and revoke API keys of a project"),
     "audit": ("audit", "verify the hash chains (names the first broken entry), list entries"),
+    "backup": ("backup", "back up the database and media, rehearse restores, restore, prune"),
     "usage": ("usage", "show usage, run or backfill rollups, reconcile metered vs observed"),
     "policy": ("policy", "install a pack, lint, eval, simulate; submit, approve, publish, rollback versions"),
     "decision": ("decision", "replay or explain a recorded decision"),

@@ -8,7 +8,7 @@ import uuid
 import structlog
 from django.conf import settings
 
-from dos.api.errors import is_api_path, problem_response
+from dos.api.errors import is_api_path, problem_response, unavailable_response
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +78,8 @@ class BodySizeLimitMiddleware:
 
 
 class ApiExceptionMiddleware:
-    """Last line of defence: an unhandled exception under /api/ becomes problem+json 500.
+    """Last line of defence: an unhandled exception under /api/ becomes problem+json 500 — or 503 with
+    Retry-After when it is an outage of the database or Redis (``unavailable_response``).
 
     DRF handles API exceptions itself; this catches what escapes it (bugs), logs the traceback
     with the correlation id and never leaks internals to the caller.
@@ -93,6 +94,11 @@ class ApiExceptionMiddleware:
     def process_exception(self, request, exception):
         if not is_api_path(request.path):
             return None
+        unavailable = unavailable_response(request, exception)
+        if unavailable is not None:  # an outage, not a bug: 503 with Retry-After
+            log.warning("api.unavailable", path=request.path, method=request.method,
+                        error=f"{type(exception).__name__}: {exception}"[:200])
+            return unavailable
         log.exception("api.unhandled_exception", path=request.path, method=request.method)
         return problem_response(
             request, 500, "server_error",

@@ -115,3 +115,19 @@ class OutboxEvent(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.key}"
+
+
+class OrgCounter(TenantModel):
+    """The last number an org handed out in one series (case numbers, invoice numbers): user-visible
+    numbers count per org, not from a global sequence (see ``dos.counters``). The primary key is
+    ``(org_id, name)``: a row exists only to be locked and advanced."""
+
+    pk = models.CompositePrimaryKey("org_id", "name")
+    name = models.CharField(max_length=40, help_text="The series, e.g. hitl.case.")
+    value = models.BigIntegerField(default=0, help_text="The last number handed out.")
+
+    class Meta:
+        verbose_name = "org counter"
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"

@@ -18,7 +18,7 @@ query also *states* its org (docs/scale.md, "Routing"):
   pinned to the request's org; outside an org scope (platform jobs, pre-scope authentication) it
   renders nothing. Updates, deletes, counts, ``exists()`` and subqueries compile the same WHERE
   clause, so they carry it too.
-* ``TenantForeignKey`` — a foreign key between two tenant tables adds ``a.org_id = b.org_id`` to
+* ``dos.citus.TenantForeignKey`` — a foreign key between two tenant tables adds ``a.org_id = b.org_id`` to
   the ON clause of every join it makes (select_related, filters across relations), so a join never
   leaves the org's shard group.
 """
@@ -29,7 +29,6 @@ from django.core.exceptions import FullResultSet
 from django.db import models
 from django.db.migrations.operations.base import Operation
 from django.db.models.expressions import Col
-from django.db.models.lookups import Exact
 from django.db.models.sql import Query
 from django.db.models.sql.where import AND
 
@@ -218,34 +217,6 @@ class TenantQuerySet(OrgPinnedQuerySet):
 
 class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
     """Default manager of tenant models (fails closed without a scope; see TenantQuerySet)."""
-
-
-class TenantForeignKey(models.ForeignKey):
-    """A foreign key from one tenant table to another: its joins also match ``org_id``.
-
-    Rows only ever point at rows of their own org, so the extra condition changes no result; it
-    tells the planner of a sharded database that the join stays inside one org's shard group.
-    The schema is the one of a plain foreign key, and so is the migration state (``deconstruct``).
-    """
-
-    def get_extra_restriction(self, alias, related_alias):
-        source = self.model._meta.get_field(org_field_name(self.model))
-        if alias is None:
-            # A subquery that dropped the join to this side (exclude() across the relation):
-            # the remaining table is pinned to the scoped org instead.
-            return OrgPin(Col(related_alias, source))
-        target_model = self.remote_field.model
-        target = target_model._meta.get_field(org_field_name(target_model))
-        return Exact(Col(alias, target), Col(related_alias, source))
-
-    def get_extra_descriptor_filter(self, instance):
-        # ``case.queue`` looks the queue up in the case's org, even in platform scope.
-        source = self.model._meta.get_field(org_field_name(self.model))
-        return {org_field_name(self.remote_field.model): getattr(instance, source.attname)}
-
-    def deconstruct(self):
-        name, _path, args, kwargs = super().deconstruct()
-        return name, "django.db.models.ForeignKey", args, kwargs
 
 
 def _pinned_base_manager(sender, **kwargs) -> None:

@@ -22,45 +22,9 @@ from dataclasses import dataclass, field
 from django.apps import apps
 from django.db import models
 
-TENANT_COLUMN = "org_id"
+from dos.citus import LOCAL_TABLES, REFERENCE_TABLES, TENANT_COLUMN  # the schema rules own the declarations
+
 COLOCATION_ANCHOR = "tenancy_project"
-
-try:  # the schema rules own the declarations once they exist (dos.citus)
-    from dos.citus import LOCAL_TABLES, REFERENCE_TABLES
-except ImportError:
-    # Replicated to every node: tables without org_id that tenant tables (or sign-in) read everywhere.
-    REFERENCE_TABLES: dict[str, str] = {
-        "tenancy_org": "the tenants themselves: a globally unique slug (URLs, sign-in) and the parent of every "
-                       "tenant row's org_id",
-        "tenancy_user": "a person may work for several orgs",
-        "tenancy_user_groups": "Django auth: a person's groups",
-        "tenancy_user_user_permissions": "Django auth: a person's permissions",
-        "tenancy_platformrole": "platform staff roles, across every org",
-        "tenancy_usersession": "a person's signed-in browser sessions",
-        "auth_permission": "Django's permission catalogue (object grants reference it)",
-        "auth_group": "Django auth groups",
-        "auth_group_permissions": "Django auth: a group's permissions",
-        "django_content_type": "Django's model catalogue",
-        "otp_totp_totpdevice": "a person's authenticator",
-        "otp_static_staticdevice": "a person's backup-code device",
-        "otp_static_statictoken": "a person's backup codes",
-        "guardian_userobjectpermission": "django-guardian's generic table, unused: object grants live in "
-                                         "tenancy_projectuserobjectpermission",
-        "guardian_groupobjectpermission": "django-guardian's generic table, unused",
-    }
-
-    # Stay on the coordinator: bookkeeping of the frameworks, never joined with tenant data.
-    LOCAL_TABLES: dict[str, str] = {
-        "django_migrations": "the migration history",
-        "django_session": "session store of the admin",
-        "django_admin_log": "the admin's change history (the audit chain is the record)",
-        "django_celery_beat_periodictask": "beat schedule",
-        "django_celery_beat_periodictasks": "beat schedule change marker",
-        "django_celery_beat_crontabschedule": "beat schedule",
-        "django_celery_beat_intervalschedule": "beat schedule",
-        "django_celery_beat_solarschedule": "beat schedule",
-        "django_celery_beat_clockedschedule": "beat schedule",
-    }
 
 
 class PlanError(ValueError):

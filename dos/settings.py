@@ -104,6 +104,8 @@ TEMPLATES = [
 DEV_SERVICES = dev_services(Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var")))) if DJANGO_ENV == "dev" else {}
 DATABASES = {"default": env.db("DATABASE_URL", default=DEV_SERVICES.get(
     "database_url", "postgres://dos_app@127.0.0.1:54329/dos"))}
+# Django's PostgreSQL backend, aware that tenant tables are keyed (org_id, id) (dos/pgbackend/base.py).
+DATABASES["default"]["ENGINE"] = "dos.pgbackend"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Lets two test runs share one server without dropping each other's throwaway database.
@@ -116,9 +118,30 @@ DOS_ALLOW_UNSAFE_DB_ROLE = env.bool("DOS_ALLOW_UNSAFE_DB_ROLE", default=False)
 
 # -- redis, cache, celery --------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default=DEV_SERVICES.get("redis_url", "redis://127.0.0.1:63799/0"))
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+# Redis is a helper on the request path (docs/runbooks/degradation.md): calls that take longer than
+# this fail and fall back, and after a failure Redis is left alone for REDIS_RETRY_SECONDS.
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.2)
+REDIS_RETRY_SECONDS = env.float("REDIS_RETRY_SECONDS", default=2.0)
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                       "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}}}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+# Delivery guarantees (docs/runbooks/workers.md): every task is acks_late with reject_on_worker_lost
+# and a prefetch of one, so a worker killed mid-task leaves its message unacknowledged and it is
+# delivered again — which is why every task must be idempotent. With the Redis broker an
+# unacknowledged message becomes visible again after `visibility_timeout` seconds; it must exceed the
+# longest task run *and* the longest countdown/ETA (attachment scans back off up to 600 s), or a
+# task still running, or still waiting, is delivered a second time. The restore scan runs every
+# `unacked_restore_interval` seconds.
+# Publishing (an outbox kick on commit) must not hang a request while the broker's Redis stalls: the
+# default has no socket timeout at all. A kick that fails is logged; the beat sweep delivers later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_interval": env.float("CELERY_UNACKED_RESTORE_INTERVAL", default=10.0),
+    "unacked_restore_throttle": 1,  # scan on every interval: a killed task waits at most timeout + interval
+    "socket_timeout": 1.0,
+    "socket_connect_timeout": 1.0,
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

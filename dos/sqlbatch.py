@@ -65,7 +65,7 @@ def bound_cursor():
 
 def sequence_values(sequence_sql: str, count: int) -> list[int]:
     """``count`` fresh values of a sequence in one round trip (``sequence_sql`` is a trusted SQL
-    expression naming it, e.g. ``'hitl_case_number_seq'`` quoted, or a pg_get_serial_sequence call)."""
+    expression naming it, e.g. a pg_get_serial_sequence call, or a sequence's name quoted)."""
     with connection.cursor() as cur:
         cur.execute(f"SELECT nextval({sequence_sql}) FROM generate_series(1, %s)", [count])
         return [row[0] for row in cur.fetchall()]

@@ -124,3 +124,13 @@ def outbox_drain_all(*, now=None) -> dict[str, int]:
                                 work=lambda org_id: outbox_drain(org_id=org_id, now=now)):
         total += drained
     return vars(total)
+
+
+@shared_task(name="dos.tasks.backup_nightly", ignore_result=True)
+def backup_nightly(*, now=None) -> dict:
+    """Tonight's backup, its restore rehearsal and the retention prune (dos.backup.backup_nightly).
+    Idempotent per night: a redelivered run (acks_late) reuses the complete backup and finishes
+    whatever step had not run."""
+    from dos.backup import backup_nightly as run
+
+    return run(now=now)

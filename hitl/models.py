@@ -6,7 +6,8 @@ import uuid
 from django.db import models
 from django.utils import timezone
 
-from dos.rls import TenantForeignKey, TenantModel
+from dos.citus import TenantForeignKey
+from dos.rls import TenantModel
 from hitl.choices import (
     AppealResolution,
     AppealStatus,
@@ -22,7 +23,8 @@ from hitl.choices import (
 
 
 class NextVal(models.Func):
-    """nextval() of a named sequence, as a database default (the sequence is created by a migration)."""
+    """nextval() of a named sequence, as a database default. Case numbers came from a global sequence
+    until they became per-org counters; the early migrations still name this class."""
 
     function = "nextval"
     output_field = models.BigIntegerField()
@@ -113,8 +115,7 @@ class ReviewerProfile(TenantModel):
 
 class Case(TenantModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    number = models.BigIntegerField(db_default=NextVal("hitl_case_number_seq"), editable=False,
-                                    help_text="Human-friendly case number.")
+    number = models.BigIntegerField(editable=False, help_text="Human-friendly case number, counted per org.")
     project = TenantForeignKey("tenancy.Project", on_delete=models.PROTECT, related_name="+", db_index=False)
     decision = TenantForeignKey("decisions.DecisionRecord", null=True, blank=True, on_delete=models.PROTECT,
                                 related_name="+", db_index=False)

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from dos.audit import actor_label, audit_record
 from dos.authz import action, authorize
+from dos.counters import org_counter_take
 from dos.pii import mask_text
-from dos.sqlbatch import bulk_insert, sequence_values
+from dos.sqlbatch import bulk_insert
 from hitl.choices import OPEN_APPEAL_STATUSES, AppealStatus, CaseSource, Priority, TaskKind, TaskStatus
 from hitl.models import DEFAULT_SLA_HOURS, Appeal, Case, CaseEvent, Notification, Queue, SLAPolicy, Task
 from hitl.routing import (
@@ -27,6 +28,7 @@ from hitl.routing import (
     waiting_cases,
 )
 
+CASE_NUMBERS = "hitl.case"  # the org counter series of case numbers (dos.counters)
 PRIORITY_ORDER = [Priority.P0, Priority.P1, Priority.P2, Priority.P3]
 DEFAULT_WARN_RATIO = Decimal("0.75")
 
@@ -141,7 +143,8 @@ def cases_open(*, org_id, project, specs: list[CaseSpec], actor=None, now: dt.da
             picks = reviewers_pick_many(group[0].queue, [[c.created_by_id] for c in group])
             for case, profile in zip(group, picks, strict=True):
                 case.owner = profile.user if profile else None
-        for case, number in zip(cases, sequence_values("'hitl_case_number_seq'", len(cases)), strict=True):
+        for case, number in zip(cases, org_counter_take(org_id=org_id, name=CASE_NUMBERS, count=len(cases)),
+                                strict=True):
             case.number = number
         bulk_insert(Case, cases)
         bulk_insert(Task, [Task(org_id=org_id, case=c, kind=TaskKind.REVIEW, queue=c.queue, assignee=c.owner,

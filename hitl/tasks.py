@@ -1,4 +1,10 @@
-"""HITL jobs: the SLA sweep every minute, per org; virus scans of uploaded attachments."""
+"""HITL jobs: the SLA sweep every minute, per org; virus scans of uploaded attachments.
+
+All of them may run again after their worker was killed (acks_late): a sweep records each rung in
+SlaMark before acting, so a rung is warned or breached once however often the sweep runs (its
+e-mails leave after COMMIT, so a kill between COMMIT and sending loses that e-mail rather than
+doubling it); the gauges are overwritten; a scan records its verdict once (under the row lock a
+second delivery finds it recorded)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Health checks behind /healthz, /readyz and /livez. Each returns (ok, detail)."""
+"""Health checks behind /healthz, /readyz and /livez. Each returns (ok, detail).
+
+A probe is ``ok``, ``degraded`` or ``fail``. Only ``fail`` answers 503 (take the instance out of
+rotation). Redis is a helper (docs/runbooks/degradation.md): when it is down every request is still
+served — rate limits from an in-process bucket, quotas from the database, usage counters queued — so
+/readyz stays 200 and says ``degraded`` with the reason. Sending the traffic elsewhere would not help:
+the other instances share the same Redis.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+
+from dos.redis_client import redis_state
 
 Check = Callable[[], tuple[bool, dict]]
 _migrations_ok_until = 0.0
@@ -36,13 +45,22 @@ def check_database() -> tuple[bool, dict]:
 
 def check_redis() -> tuple[bool, dict]:
     def run():
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+        timeout = max(settings.REDIS_SOCKET_TIMEOUT, 0.5)
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout)
         try:
             client.ping()
         finally:
             client.close()
 
-    return _timed(run)
+    ok, detail = _timed(run)
+    state = redis_state()
+    detail["breaker"] = state["breaker"]
+    if not ok:
+        detail["reason"] = ("Redis does not answer: rate limits use the in-process bucket, quotas the database, "
+                            "usage counters are queued for replay")
+    elif state["breaker"] == "open":
+        detail["reason"] = f"Redis answers again; this process retries it in {state['retry_in_s']} s"
+    return ok, detail
 
 
 def pending_migrations() -> list[str]:
@@ -73,8 +91,13 @@ def check_write_path() -> tuple[bool, dict]:
         with connection.cursor() as cur:
             cur.execute("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
             in_recovery, read_only = cur.fetchone()
-        return {"ok": not in_recovery and read_only == "off", "in_recovery": in_recovery,
-                "transaction_read_only": read_only}
+        detail = {"ok": not in_recovery and read_only == "off", "in_recovery": in_recovery,
+                  "transaction_read_only": read_only}
+        if in_recovery:
+            detail["reason"] = "the database is a standby in recovery (failover in progress): writes answer 503 read_only"
+        elif read_only != "off":
+            detail["reason"] = "the database is read-only (default_transaction_read_only): writes answer 503 read_only"
+        return detail
 
     return _timed(run)
 
@@ -84,13 +107,28 @@ PROBES: dict[str, dict[str, Check]] = {
     "readyz": {"database": check_database, "redis": check_redis, "migrations": check_migrations},
     "livez": {"database": check_database, "write_path": check_write_path},
 }
+# Checks whose failure degrades the service rather than stopping it (reported, still 200).
+HELPERS: dict[str, frozenset[str]] = {"readyz": frozenset({"redis"})}
 
 
 def run_probe(name: str) -> tuple[bool, dict]:
-    checks = {}
-    all_ok = True
+    """(serving, body): ``serving`` is False only when a check that the service cannot do without
+    fails; a failed helper makes the body ``degraded`` and names the reasons."""
+    checks, reasons = {}, []
+    serving, degraded = True, False
+    helpers = HELPERS.get(name, frozenset())
     for check_name, check in PROBES[name].items():
         ok, detail = check()
-        all_ok &= ok
-        checks[check_name] = {"status": "ok" if ok else "fail", **detail}
-    return all_ok, {"status": "ok" if all_ok else "fail", "checks": checks}
+        if ok:
+            status = "ok"
+        elif check_name in helpers:
+            status, degraded = "degraded", True
+        else:
+            status, serving = "fail", False
+        checks[check_name] = {"status": status, **detail}
+        if status != "ok":
+            reasons.append(f"{check_name}: {detail.get('reason') or detail.get('error') or 'failed'}")
+    body = {"status": "fail" if not serving else "degraded" if degraded else "ok", "checks": checks}
+    if reasons:
+        body["reasons"] = reasons
+    return serving, body

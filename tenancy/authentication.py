@@ -11,11 +11,12 @@ import hmac
 import re
 from datetime import timedelta
 
+from django.db import InternalError, transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from dos import scope
-from dos.api.errors import Problem
+from dos.api.errors import Problem, is_read_only_error
 from dos.canonical import sha256_hex
 from dos.sqlbatch import hydrate, select_columns
 from tenancy.models import ApiKey, Org, Project
@@ -99,8 +100,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not org.ip_allowed(ip):
             raise Problem(403, "ip_not_allowed", f"Calls from {ip} are outside the organisation's IP allowlist.")
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
-            with scope.org_scope(key.org_id):  # at most once a minute per key; the scope is closed after
-                ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            try:  # a savepoint: on a read-only database the note is skipped and reads go on
+                with scope.org_scope(key.org_id), transaction.atomic():  # at most once a minute per key
+                    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            except InternalError as exc:
+                if not is_read_only_error(exc):
+                    raise
         project = hydrate(Project, project_rows[0]) if project_rows else None
         principal = ApiKeyPrincipal(key=key, org=org, project=project)
         return principal, principal

@@ -17,7 +17,8 @@ from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
 from dos.audit import PLATFORM_ORG_ID
-from dos.rls import TenantForeignKey, TenantManager, TenantModel
+from dos.citus import TenantForeignKey
+from dos.rls import TenantManager, TenantModel
 from tenancy.choices import (
     ApprovalStatus,
     EnvironmentKind,

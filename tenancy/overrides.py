@@ -12,17 +12,19 @@ on commit, so the next request anywhere sees it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import numbers
 
+import redis
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from dos import scope
 from dos.audit import audit_record
-from dos.redis_client import redis_client
+from dos.redis_client import org_key, redis_client
 from tenancy.models import PlanOverride
 from tenancy.plans import load_plans, plan_for, plan_with_overrides
 
@@ -138,7 +140,7 @@ def _chain_value(value):
 
 
 def _cache_key(org_id) -> str:
-    return f"dos:planov:{org_id}"
+    return org_key("planov", org_id)
 
 
 def _cache_drop(org_id) -> None:
@@ -150,14 +152,18 @@ def _cache_drop(org_id) -> None:
 def overrides_in_force(org_id, now: dt.datetime | None = None) -> dict:
     """{key: value} of the org's unexpired overrides (cached in Redis)."""
     now = now or timezone.now()
-    raw = redis_client().get(_cache_key(org_id))
+    try:
+        raw = redis_client().get(_cache_key(org_id))
+    except redis.RedisError:  # the cache is a helper: without it, read the rows (docs/runbooks/degradation.md)
+        raw = None
     if raw is not None:
         cached = json.loads(raw)
         return {k: v for k, (v, until) in cached.items() if until is None or until > now.timestamp()}
     with scope.org_scope(org_id):
         rows = list(PlanOverride.objects.filter(org_id=org_id).values_list("key", "value", "expires_at"))
     cached = {key: (value, expires.timestamp() if expires else None) for key, value, expires in rows}
-    redis_client().set(_cache_key(org_id), json.dumps(cached), ex=CACHE_SECONDS)
+    with contextlib.suppress(redis.RedisError):
+        redis_client().set(_cache_key(org_id), json.dumps(cached), ex=CACHE_SECONDS)
     return {k: v for k, (v, until) in cached.items() if until is None or until > now.timestamp()}
 
 

@@ -87,6 +87,7 @@ class DecideBatchApi(UsageGuardMixin, DosApiView):
 
 class SimulateApi(DosApiView):
     permission_map = {"post": "decisions.run"}
+    writes_in_read_only_mode = True  # a simulation changes no decision; see docs/runbooks/degradation.md
 
     @extend_schema(request=s.SimulateIn, responses={202: s.SimulationOut},
                    summary="Start a simulation job (Celery); poll /simulations/{id} for progress and the report")

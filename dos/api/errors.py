@@ -4,6 +4,10 @@ Body: ``type``, ``title``, ``status``, ``detail``, ``code``, ``corr_id`` and, fo
 ``errors`` (field path → list of messages). DRF exceptions go through
 ``problem_exception_handler``; Django-level errors (404 for unknown paths, 413, 500) through
 ``problem_response``.
+
+An outage is not a bug: a lost or failing database connection, a read-only database and an
+unavailable Redis answer 503 with ``Retry-After`` (``unavailable_problem``), never 500
+(docs/runbooks/degradation.md).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import json
 from http import HTTPStatus
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, InternalError, OperationalError
 from django.http import Http404, HttpResponse
 from django.utils.translation import gettext
 from rest_framework import exceptions, status
@@ -108,6 +114,53 @@ def flatten_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+# Seconds a client should wait before retrying (docs/runbooks/degradation.md): a lost database
+# connection or an unavailable helper is back within a couple of seconds or the instance is taken
+# out of rotation; a read-only database is a failover or maintenance, which takes longer.
+RETRY_AFTER_UNAVAILABLE = 2
+RETRY_AFTER_READ_ONLY = 30
+READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction: default_transaction_read_only, a standby
+
+
+def is_read_only_error(exc: BaseException) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == READ_ONLY_SQLSTATE or \
+        getattr(exc, "sqlstate", None) == READ_ONLY_SQLSTATE
+
+
+def read_only_problem() -> Problem:
+    return Problem(503, "read_only", "The service is read-only for now (maintenance or a database failover); reads "
+                   "work. Retry the write later with the same Idempotency-Key.",
+                   headers={"Retry-After": str(RETRY_AFTER_READ_ONLY)})
+
+
+def unavailable_problem(exc: BaseException) -> Problem | None:
+    """The 503 for an outage of the database or Redis, or None when ``exc`` is not one.
+
+    Nothing the request wrote was committed (its transaction is rolled back, or the connection that
+    held it is gone), so the client can retry; with an Idempotency-Key the retry is safe even when
+    the connection was lost while committing."""
+    if isinstance(exc, InternalError) and is_read_only_error(exc):
+        return read_only_problem()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return Problem(503, "database_unavailable", "The database connection was lost or is overloaded; nothing was "
+                       "committed. Retry with the same Idempotency-Key.",
+                       headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+    if isinstance(exc, redis.RedisError):
+        return Problem(503, "temporarily_unavailable", "A backing service is briefly unavailable; nothing was "
+                       "committed. Retry with the same Idempotency-Key.",
+                       headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)})
+    return None
+
+
+def unavailable_response(request, exc: BaseException) -> HttpResponse | None:
+    """``unavailable_problem`` as a plain Django response, for code outside DRF's handler."""
+    problem = unavailable_problem(exc)
+    if problem is None:
+        return None
+    return problem_response(request, problem.status_code, problem.problem_code, str(problem.detail),
+                            headers=problem.headers)
+
+
 _CODES = {
     exceptions.ParseError: "malformed_request",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
@@ -141,6 +194,8 @@ def problem_exception_handler(exc, context):
         exc = Problem(exc.status, exc.code, exc.detail, errors=exc.errors or None, headers=headers, **exc.extra)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif (unavailable := unavailable_problem(exc)) is not None:
+        exc = unavailable
 
     if isinstance(exc, Problem):
         body = problem_body(status_code=exc.status_code, code=exc.problem_code, detail=str(exc.detail),

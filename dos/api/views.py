@@ -7,20 +7,32 @@ scope for the transaction is set; (4) run the registered request checks (the org
 tenancy registers: the kernel does not import tenancy); (5) honour ``Idempotency-Key`` on writes.
 Resource viewsets provide ``queryset`` (and ``parent_filters`` for nested routes) and never override
 ``get_queryset``; a credential bound to one project sees only that project's rows (404 otherwise).
+
+Outages (docs/runbooks/degradation.md): a database connection lost before the request sent any
+write is re-run once, on a fresh connection, without the client noticing; lost after a write (or
+while committing) the request answers 503 with ``Retry-After`` — its transaction died with the
+connection, so nothing was committed, and an Idempotency-Key makes the client's retry safe either
+way. Under ``DOS_READ_ONLY`` writes run in a read-only transaction, so a view that would write
+answers 503 ``read_only`` exactly as it does when the database itself is read-only; reads go on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import transaction
+import structlog
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
 from rest_framework import exceptions, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dos import scope
+from dos.api.errors import unavailable_response
 from dos.api.permissions import PUBLIC, ActionPermission, action_name, required_permission
 from dos.idempotency import HEADER, WRITE_METHODS, Pending, Replay, idempotency_begin, idempotency_complete
+
+log = structlog.get_logger(__name__)
 
 PROJECT_MODEL = "tenancy.project"
 
@@ -65,22 +77,89 @@ class _Replayed(Exception):
         self.replay = replay
 
 
+_READ_STATEMENTS = frozenset({"SELECT", "SHOW", "SET", "SAVEPOINT", "RELEASE", "ROLLBACK"})
+
+
+class WriteWatch:
+    """A connection execute_wrapper that notes whether a statement that may write was sent.
+
+    Anything not plainly a read counts as a write (``WITH`` too, since it can carry an INSERT):
+    erring that way only costs a transparent retry, never a second effect."""
+
+    def __init__(self) -> None:
+        self.wrote = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.wrote:
+            head = sql.lstrip()[:12].split(None, 1)[0].upper() if isinstance(sql, str) and sql.strip() else ""
+            self.wrote = head not in _READ_STATEMENTS
+        return execute(sql, params, many, context)
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The connection itself is gone (terminated backend, restart, network), as opposed to a
+    statement that failed on a healthy one (a deadlock, a statement timeout)."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
+
+
 class ScopedViewMixin:
     permission_classes = [ActionPermission]
     permission_map: dict[str, str] = {}
+    # Views whose writes are allowed under DOS_READ_ONLY maintenance (the database itself still
+    # takes writes then; when it does not, they answer 503 read_only like every other write).
+    writes_in_read_only_mode = False
     _idempotency: Pending | None = None
+    _db_error: BaseException | None = None
 
     def dispatch(self, request, *args, **kwargs):
+        retryable = self._body_replayable(request)
+        response, watch = self._dispatch_once(request, *args, **kwargs)
+        error = self._db_error
+        if retryable and error is not None and not watch.wrote and connection_lost(error) \
+                and not connection.in_atomic_block:
+            log.warning("api.db_connection_lost_retried", path=request.path, error=f"{type(error).__name__}: {error}"[:200])
+            connection.close()
+            self._idempotency = None
+            response, _watch = self._dispatch_once(request, *args, **kwargs)
+        return response
+
+    def _dispatch_once(self, request, *args, **kwargs):
+        self._db_error = None
+        watch = WriteWatch()
         try:
-            with transaction.atomic():
+            with connection.execute_wrapper(watch), transaction.atomic():
                 response = super().dispatch(request, *args, **kwargs)
                 if response.status_code >= 400:
                     transaction.set_rollback(True)
+        except (OperationalError, InterfaceError) as exc:
+            # Raised outside DRF's handler: by COMMIT, or by finalize_response (storing the
+            # Idempotency-Key's response). If the request wrote, whether its transaction landed is
+            # unknown, so it is not re-run (``watch.wrote``); the 503 asks the client to retry with its key.
+            self._db_error = exc
+            log.warning("api.db_lost_at_commit", path=request.path, wrote=watch.wrote,
+                        error=f"{type(exc).__name__}: {exc}"[:200])
+            response = unavailable_response(request, exc)
         finally:
             # Normally the commit above ended the transaction and its settings; when the request
             # ran inside an outer transaction, close the scope explicitly.
             scope.reset()
-        return response
+        return response, watch
+
+    @staticmethod
+    def _body_replayable(request) -> bool:
+        """Keep the body so a re-run can parse it again (not for multipart: uploads stream)."""
+        if request.content_type.startswith("multipart/"):
+            return False
+        try:
+            request.body  # noqa: B018 - reading it caches it on the request
+        except Exception:  # noqa: BLE001 - an unreadable body is the first attempt's to report
+            return False
+        return True
 
     def get_authenticate_header(self, request):
         # Always challenge with Bearer so a missing credential is a 401, distinct from a 403.
@@ -90,6 +169,9 @@ class ScopedViewMixin:
         # DRF authenticates lazily inside initial(); the tenant scope can only be known after it.
         super().initial(request, *args, **kwargs)
         self.enter_scope(request)
+        if settings.DOS_READ_ONLY and request.method in WRITE_METHODS and not self.writes_in_read_only_mode:
+            with connection.cursor() as cur:  # a write now fails as on a read-only database: 503 read_only
+                cur.execute("SET TRANSACTION READ ONLY")
         self._run_request_checks(request)
         self._begin_idempotency(request)
 
@@ -130,6 +212,8 @@ class ScopedViewMixin:
         self._idempotency = outcome
 
     def handle_exception(self, exc):
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            self._db_error = exc  # answered 503 by the handler; dispatch decides whether to re-run
         if isinstance(exc, _Replayed):
             return Response(exc.replay.body, status=exc.replay.status_code, headers={"Idempotent-Replayed": "true"})
         return super().handle_exception(exc)

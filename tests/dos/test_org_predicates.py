@@ -17,7 +17,8 @@ from django.db import connection
 
 from decisions.models import DecisionRecord
 from dos import scope
-from dos.rls import TenantForeignKey, TenantModel, org_field_name
+from dos.citus import TenantForeignKey
+from dos.rls import TenantModel, org_field_name
 from hitl.models import Case, Task
 from tenancy.models import Org
 from tests.conftest import api_client
@@ -123,7 +124,7 @@ def test_every_foreign_key_between_tenant_tables_joins_on_org_id():
              for f in m._meta.concrete_fields
              if f.is_relation and f.name != "org" and issubclass(f.remote_field.model, TenantModel)
              and not isinstance(f, TenantForeignKey)]
-    assert not plain, f"Declare these as dos.rls.TenantForeignKey: {plain}"
+    assert not plain, f"Declare these as dos.citus.TenantForeignKey: {plain}"
 
 
 # The hot paths

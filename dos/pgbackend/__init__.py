@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, told about tenant tables' database keys (see base.py)."""
