@@ -20,6 +20,7 @@ import redis
 from rest_framework.throttling import BaseThrottle
 
 from billing.metrics import THROTTLED
+from billing.quotas import replay_queue, usage_replay
 from dos.redis_client import org_key, redis_client
 
 _LUA = """
@@ -51,6 +52,7 @@ clock = time.time  # replaced in tests
 class Take:
     allowed: bool
     wait: float
+    local: bool = True  # decided by this process's fallback bucket (Redis did not answer)
 
 
 @lru_cache(maxsize=4)
@@ -96,7 +98,7 @@ def bucket_take(*, org_id, rate: float, burst: float, cost: float = 1.0, now: fl
         allowed, wait = script(keys=[org_key("tb", org_id)], args=[rate, burst, now, cost])
     except redis.RedisError:  # the breaker logs the outage once; see dos.redis_client
         return local_buckets.take(org_id=org_id, rate=rate, burst=burst, cost=cost, now=now)
-    return Take(allowed=bool(int(allowed)), wait=float(wait))
+    return Take(allowed=bool(int(allowed)), wait=float(wait), local=False)
 
 
 def rate_limit_for(org) -> tuple[float, float]:
@@ -115,6 +117,10 @@ class OrgTokenBucketThrottle(BaseThrottle):
             return True
         rate, burst = rate_limit_for(org)
         take = bucket_take(org_id=org.id, rate=rate, burst=burst)
+        if replay_queue and not take.local:
+            # Redis answers again: the usage counters this process queued during the outage go
+            # now, on whatever request comes first, not only on the next counter write.
+            usage_replay()
         self._wait = take.wait
         if not take.allowed:
             THROTTLED.inc()

@@ -1,5 +1,5 @@
 """Foreign keys between tenant tables become TenantForeignKey (single-column constraints dropped; the
-composite ones come in 0007_tenant_primary_keys)."""
+composite ones come in 0008_tenant_primary_keys)."""
 
 import django.db.models.deletion
 from django.db import migrations
@@ -10,7 +10,7 @@ import dos.citus
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0005_append_only'),
+        ('decisions', '0006_simulation_checkpoint'),
         ('tenancy', '0007_tenant_foreign_keys'),
     ]
 

@@ -7,7 +7,7 @@ from dos.citus import tenant_keys
 
 
 class Migration(migrations.Migration):
-    dependencies = [("decisions", "0006_tenant_foreign_keys"), ("tenancy", "0008_tenant_primary_keys")]
+    dependencies = [("decisions", "0007_tenant_foreign_keys"), ("tenancy", "0008_tenant_primary_keys")]
 
     operations = tenant_keys(
         "PolicySet", "PolicyVersion", "DecisionRecord", "Simulation", "ReasonCode",

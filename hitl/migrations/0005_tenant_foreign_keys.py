@@ -10,14 +10,14 @@ import dos.citus
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('decisions', '0006_tenant_foreign_keys'),
+        ('decisions', '0007_tenant_foreign_keys'),
         ('hitl', '0004_caseevent_append_only'),
         ('tenancy', '0007_tenant_foreign_keys'),
     ]
 
     # The tables these fields point at get their (org_id, id) key next; it needs these
     # single-column constraints gone first.
-    run_before = [('tenancy', '0008_tenant_primary_keys'), ('decisions', '0007_tenant_primary_keys')]
+    run_before = [('tenancy', '0008_tenant_primary_keys'), ('decisions', '0008_tenant_primary_keys')]
 
     operations = [
         migrations.AlterField(

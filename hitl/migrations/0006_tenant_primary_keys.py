@@ -9,7 +9,7 @@ from dos.citus import tenant_keys
 class Migration(migrations.Migration):
     dependencies = [
         ("hitl", "0005_tenant_foreign_keys"),
-        ("decisions", "0007_tenant_primary_keys"),
+        ("decisions", "0008_tenant_primary_keys"),
         ("tenancy", "0008_tenant_primary_keys"),
     ]
 

@@ -105,3 +105,20 @@ def test_usage_counters_are_queued_while_redis_is_gone_and_replayed_when_it_answ
     day = now.astimezone(quotas.SEOUL).date()
     assert observed_total(org_id, "decision_calls", day) == before + 6
     assert quotas.window_usage(org_id, "decision_calls", "minute", now) >= 5
+
+
+@pytest.mark.django_db
+def test_any_api_request_replays_the_queue_once_redis_answers(monkeypatch):
+    """A read (no counter write of its own) is enough: the throttle's Redis call replays the queue."""
+    org = make_org("Replay Broker", plan="pro")
+    client = api_client(make_key(org, scopes=["decisions.read"]))
+    now = timezone.now()
+    before = observed_total(org.id, "decision_calls", now.astimezone(quotas.SEOUL).date())
+    with override_settings(REDIS_URL=REDIS_GONE):
+        usage_observe(org_id=org.id, metric="decision_calls", amount=4, now=now)
+        assert client.get("/api/v1/me").status_code == 200  # served by the local bucket; queue kept
+    assert len(quotas.replay_queue) == 1
+    redis_back_after_the_breaker(monkeypatch)
+    assert client.get("/api/v1/me").status_code == 200
+    assert len(quotas.replay_queue) == 0
+    assert observed_total(org.id, "decision_calls", now.astimezone(quotas.SEOUL).date()) == before + 4

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing.models import MeterEvent
 from billing.periods import seoul_day
+from billing.quotas import _key as quota_key_of
 from decisions.models import DecisionRecord
 from dos import scope
 from dos.ledger import chain_verify
@@ -99,17 +100,18 @@ def test_it_serves_decide_through_a_redis_stall_and_keeps_the_data_clean(web, pr
     # the number of decisions; without the replay it would be short by the calls of the stall.)
     counters = redis.Redis.from_url(private_redis.url())
     day = seoul_day(timezone.now()).isoformat()
-    observed_key, quota_key = (f"dos:obs:{acme.id}:decision_calls:day:{day}",
-                               f"dos:q:{acme.id}:decision_calls:day:{day}")
+    observed_key, quota_key = (quota_key_of(acme.id, "decision_calls", "day", day, kind="obs"),
+                               quota_key_of(acme.id, "decision_calls", "day", day))
 
     def decisions() -> int:
         with scope.org_scope(acme.id):
             return DecisionRecord.objects.count()
 
-    session, extra = requests.Session(), []
+    extra = []
     deadline = time.monotonic() + 20
     while True:
-        extra.append(decide_call(session, web.url, secret, f"after-{len(extra):04d}", "after", 0))
+        # A new connection per call, so the calls reach every web worker (each replays its own queue).
+        extra.append(decide_call(requests.Session(), web.url, secret, f"after-{len(extra):04d}", "after", 0))
         replayed = float(counters.get(observed_key) or 0) >= decisions() \
             and float(counters.get(quota_key) or 0) >= decisions()
         if replayed and requests.get(f"{web.url}/readyz", timeout=10).json()["status"] == "ok":

@@ -17,7 +17,7 @@ import django
 BEFORE_TENANT_KEYS = {
     "tenancy": "0006_apikey_minted_by",
     "billing": "0003_meterevent_append_only",
-    "decisions": "0005_append_only",
+    "decisions": "0006_simulation_checkpoint",
     "hitl": "0004_caseevent_append_only",
     "dos": "0006_outbox_delivery",
 }

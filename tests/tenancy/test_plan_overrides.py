@@ -108,9 +108,9 @@ def test_a_rate_limit_override_governs_the_api_at_once(acme, ops):
     assert api.get("/api/v1/me").status_code == 200
     plan_override_set(org=acme, key="rate_limit.burst", value=1, reason="Abuse under investigation", actor=ops)
     plan_override_set(org=acme, key="rate_limit.rps", value=0.001, reason="Abuse under investigation", actor=ops)
-    from dos.redis_client import redis_client
+    from dos.redis_client import org_key, redis_client
 
-    redis_client().delete(f"dos:tb:{acme.id}")  # start from a full (one-token) bucket
+    redis_client().delete(org_key("tb", acme.id))  # start from a full (one-token) bucket
     assert api.get("/api/v1/me").status_code == 200
     throttled = api.get("/api/v1/me")
     assert throttled.status_code == 429
