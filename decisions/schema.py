@@ -5,9 +5,12 @@ dialect OpenAPI 3.1 speaks). The public document can only say "an object"; a cli
 it would send objects the server refuses. So when ``/api/schema/`` is fetched with an API key, the
 ``DecideInRequest`` component becomes one variant per policy published in the key's project:
 ``{"policy": "<name>", "input": <that policy's contract>}`` — ``policy`` optional when the project
-publishes exactly one, as /decide itself allows. A missing, malformed or unknown key leaves the
-public document unchanged (the document never answers 401), and nothing is read outside the key's
-org: the policies are read in the key's org scope.
+publishes exactly one, as /decide itself allows. Only a key that may run decisions or read policies
+(``decisions.run`` / ``policy.read``) of an org whose status lets it read gets its contracts; a
+missing, malformed, unknown, revoked or expired key, an archived project or a database error leaves
+the public document unchanged (the document never answers 401), and nothing is read outside the
+key's org: the policies are read in the key's org scope. A tailored document is private to the
+caller (``Vary: Authorization``, ``Cache-Control: private, no-store`` — dos.urls).
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ from __future__ import annotations
 import copy
 import logging
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from rest_framework.exceptions import APIException
 
 from decisions.models import PolicyVersion
 from decisions.policy.language import parse_policy
 from dos import scope
+from dos.errors import DomainError
 from tenancy.authentication import ApiKeyAuthentication
 from tenancy.principals import active_project
+from tenancy.status import org_allows
+
+# A key that may run decisions or read policies may learn their contracts; the API asks the same.
+READS_CONTRACTS = ("decisions.run", "policy.read")
 
 log = logging.getLogger(__name__)
 
@@ -36,17 +44,22 @@ def caller_key(request):
     try:
         with transaction.atomic():  # the key lookup is scoped per transaction, like the API's
             authenticated = ApiKeyAuthentication().authenticate(request)
-    except (APIException, ValueError):
+    except (APIException, ValueError, DatabaseError):
         return None
     return authenticated[0] if authenticated else None
 
 
+def may_read_contracts(principal) -> bool:
+    """The key holds a permission that reads contracts, and its org may read through the API."""
+    if not any(principal.has_perm(p) for p in READS_CONTRACTS):
+        return False
+    return org_allows(principal.org.status, write=False, surface="api", permission="policy.read") is None
+
+
 def published_contracts(principal) -> list[tuple[str, dict]]:
     """(policy name, input contract) of every policy published in the principal's project."""
-    project = active_project(principal)
-    if project is None:
-        return []
     with transaction.atomic(), scope.org_scope(principal.org.id):
+        project = active_project(principal)
         versions = (PolicyVersion.objects.filter(org_id=principal.org.id, policy_set__project_id=project.pk,
                                                  status="published")
                     .select_related("policy_set").order_by("policy_set__name"))
@@ -79,9 +92,13 @@ def tailor_decide_request(result: dict, request) -> None:
     schemas = result.get("components", {}).get("schemas", {})
     generic = schemas.get(COMPONENT)
     principal = caller_key(request)
-    if generic is None or principal is None:
+    if generic is None or principal is None or not may_read_contracts(principal):
         return
-    contracts = published_contracts(principal)
+    try:
+        contracts = published_contracts(principal)
+    except (DomainError, DatabaseError):  # an archived project, a database hiccup: the public document
+        log.info("schema not tailored", exc_info=True)
+        return
     if not contracts:
         return
     variants = []

@@ -21,11 +21,23 @@ class SchemaFormatNegotiation(DefaultContentNegotiation):
 
 SCHEMA = {**PUBLIC, "content_negotiation_class": SchemaFormatNegotiation}
 
+
+class SchemaView(SpectacularAPIView):
+    """The document may be tailored to the API key presented (dos.api.schema.caller_tailors): it
+    varies by Authorization, and a tailored one is never stored by a shared cache."""
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        response["Vary"] = ", ".join(filter(None, [response.get("Vary"), "Authorization"]))
+        if request.META.get("HTTP_AUTHORIZATION"):
+            response["Cache-Control"] = "private, no-store"
+        return response
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("account/", include("tenancy.urls")),
     path("oidc/", include("mozilla_django_oidc.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(**SCHEMA), name="api-schema"),
+    path("api/schema/", SchemaView.as_view(**SCHEMA), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **PUBLIC), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema", **PUBLIC), name="api-redoc"),
     path("api/v1/", include("dos.api.urls")),

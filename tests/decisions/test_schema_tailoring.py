@@ -118,3 +118,39 @@ def test_the_tailored_document_is_served_outside_a_test_transaction(lending, acm
     """Autocommit, as in production: the key lookup and the contract read open their own transactions."""
     doc = document(api_client(make_key(acme, scopes=["decisions.run"])))
     assert decide_request(doc)["properties"]["policy"]["const"] == lending.policy_set.name
+
+
+def test_a_key_that_may_not_read_policies_gets_the_public_document(lending, acme):
+    doc = document(api_client(make_key(acme, scopes=["meter.write"])))
+    assert "const" not in decide_request(doc)["properties"]["policy"]
+
+
+def test_a_suspended_orgs_key_gets_the_public_document(lending, acme):
+    from tenancy.choices import OrgStatus
+    from tests.tenancy.test_org_status import set_status
+
+    client = api_client(make_key(acme, scopes=["decisions.run"]))
+    set_status(acme, OrgStatus.SUSPENDED)
+    assert "const" not in decide_request(document(client))["properties"]["policy"]
+
+
+def test_a_key_of_an_archived_project_gets_the_public_document(lending, acme):
+    from django.utils import timezone
+
+    from tenancy.models import Project
+
+    with scope.org_scope(acme.id):
+        project = Project.objects.create(org=acme, name="Old", slug="old")
+    client = api_client(make_key(acme, scopes=["decisions.run"], project=project))
+    with scope.org_scope(acme.id):
+        Project.objects.filter(pk=project.pk).update(archived_at=timezone.now())
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    assert "const" not in decide_request(json.loads(response.content))["properties"]["policy"]
+
+
+def test_a_tailored_document_is_private_to_its_caller(lending, acme, client):
+    tailored = api_client(make_key(acme, scopes=["decisions.run"])).get("/api/schema/?format=json")
+    assert "Authorization" in tailored["Vary"]
+    assert tailored["Cache-Control"] == "private, no-store"
+    assert "Authorization" in client.get("/api/schema/?format=json")["Vary"]
