@@ -42,6 +42,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -57,6 +58,7 @@ import structlog
 from django.conf import settings
 from django.utils import timezone
 from prometheus_client import Counter, Gauge
+from psycopg import sql
 
 from dos.errors import DomainError
 
@@ -255,10 +257,19 @@ def _write_manifest(folder: Path, manifest: dict) -> None:
     os.replace(tmp, folder / MANIFEST)
 
 
+# A backup's name is a folder name inside DOS_BACKUP_DIR and nothing else (no separators, no dots first).
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def valid_name(name: str) -> str:
+    if not name or not NAME_RE.fullmatch(name) or name.endswith(".partial"):
+        raise BackupError(f"'{name}' is not a backup name (letters, digits, '.', '_', '-').",
+                          code="backup_not_found", status=404)
+    return name
+
+
 def backup_path(name: str) -> Path:
-    if not name or "/" in name or name.startswith(".") or name.endswith(".partial"):
-        raise BackupError(f"'{name}' is not a backup name.", code="backup_not_found", status=404)
-    folder = backup_dir() / name
+    folder = backup_dir() / valid_name(name)
     if not (folder / MANIFEST).exists():
         raise BackupError(f"No backup '{name}' in {backup_dir()} (see 'dosctl backup list').",
                           code="backup_not_found", status=404)
@@ -274,7 +285,8 @@ def backup_list() -> list[dict]:
     for folder in root.iterdir():
         if folder.is_dir() and not folder.name.endswith(".partial") and (folder / MANIFEST).exists():
             with contextlib.suppress(BackupError):
-                found.append(_read_manifest(folder))
+                # The folder is the backup: a copied or edited manifest never names another one.
+                found.append({**_read_manifest(folder), "name": folder.name})
     return sorted(found, key=lambda m: (m.get("created_at", ""), m.get("name", "")), reverse=True)
 
 
@@ -291,7 +303,7 @@ def backup_create(*, name: str | None = None, kind: str = "manual", now: dt.date
     they describe exactly the dumped data. An existing complete backup of that name is returned
     unchanged (a re-run reuses it); a half-written one is discarded and written again."""
     now = now or timezone.now()
-    name = name or _new_name(now)
+    name = valid_name(name or _new_name(now))
     root = backup_dir()
     final, partial = root / name, root / f"{name}.partial"
     if (final / MANIFEST).exists():
@@ -543,7 +555,7 @@ def _drop_database(server: Pg, name: str, deadline_seconds: float = 30.0) -> Non
     while True:
         try:
             with server.db("postgres").connect() as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
             return
         except (psycopg.errors.ObjectInUse, psycopg.errors.InsufficientPrivilege):
             # An autovacuum worker only a superuser may end: it leaves by itself within moments.
@@ -566,9 +578,10 @@ def backup_verify(name: str) -> dict:
     if report.ok:
         server = Pg.scratch_server()
         stamp = timezone.now().strftime("%Y%m%d%H%M%S")
-        scratch = f"{manifest['database'][:30]}_verify_{stamp}_{uuid.uuid4().hex[:4]}"
+        source = re.sub(r"[^a-z0-9_]", "_", str(manifest.get("database", "dos")).lower())[:30]
+        scratch = f"{source}_verify_{stamp}_{uuid.uuid4().hex[:4]}"
         with server.db("postgres").connect() as conn:
-            conn.execute(f'CREATE DATABASE "{scratch}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
         try:
             report.seconds["restore"] = _pg_restore(folder, manifest, server.db(scratch), clean=False)
             _check_database(server.db(scratch), manifest, report)

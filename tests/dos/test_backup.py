@@ -293,3 +293,25 @@ def test_backup_help_reads_well():
     assert proc.returncode == 0 and "{create,verify,restore,list,prune}" in proc.stdout
     assert "backup" in subprocess.run([sys.executable, "-m", "dos.cli", "--help"], cwd=ROOT, capture_output=True,
                                       text=True).stdout
+
+
+def test_prune_deletes_the_folder_it_found_whatever_its_manifest_says(store, tmp_path):
+    """A manifest copied into another folder, or edited to name a path, never makes prune delete
+    anything but the folder it was found in."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    start = dt.datetime(2025, 3, 1, 17, 30, tzinfo=dt.UTC)
+    _fake("nightly-a", kind="nightly", created=start)
+    _fake("nightly-b", kind="nightly", created=start + dt.timedelta(days=1))
+    manifest = backups.backup_dir() / "nightly-a" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"nightly-a"', json.dumps(str(outside))))
+    assert backups.backup_prune(keep=1, now=start + dt.timedelta(days=2)) == ["nightly-a"]
+    assert outside.is_dir() and not (backups.backup_dir() / "nightly-a").exists()
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc", ".hidden", "a/b", "x.partial", "a b"])
+def test_a_backup_name_is_a_plain_folder_name(store, name):
+    with pytest.raises(backups.BackupError):
+        backups.backup_create(name=name)
+    with pytest.raises(backups.BackupError):
+        backups.backup_path(name)
