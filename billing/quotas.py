@@ -9,13 +9,21 @@ Asia/Seoul. Current usage lives in Redis window counters, incremented when a met
 * over the hard limit → 429 ``usage_exceeded`` with ``Retry-After`` (seconds to the window's end);
 * over the soft limit (plan ``soft_ratio`` of the hard limit) → a warning for ``X-Usage-Warning``.
 
-The Redis counters are a fast copy; the meter events in the database are the authority. When Redis
-is slow or gone (docs/runbooks/degradation.md) ``quota_check`` sums the window's meter events
-instead, and counter increments that cannot be written (the window counters, observed usage) wait in
-an in-process replay queue, merged per key, until Redis answers again. The queue lives and dies with
-the process; a counter increment whose reply timed out may have been applied and is replayed as
-well, so the helper counters can run a little high after a stall, never the invoices (which read
-the meter events).
+The meter events in the database are the authority; a window counter in Redis is a cache of
+their sum, never a tally of its own:
+
+* a missing counter is seeded from the meter events (``SET NX``) the first time it is read, and it
+  lives at most ``WINDOW_REFRESH_SECONDS`` before it is summed again, so any drift is bounded;
+* a committed meter event increments the counter only if it exists (a counter that is not there
+  will be summed from the database, which already holds the event);
+* when Redis is slow or gone (docs/runbooks/degradation.md) ``quota_check`` sums the window's meter
+  events itself, and the counters this process could not increment are remembered and *deleted*
+  when Redis answers again — deleting is idempotent, so a flapping Redis can neither lose nor
+  double-count usage; the next read re-sums them from the database. A process that dies holding
+  that list leaves a counter low for at most ``WINDOW_REFRESH_SECONDS``.
+
+Observed usage (``usage_observe``, for reconciliation only) is a tally: its increments that cannot
+be written wait in an in-process replay queue, merged per key, until Redis answers again.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 import redis
 from django.db.models import Sum
@@ -36,6 +45,15 @@ from dos.errors import DomainError
 from dos.redis_client import org_key, redis_client
 
 WINDOWS = ("minute", "day", "month")
+WINDOW_REFRESH_SECONDS = 600  # the longest a window counter is trusted before it is summed again
+
+# Increment the counters that exist; leave absent ones to be seeded from the meter events.
+_INCR_IF_PRESENT = """
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('INCRBYFLOAT', key, ARGV[i]) end
+end
+return 0
+"""
 
 
 def quota_bucket(window: str, ts: dt.datetime) -> tuple[str, dt.datetime]:
@@ -74,14 +92,49 @@ def window_counters_add(org_id, events: list[tuple[str, dt.datetime, Decimal]]) 
         slot = (metric, ts.replace(second=0, microsecond=0))
         per_minute[slot] = per_minute.get(slot, Decimal(0)) + value
     sums: dict[str, Decimal] = {}
-    expiry: dict[str, dt.datetime] = {}
     for (metric, minute), value in per_minute.items():
         for window in WINDOWS:
-            label, ends = quota_bucket(window, minute)
+            label, _ends = quota_bucket(window, minute)
             key = _key(org_id, metric, window, label)
             sums[key] = sums.get(key, Decimal(0)) + value
-            expiry[key] = ends
-    counters_incr({key: (total, int((expiry[key] + dt.timedelta(days=2)).timestamp())) for key, total in sums.items()})
+    if stale_counters:
+        usage_replay()
+    try:
+        _script(redis_client())(keys=list(sums), args=[str(v) for v in sums.values()])
+    except redis.RedisError:  # the breaker logs the outage once; see dos.redis_client
+        stale_counters.add(sums)
+
+
+class StaleCounters:
+    """Window counters this process could not increment: deleted when Redis answers again, so the
+    next read sums them from the meter events (idempotent, unlike replaying the increments)."""
+
+    MAX_KEYS = 100_000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, keys) -> None:
+        with self._lock:
+            if len(self._keys) < self.MAX_KEYS:
+                self._keys.update(keys)
+
+    def take(self) -> set[str]:
+        with self._lock:
+            keys, self._keys = self._keys, set()
+        return keys
+
+
+stale_counters = StaleCounters()
+
+
+@lru_cache(maxsize=4)
+def _script(client):
+    return client.register_script(_INCR_IF_PRESENT)
 
 
 class ReplayQueue:
@@ -126,7 +179,7 @@ def _incr(increments: dict[str, tuple[Decimal, int]]) -> None:
 def counters_incr(increments: dict[str, tuple[Decimal, int]]) -> None:
     """Add to Redis counters ({key: (amount, expire-at unix time)}); never raises. What Redis cannot
     take now is queued, and the queue goes first the next time it answers."""
-    if replay_queue:
+    if replay_queue or stale_counters:
         usage_replay()
     try:
         _incr(increments)
@@ -135,23 +188,62 @@ def counters_incr(increments: dict[str, tuple[Decimal, int]]) -> None:
 
 
 def usage_replay() -> int:
-    """Write the queued increments to Redis; those it still cannot take go back. Returns the number
-    of counters written."""
+    """Redis answers again: delete the window counters this process could not increment (they are
+    summed afresh on their next read) and write the queued observed-usage increments. What Redis
+    still cannot take is kept. Returns the number of counters written or dropped."""
+    done = 0
+    stale = stale_counters.take()
+    if stale:
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for key in stale:
+                pipe.delete(key)  # one key per command: an org's keys share a slot, different orgs' do not
+            pipe.execute()
+            done += len(stale)
+        except redis.RedisError:
+            stale_counters.add(stale)
     pending = replay_queue.take()
-    if not pending:
-        return 0
-    try:
-        _incr(pending)
-    except redis.RedisError:
-        replay_queue.put(pending)
-        return 0
-    return len(pending)
+    if pending:
+        try:
+            _incr(pending)
+            done += len(pending)
+        except redis.RedisError:
+            replay_queue.put(pending)
+    return done
 
 
 def window_usage(org_id, metric: str, window: str, now: dt.datetime) -> Decimal:
-    label, _ends = quota_bucket(window, now)
-    raw = redis_client().get(_key(org_id, metric, window, label))
-    return _amount(raw)
+    return windows_used(org_id, metric, [window], now)[0]
+
+
+def windows_used(org_id, metric: str, windows: list[str], now: dt.datetime) -> list[Decimal]:
+    """Usage of each window: the Redis counter, seeded from the meter events when it is missing;
+    the meter events alone when Redis does not answer."""
+    buckets = [quota_bucket(window, now) for window in windows]
+    keys = [_key(org_id, metric, window, label) for window, (label, _ends) in zip(windows, buckets, strict=True)]
+    try:
+        cached = redis_client().mget(keys)
+    except redis.RedisError:  # the breaker logs the outage once; see dos.redis_client
+        return [metered_usage(org_id, metric, window, now) for window in windows]
+    used = []
+    seeds = {}
+    for window, (_label, ends), key, raw in zip(windows, buckets, keys, cached, strict=True):
+        if raw is None:
+            total = metered_usage(org_id, metric, window, now)
+            expires = min(ends, now + dt.timedelta(seconds=WINDOW_REFRESH_SECONDS))
+            seeds[key] = (total, max(int(expires.timestamp()), int(time.time()) + 1))
+            used.append(total)
+        else:
+            used.append(_amount(raw))
+    if seeds:
+        try:
+            pipe = redis_client().pipeline(transaction=False)
+            for key, (total, expire_at) in seeds.items():
+                pipe.set(key, str(total), nx=True, exat=expire_at)
+            pipe.execute()
+        except redis.RedisError:
+            pass  # summed from the database this time; the next read tries to seed again
+    return used
 
 
 def metered_usage(org_id, metric: str, window: str, now: dt.datetime) -> Decimal:
@@ -205,11 +297,7 @@ def quota_check(*, org, metric: str, amount: Decimal | int = 1, now: dt.datetime
     if not limits:
         return QuotaStatus()
     buckets = [quota_bucket(window, now) for window, _limit in limits]
-    keys = [_key(org.id, metric, window, label) for (window, _), (label, _e) in zip(limits, buckets, strict=True)]
-    try:
-        used_by_window = [_amount(value) for value in redis_client().mget(keys)]
-    except redis.RedisError:
-        used_by_window = [metered_usage(org.id, metric, window, now) for window, _limit in limits]
+    used_by_window = windows_used(org.id, metric, [window for window, _limit in limits], now)
     ratio = soft_ratio(org)
     for (window, limit), (_label, ends), used in zip(limits, buckets, used_by_window, strict=True):
         if used + amount > limit:

@@ -20,7 +20,7 @@ import redis
 from rest_framework.throttling import BaseThrottle
 
 from billing.metrics import THROTTLED
-from billing.quotas import replay_queue, usage_replay
+from billing.quotas import replay_queue, stale_counters, usage_replay
 from dos.redis_client import org_key, redis_client
 
 _LUA = """
@@ -117,9 +117,10 @@ class OrgTokenBucketThrottle(BaseThrottle):
             return True
         rate, burst = rate_limit_for(org)
         take = bucket_take(org_id=org.id, rate=rate, burst=burst)
-        if replay_queue and not take.local:
-            # Redis answers again: the usage counters this process queued during the outage go
-            # now, on whatever request comes first, not only on the next counter write.
+        if (replay_queue or stale_counters) and not take.local:
+            # Redis answers again: what this process owes its counters from the outage (stale
+            # window counters to drop, observed usage to add) goes now, on whatever request comes
+            # first, not only on the next counter write.
             usage_replay()
         self._wait = take.wait
         if not take.allowed:

@@ -24,10 +24,12 @@ REDIS_GONE = "redis://127.0.0.1:1/0"
 def clean_fallback_state():
     redis_client.breaker.reset()
     quotas.replay_queue.take()
+    quotas.stale_counters.take()
     throttle.local_buckets.clear()
     yield
     redis_client.breaker.reset()
     quotas.replay_queue.take()
+    quotas.stale_counters.take()
     throttle.local_buckets.clear()
 
 
@@ -72,7 +74,9 @@ def test_hard_quotas_fall_back_to_the_meter_events_in_the_database():
     now = timezone.now()
     _use_up_the_sandbox_day(org, now)
     with scope.org_scope(org.id):
-        assert quota_check(org=org, metric="decision_calls", now=now).warning == ""  # Redis: nothing counted yet
+        # The Redis counters never heard of these events (no commit): they are seeded from the database.
+        with pytest.raises(UsageExceeded):
+            quota_check(org=org, metric="decision_calls", now=now)
         with override_settings(REDIS_URL=REDIS_GONE), pytest.raises(UsageExceeded) as refused:
             quota_check(org=org, metric="decision_calls", now=now)
     assert refused.value.extra["quota"] == "decision_calls_per_day" and refused.value.extra["used"] == "200"
@@ -97,14 +101,17 @@ def test_usage_counters_are_queued_while_redis_is_gone_and_replayed_when_it_answ
         usage_observe(org_id=org_id, metric="decision_calls", amount=2, now=now)  # fails, opens the breaker
         usage_observe(org_id=org_id, metric="decision_calls", amount=3, now=now)  # fails fast, merged
         window_counters_add(org_id, [("decision_calls", now, Decimal(5))])  # never raises (runs on commit)
-    assert len(quotas.replay_queue) == 4  # one observed-usage key + minute, day and month windows
+    assert len(quotas.replay_queue) == 1  # the observed-usage key
+    assert len(quotas.stale_counters) == 3  # minute, day and month windows: to be summed again
     assert redis_client.breaker.is_open
+    minute_key = quotas._key(org_id, "decision_calls", "minute", quotas.quota_bucket("minute", now)[0])
     redis_back_after_the_breaker(monkeypatch)
+    redis_client.redis_client().set(minute_key, "1")  # a counter that missed the outage's usage
     usage_observe(org_id=org_id, metric="decision_calls", amount=1, now=now)  # Redis answers: the queue goes first
-    assert len(quotas.replay_queue) == 0 and not redis_client.breaker.is_open
+    assert len(quotas.replay_queue) == 0 and len(quotas.stale_counters) == 0 and not redis_client.breaker.is_open
     day = now.astimezone(quotas.SEOUL).date()
     assert observed_total(org_id, "decision_calls", day) == before + 6
-    assert quotas.window_usage(org_id, "decision_calls", "minute", now) >= 5
+    assert not redis_client.redis_client().exists(minute_key)  # dropped: its next read sums the meter events
 
 
 @pytest.mark.django_db
@@ -122,3 +129,47 @@ def test_any_api_request_replays_the_queue_once_redis_answers(monkeypatch):
     assert client.get("/api/v1/me").status_code == 200
     assert len(quotas.replay_queue) == 0
     assert observed_total(org.id, "decision_calls", now.astimezone(quotas.SEOUL).date()) == before + 4
+
+
+
+def _meter(org, n, now):
+    import uuid
+
+    batch = uuid.uuid4().hex[:8]
+    with scope.org_scope(org.id):
+        meter_record_many(org=org, now=now, items=[
+            MeterInput(metric="decision_calls", value=1, corr_id=f"m-{batch}-{i}", ts=now) for i in range(n)])
+
+
+@pytest.mark.django_db
+def test_a_window_counter_is_a_cache_of_the_meter_events():
+    org, now = make_org("Cache Broker", plan="sandbox"), timezone.now()
+    _meter(org, 7, now)
+    key = quotas._key(org.id, "decision_calls", "day", quotas.quota_bucket("day", now)[0])
+    redis_client.redis_client().delete(key)
+    window_counters_add(org.id, [("decision_calls", now, Decimal(2))])  # absent: not created by an increment
+    assert not redis_client.redis_client().exists(key)
+    with scope.org_scope(org.id):
+        assert quotas.window_usage(org.id, "decision_calls", "day", now) == 7  # seeded from the database
+    assert Decimal(redis_client.redis_client().get(key).decode()) == 7
+    assert 0 < redis_client.redis_client().ttl(key) <= quotas.WINDOW_REFRESH_SECONDS
+    window_counters_add(org.id, [("decision_calls", now, Decimal(2))])  # present: incremented
+    assert Decimal(redis_client.redis_client().get(key).decode()) == 9
+
+
+@pytest.mark.django_db
+def test_a_flapping_redis_neither_loses_nor_double_counts_a_hard_quota(monkeypatch):
+    """Increments lost in an outage, or applied twice by a retried write, never decide a quota:
+    the counters they touched are dropped when Redis is back and summed from the meter events."""
+    org, now = make_org("Flapping Broker", plan="sandbox"), timezone.now()  # 200 decision calls a day
+    _meter(org, 199, now)
+    with scope.org_scope(org.id):
+        quota_check(org=org, metric="decision_calls", now=now)  # seeds the counters: 199 used
+        with override_settings(REDIS_URL=REDIS_GONE):
+            window_counters_add(org.id, [("decision_calls", now, Decimal(1))])  # lost
+        _meter(org, 1, now)  # the event that increment stood for is in the database
+        redis_back_after_the_breaker(monkeypatch)
+        usage_replay_ran = quotas.usage_replay()
+        assert usage_replay_ran == 3
+        with pytest.raises(UsageExceeded):  # 200 of 200: the database decides, not the stale counter
+            quota_check(org=org, metric="decision_calls", now=now)
