@@ -36,7 +36,8 @@ class UsageGuardMixin:
         if self.quota_metric:
             amount = self.quota_amount(request)
             self._usage_warning = quota_check(org=org, metric=self.quota_metric, amount=amount).warning
-            usage_observe(org_id=org.id, metric=self.quota_metric, amount=amount)
+            if not getattr(request._request, "dos_rerun", False):  # a re-run after a lost connection
+                usage_observe(org_id=org.id, metric=self.quota_metric, amount=amount)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -125,6 +125,7 @@ class ScopedViewMixin:
             log.warning("api.db_connection_lost_retried", path=request.path, error=f"{type(error).__name__}: {error}"[:200])
             connection.close()
             self._idempotency = None
+            request.dos_rerun = True  # what the first attempt counted outside the database is not counted again
             response, _watch = self._dispatch_once(request, *args, **kwargs)
         return response
 

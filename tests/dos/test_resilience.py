@@ -12,6 +12,8 @@ from django.test import override_settings
 from django.urls import path
 from rest_framework.response import Response
 
+from billing.api.metered import UsageGuardMixin
+from billing.quotas import SEOUL, observed_total
 from decisions.models import DecisionRecord, Simulation
 from dos import scope
 from dos.api.errors import RETRY_AFTER_READ_ONLY, RETRY_AFTER_UNAVAILABLE
@@ -53,6 +55,19 @@ class LosesItAfterWriting(DosApiView):
         return Response({"ok": True}, status=201)
 
 
+class MeteredLosesItBeforeWriting(UsageGuardMixin, DosApiView):
+    permission_map = {"post": "decisions.run"}
+    quota_metric = "decision_calls"
+
+    def post(self, request):
+        attempts.append("metered")
+        if len(attempts) == 1:
+            lose_the_connection()
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+        return Response({"attempts": len(attempts)})
+
+
 class RedisTimesOut(DosApiView):
     permission_map = {"get": PUBLIC}
 
@@ -67,6 +82,7 @@ def plain_view_losing_the_database(request):
 urlpatterns = [path("api/v1/probe/lose-before", LosesItBeforeWriting.as_view()),
                path("api/v1/probe/lose-after", LosesItAfterWriting.as_view()),
                path("api/v1/probe/redis-timeout", RedisTimesOut.as_view()),
+               path("api/v1/probe/metered-lose-before", MeteredLosesItBeforeWriting.as_view()),
                path("api/v1/probe/plain", plain_view_losing_the_database), *real_urlpatterns]
 pytestmark = pytest.mark.urls(__name__)
 
@@ -89,6 +105,22 @@ def assert_retryable(response, code: str, retry_after: int):
 def test_it_reruns_a_request_once_when_the_connection_is_lost_before_any_write(client):
     response = client.get("/api/v1/probe/lose-before")
     assert response.status_code == 200 and response.json() == {"attempts": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_re_run_counts_observed_usage_once(acme):
+    from django.utils import timezone
+
+    from tenancy.models import ApiKey
+
+    day = timezone.now().astimezone(SEOUL).date()
+    before = observed_total(acme.id, "decision_calls", day)
+    key = make_key(acme, scopes=["decisions.run"])
+    with scope.org_scope(acme.id):  # used a moment ago: authentication writes nothing this time
+        ApiKey.objects.filter(pk=key.key.pk).update(last_used_at=timezone.now())
+    response = api_client(key).post("/api/v1/probe/metered-lose-before", {}, format="json")
+    assert response.status_code == 200 and response.json() == {"attempts": 2}
+    assert observed_total(acme.id, "decision_calls", day) == before + 1
 
 
 @pytest.mark.django_db(transaction=True)
