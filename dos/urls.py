@@ -26,8 +26,8 @@ class SchemaView(SpectacularAPIView):
     """The document may be tailored to the API key presented (dos.api.schema.caller_tailors): it
     varies by Authorization, and a tailored one is never stored by a shared cache."""
 
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
         response["Vary"] = ", ".join(filter(None, [response.get("Vary"), "Authorization"]))
         if request.META.get("HTTP_AUTHORIZATION"):
             response["Cache-Control"] = "private, no-store"
