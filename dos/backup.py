@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -50,7 +49,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -60,7 +59,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Gauge
 from psycopg import sql
 
-from dos.errors import DomainError
+from dos.backup_pg import BackupError, Pg, _chain_heads, _counts, _platform_on, _run, _setting, _tables, pg_tool
 
 log = structlog.get_logger(__name__)
 
@@ -77,18 +76,6 @@ BACKUP_LAST_SUCCESS = Gauge("dos_backup_last_success_timestamp_seconds",
                             multiprocess_mode="max")
 
 
-class BackupError(DomainError):
-    status = 500
-    code = "backup_failed"
-
-
-def _setting(name: str, default=None):
-    value = getattr(settings, name, None)
-    if value in (None, ""):
-        value = os.environ.get(name) or default
-    return value
-
-
 def backup_dir() -> Path:
     var_dir = Path(getattr(settings, "VAR_DIR", Path(settings.BASE_DIR) / "var"))
     return Path(_setting("DOS_BACKUP_DIR", var_dir / "backups"))
@@ -96,138 +83,6 @@ def backup_dir() -> Path:
 
 def keep_default() -> int:
     return int(_setting("DOS_BACKUP_KEEP", DEFAULT_KEEP))
-
-
-# -- PostgreSQL tools and connections -------------------------------------------------------------
-
-def _embedded_bin() -> Path | None:
-    spec = importlib.util.find_spec("pgserver")  # located, not imported: the import is heavy
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    return path if path.is_dir() else None
-
-
-def pg_tool(name: str) -> str:
-    """The path of ``pg_dump``/``pg_restore``: ``DOS_PG_BIN``, else the embedded server's binaries
-    outside prod (they match the embedded server), else ``PATH``."""
-    configured = _setting("DOS_PG_BIN")
-    if configured:
-        path = Path(configured) / name
-        if not path.exists():
-            raise BackupError(f"DOS_PG_BIN is {configured}, which holds no {name}.", code="pg_tool_missing")
-        return str(path)
-    embedded = _embedded_bin() if getattr(settings, "DJANGO_ENV", "prod") != "prod" else None
-    if embedded and (embedded / name).exists():
-        return str(embedded / name)
-    found = shutil.which(name)
-    if not found:
-        raise BackupError(f"{name} is not on PATH: install the PostgreSQL client of the server's major version "
-                          "(or newer), or set DOS_PG_BIN to its bin folder.", code="pg_tool_missing")
-    return found
-
-
-@dataclass(frozen=True)
-class Pg:
-    """Where to connect, the password kept out of command lines (it goes in PGPASSWORD)."""
-
-    host: str
-    port: int
-    user: str
-    password: str
-    dbname: str
-
-    @classmethod
-    def from_url(cls, url: str) -> Pg:
-        from psycopg.conninfo import conninfo_to_dict
-
-        d = conninfo_to_dict(url)
-        return cls(host=d.get("host") or "127.0.0.1", port=int(d.get("port") or 5432), user=d.get("user") or "",
-                   password=d.get("password") or "", dbname=d.get("dbname") or "")
-
-    @classmethod
-    def configured(cls) -> Pg:
-        """The database in settings, with the role in settings (the app role in production)."""
-        db = settings.DATABASES["default"]
-        return cls(host=db.get("HOST") or "127.0.0.1", port=int(db.get("PORT") or 5432), user=db.get("USER") or "",
-                   password=db.get("PASSWORD") or "", dbname=db["NAME"])
-
-    @classmethod
-    def owner(cls) -> Pg:
-        """The database in settings, as the owning role (restore, verify)."""
-        here = cls.configured()
-        url = _setting("DOS_BACKUP_OWNER_URL") or os.environ.get("MIGRATE_DATABASE_URL")
-        if not url:
-            return here
-        owner = cls.from_url(url)
-        return replace(here, user=owner.user, password=owner.password)
-
-    @classmethod
-    def scratch_server(cls) -> Pg:
-        url = _setting("DOS_BACKUP_SCRATCH_URL")
-        return cls.from_url(url) if url else cls.owner()
-
-    def db(self, name: str) -> Pg:
-        return replace(self, dbname=name)
-
-    def conninfo(self) -> str:
-        from psycopg.conninfo import make_conninfo
-
-        return make_conninfo(host=self.host, port=str(self.port), user=self.user, dbname=self.dbname)
-
-    def url(self) -> str:
-        from urllib.parse import quote
-
-        return f"postgres://{quote(self.user, safe='')}:{quote(self.password, safe='')}@{self.host}:{self.port}/" \
-               f"{quote(self.dbname, safe='')}"
-
-    def env(self, **extra) -> dict:
-        return {**os.environ, "PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10", **extra}
-
-    def connect(self, *, autocommit: bool = True):
-        import psycopg
-
-        return psycopg.connect(self.conninfo(), password=self.password, autocommit=autocommit,
-                               application_name="dos-backup")
-
-    def label(self) -> str:
-        return f"{self.dbname} on {self.host}:{self.port} as {self.user}"
-
-
-def _run(argv: list[str], *, env: dict, what: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BackupError(f"{what} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}", code="pg_tool_failed")
-    return proc
-
-
-# -- reading a database ---------------------------------------------------------------------------
-
-def _tables(cur) -> list[str]:
-    cur.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY c.relname")
-    return [r[0] for r in cur.fetchall()]
-
-
-def _counts(cur, tables) -> dict[str, int]:
-    out = {}
-    for table in tables:
-        cur.execute(f'SELECT count(*) FROM public."{table}"')
-        out[table] = cur.fetchone()[0]
-    return out
-
-
-def _chain_heads(cur) -> list[dict]:
-    cur.execute("SELECT to_regclass('public.dos_chainhead') IS NOT NULL")
-    if not cur.fetchone()[0]:
-        return []
-    cur.execute("SELECT org_id, chain, seq, hash FROM dos_chainhead ORDER BY org_id, chain")
-    return [{"org_id": str(o), "chain": c, "seq": s, "hash": h} for o, c, s, h in cur.fetchall()]
-
-
-def _platform_on(cur) -> None:
-    # Every row of every org: RLS is forced even for the owner; the policies let the platform flag through.
-    cur.execute("SELECT set_config('dos.platform', 'on', false)")
 
 
 def _sha256(path: Path) -> str:
