@@ -203,10 +203,15 @@ class Connection:
         return int(status_line.split()[1])
 
 
-async def drive(port: int, key: str, rate: float, seconds: float) -> tuple[list[float], int, float]:
+def decide_request(key: str) -> bytes:
+    """One raw HTTP/1.1 POST /api/v1/decide with ``BODY`` and the key."""
     body = json.dumps(BODY).encode()
-    payload = (f"POST /api/v1/decide HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    return (f"POST /api/v1/decide HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+async def drive(port: int, key: str, rate: float, seconds: float) -> tuple[list[float], int, float]:
+    payload = decide_request(key)
     pool: asyncio.Queue = asyncio.Queue()
     for _ in range(64):
         pool.put_nowait(Connection(port))

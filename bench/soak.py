@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import statistics
@@ -26,7 +25,17 @@ import sys
 import time
 from pathlib import Path
 
-from _common import BODY, Connection, bench_database, cpu_steal_report, drive, lending_tenant, pct, report, start_gunicorn
+from _common import (
+    Connection,
+    bench_database,
+    cpu_steal_report,
+    decide_request,
+    drive,
+    lending_tenant,
+    pct,
+    report,
+    start_gunicorn,
+)
 
 
 def children(pid: int) -> list[int]:
@@ -55,9 +64,7 @@ def db_connections() -> int:
 
 async def closed_loop(port: int, key: str, concurrency: int, seconds: float) -> tuple[int, int]:
     """Requests answered and errors with ``concurrency`` clients back to back for ``seconds``."""
-    body = json.dumps(BODY).encode()
-    payload = (f"POST /api/v1/decide HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    payload = decide_request(key)
     deadline = asyncio.get_running_loop().time() + seconds
     done = errors = 0
 
