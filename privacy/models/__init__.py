@@ -1,0 +1,1 @@
+"""Privacy models, one module per area (vault, consent, discovery, dsar, retention)."""
