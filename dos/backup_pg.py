@@ -57,6 +57,16 @@ def pg_tool(name: str) -> str:
     return found
 
 
+# Connection parameters a backup must keep from the configured connection (TLS above all); the rest of
+# the OPTIONS (application_name, pool and psycopg settings) belong to the web process only.
+_LIBPQ_KEEP = ("sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword", "sslnegotiation",
+               "channel_binding", "gssencmode", "target_session_attrs", "connect_timeout")
+
+
+def _libpq_params(options: dict) -> tuple[tuple[str, str], ...]:
+    return tuple((k, str(options[k])) for k in _LIBPQ_KEEP if options.get(k) not in (None, ""))
+
+
 @dataclass(frozen=True)
 class Pg:
     """Where to connect, the password kept out of command lines (it goes in PGPASSWORD)."""
@@ -66,6 +76,8 @@ class Pg:
     user: str
     password: str
     dbname: str
+    # libpq parameters beyond where and who (sslmode, sslrootcert, sslcert, sslkey, …), as in settings.
+    params: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_url(cls, url: str) -> Pg:
@@ -73,14 +85,14 @@ class Pg:
 
         d = conninfo_to_dict(url)
         return cls(host=d.get("host") or "127.0.0.1", port=int(d.get("port") or 5432), user=d.get("user") or "",
-                   password=d.get("password") or "", dbname=d.get("dbname") or "")
+                   password=d.get("password") or "", dbname=d.get("dbname") or "", params=_libpq_params(d))
 
     @classmethod
     def configured(cls) -> Pg:
         """The database in settings, with the role in settings (the app role in production)."""
         db = settings.DATABASES["default"]
         return cls(host=db.get("HOST") or "127.0.0.1", port=int(db.get("PORT") or 5432), user=db.get("USER") or "",
-                   password=db.get("PASSWORD") or "", dbname=db["NAME"])
+                   password=db.get("PASSWORD") or "", dbname=db["NAME"], params=_libpq_params(db.get("OPTIONS") or {}))
 
     @classmethod
     def owner(cls) -> Pg:
@@ -103,7 +115,8 @@ class Pg:
     def conninfo(self) -> str:
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(host=self.host, port=str(self.port), user=self.user, dbname=self.dbname)
+        return make_conninfo(host=self.host, port=str(self.port), user=self.user, dbname=self.dbname,
+                             **dict(self.params))
 
     def url(self) -> str:
         from urllib.parse import quote

@@ -14,6 +14,7 @@ in binary form, which psycopg's C dumpers write without quoting) on the same con
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Sequence
 
@@ -55,12 +56,40 @@ def hydrate(model, row: tuple):
     return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], values)
 
 
+class _WatchedCursor:
+    """A psycopg cursor whose statements pass through the connection's execute wrappers, as the
+    ORM's do — so whatever watches statements (the API's write watch deciding whether a lost
+    connection may be retried, query capture in tests) sees these too."""
+
+    def __init__(self, cursor: psycopg.Cursor):
+        self._cursor = cursor
+
+    def _run(self, sql, params, many, context):
+        return (self._cursor.executemany if many else self._cursor.execute)(sql, params)
+
+    def _through_wrappers(self, sql, params, many: bool):
+        run = self._run
+        for wrapper in reversed(connection.execute_wrappers):
+            run = functools.partial(wrapper, run)
+        run(sql, params, many, {"connection": connection, "cursor": self})
+        return self
+
+    def execute(self, sql, params=None):
+        return self._through_wrappers(sql, params, False)
+
+    def executemany(self, sql, params_seq):
+        return self._through_wrappers(sql, params_seq, True)
+
+    def __getattr__(self, name):
+        return getattr(self._cursor, name)
+
+
 @contextlib.contextmanager
 def bound_cursor():
     """A cursor on Django's connection (and its open transaction) that binds parameters server-side."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cur:
-        yield cur
+        yield _WatchedCursor(cur)
 
 
 def sequence_values(sequence_sql: str, count: int) -> list[int]:

@@ -315,3 +315,16 @@ def test_a_backup_name_is_a_plain_folder_name(store, name):
         backups.backup_create(name=name)
     with pytest.raises(backups.BackupError):
         backups.backup_path(name)
+
+
+def test_backup_connections_keep_the_configured_tls_settings(settings):
+    from dos.backup_pg import Pg
+
+    default = {**settings.DATABASES["default"], "OPTIONS": {"sslmode": "verify-full", "sslrootcert": "/etc/ca.pem",
+                                                           "application_name": "dos-web", "pool": False}}
+    settings.DATABASES = {**settings.DATABASES, "default": default}
+    info = Pg.configured().conninfo()
+    assert "sslmode=verify-full" in info and "sslrootcert=/etc/ca.pem" in info
+    assert "application_name" not in info  # the web process's own name is not the backup's
+    scratch = Pg.from_url("postgres://owner:pw@db.internal:5433/postgres?sslmode=require")
+    assert "sslmode=require" in scratch.db("scratch").conninfo() and "pw" not in scratch.conninfo()

@@ -40,3 +40,21 @@ def test_a_failing_statement_fails_the_whole_batch(acme):
     with pytest.raises(Exception, match="division by zero"), transaction.atomic():
         execute_batch([("SELECT 1", []), ("SELECT 1 / 0", [])])
 
+
+
+def test_statements_on_a_bound_cursor_pass_the_connection_execute_wrappers(acme):
+    """The API decides whether a lost connection may be retried by watching for writes; inserts
+    sent with server-side binding (chain batches, bulk inserts) must not slip past it."""
+    from dos.api.views import WriteWatch
+    from dos.sqlbatch import bound_cursor
+
+    watch = WriteWatch()
+    with transaction.atomic():
+        with connection.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE bound_probe (n int) ON COMMIT DROP")
+        with connection.execute_wrapper(watch):
+            with bound_cursor() as bound:
+                bound.execute("SELECT count(*) FROM bound_probe")
+                assert bound.fetchone() == (0,) and not watch.wrote
+                bound.execute("INSERT INTO bound_probe VALUES (%s)", [1])
+            assert watch.wrote
