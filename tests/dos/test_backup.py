@@ -109,7 +109,13 @@ def _assert_counts_match(counts: dict, manifest: dict) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_restore_drill_backup_wipe_restore_every_chain_verifies_and_counts_match(seeded, store, drill_db):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session["signed_in"] = True
+    session.create()  # a bearer secret: backups leave sessions out
     manifest = _json_cmd("create")
+    assert manifest["tables"]["django_session"] == 0
     assert manifest["tables"]["decisions_decisionrecord"] == 5 and manifest["tables"]["billing_meterevent"] >= 5
     chains = {(c["org_id"], c["chain"]) for c in manifest["chains"]}
     assert (str(seeded.id), "decisions") in chains and (str(seeded.id), "audit") in chains
