@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils import translation
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 
 from dos import views
 
@@ -24,7 +27,24 @@ SCHEMA = {**PUBLIC, "content_negotiation_class": SchemaFormatNegotiation}
 
 class SchemaView(SpectacularAPIView):
     """The document may be tailored to the API key presented (dos.api.schema.caller_tailors): it
-    varies by Authorization, and a tailored one is never stored by a shared cache."""
+    varies by Authorization, and a tailored one is never stored by a shared cache.
+
+    The public document depends only on the code and the language, so each process builds it once
+    per (language, version) it serves: an anonymous caller cannot make every request pay for a
+    whole schema generation. Only the configured languages are kept."""
+
+    _public: dict[tuple[str, str | None], dict] = {}
+
+    def _get_schema_response(self, request):
+        language = translation.get_language()
+        if request.META.get("HTTP_AUTHORIZATION") or language not in dict(settings.LANGUAGES):
+            return super()._get_schema_response(request)
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        document = self._public.get((language, version))
+        if document is None:
+            document = self._public[(language, version)] = super()._get_schema_response(request).data
+        return Response(data=document,
+                        headers={"Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'})
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -36,3 +36,30 @@ def test_every_endpoint_is_documented_without_schema_warnings(tmp_path):
                  "/api/v1/members", "/api/v1/audit/events"):
         assert path in document["paths"], path
     assert {"ApiKey", "AdminSession"} <= set(document["components"]["securitySchemes"])
+
+
+def test_the_public_document_is_built_once_per_process_and_language(client, monkeypatch):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from dos.urls import SchemaView
+
+    built = []
+    original = SchemaGenerator.get_schema
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
+    monkeypatch.setattr(SchemaView, "_public", {})
+    first = client.get("/api/schema/?format=json")
+    again = client.get("/api/schema/?format=json")
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert len(built) == 1
+    client.get("/api/schema/?format=json", HTTP_ACCEPT_LANGUAGE="ko")
+    assert len(built) == 2
+    for _ in range(2):  # a language the product does not speak is not kept
+        client.get("/api/schema/?format=json&lang=xx-unknown")
+    assert len(built) == 4 and len(SchemaView._public) == 2
+    client.get("/api/schema/?format=json", HTTP_AUTHORIZATION="Bearer dos_not_a_key")  # may be tailored
+    assert len(built) == 5
