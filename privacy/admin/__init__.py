@@ -1,0 +1,1 @@
+"""Privacy back office, one module per area (each registers its own pages)."""
