@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from decisions.hooks import subject_erased
 from decisions.models import DecisionRecord, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.reason_codes import reason_text
@@ -13,7 +14,10 @@ def decision_replay(record: DecisionRecord) -> dict:
     """Re-evaluate with the pinned version and the stored snapshot; report whether it matches.
 
     The snapshot has personal data masked: a rule that reads a masked text field would see the
-    mask, which shows up here as a mismatch (privacy's vault will supply sealed originals).
+    mask, which shows up here as a mismatch. When the subject was erased (crypto-shredded, the
+    ``subject_erased`` hook), a record whose snapshot had masked values that no longer reproduces its
+    outcome is reported ``erased`` — the values it needed are gone by design, not tampered with.
+    ``status`` is ``match``, ``mismatch`` or ``erased``.
     """
     policy = compile_policy(record.policy_version.source)
     evaluation = policy.evaluate(policy.validate(record.snapshot), labels=record.labels)
@@ -26,8 +30,11 @@ def decision_replay(record: DecisionRecord) -> dict:
                 "rule_path": record.rule_path}
     diff = {key: {"recorded": original[key], "replayed": replayed[key]} for key in original
             if original[key] != replayed[key]}
+    status = "match" if not diff else "mismatch"
+    if diff and (record.refs or {}).get("pii_masked") and subject_erased and subject_erased.one(record):
+        status, diff = "erased", {}
     return {"decision_id": str(record.id), "policy_version": record.policy_version.semver,
-            "policy_sha256": record.policy_sha256, "match": not diff, "diff": diff}
+            "policy_sha256": record.policy_sha256, "match": status == "match", "status": status, "diff": diff}
 
 
 def decision_explain(record: DecisionRecord, *, org=None) -> dict:

@@ -9,3 +9,9 @@ from django.apps import AppConfig
 class PrivacyConfig(AppConfig):
     name = "privacy"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Vault v2 (ADR 0015): the implementation behind dos.vault, and decision replay told of erasure.
+        from privacy.vault.hooks import register_vault_hooks
+
+        register_vault_hooks()

@@ -170,6 +170,9 @@ class ReplayOut(serializers.Serializer):
     policy_version = serializers.CharField()
     policy_sha256 = serializers.CharField()
     match = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["match", "mismatch", "erased"],
+                                     help_text="erased: the subject was erased and the masked snapshot no longer "
+                                               "reproduces the outcome (never reported as a mismatch).")
     diff = serializers.DictField()
 
 
