@@ -10,6 +10,12 @@ from decisions.policy.engine import compile_policy
 from decisions.reason_codes import reason_text
 
 
+def consent_denied(record: DecisionRecord) -> bool:
+    """A deny the consent check gave (CONSENT_MISSING): the policy never saw the input."""
+    return (record.refs or {}).get("consent") == "missing" and not record.rule_path and [
+        c["code"] for c in record.reason_codes] == ["CONSENT_MISSING"]
+
+
 def decision_replay(record: DecisionRecord) -> dict:
     """Re-evaluate with the pinned version and the stored snapshot; report whether it matches.
 
@@ -19,6 +25,9 @@ def decision_replay(record: DecisionRecord) -> dict:
     outcome is reported ``erased`` — the values it needed are gone by design, not tampered with.
     ``status`` is ``match``, ``mismatch`` or ``erased``.
     """
+    if consent_denied(record):  # denied before evaluation, with no snapshot: nothing to re-evaluate
+        return {"decision_id": str(record.id), "policy_version": record.policy_version.semver,
+                "policy_sha256": record.policy_sha256, "match": True, "status": "match", "diff": {}}
     policy = compile_policy(record.policy_version.source)
     evaluation = policy.evaluate(policy.validate(record.snapshot), labels=record.labels)
     replayed = {

@@ -15,3 +15,9 @@ class PrivacyConfig(AppConfig):
         from privacy.vault.hooks import register_vault_hooks
 
         register_vault_hooks()
+
+        # Consent (ADR 0016): the policy enforcement point of /decide and /decide/batch.
+        from decisions.hooks import consent_check
+        from privacy.consent import consent_verdicts
+
+        consent_check.register(consent_verdicts)

@@ -34,6 +34,7 @@ from hitl.desk import reviewer_profile_save
 from hitl.models import Task
 from hitl.qa import qa_record
 from hitl.services import case_open
+from privacy import consent as privacy_consent
 from tenancy import services
 from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
@@ -147,6 +148,11 @@ def _project_grant(w):
 
 def _dead_event(w):
     return OutboxEvent.objects.create(org_id=w.org.id, topic="matrix.retry", key="k", status="dead", attempts=8)
+
+
+def _consent(w):
+    return privacy_consent.consent_grant(org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"],
+                                         source="matrix", actor=SYSTEM)
 
 
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
@@ -270,6 +276,12 @@ MATRIX: dict[str, Entry] = {
     "qa.record": Entry(_qa_task, lambda w, a, o: qa_record(task=o, verdict="pass", note="", actor=a)),
     "desk.configure": Entry(_none, lambda w, a, o: reviewer_profile_save(org_id=w.org.id, user=w.riley, weight=2,
                                                                          actor=a)),
+    "consent.grant": Entry(_none, lambda w, a, o: privacy_consent.consent_grant(
+        org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"], source="matrix", actor=a)),
+    "consent.revoke": Entry(_consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a)),
+    "consent.expire": Entry(_none, lambda w, a, o: privacy_consent.consent_expire_due(org_id=w.org.id, actor=a)),
+    "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
+        org_id=w.org.id, actor=a, consent_mode="deny")),
     "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
                           admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
