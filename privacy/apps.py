@@ -1,6 +1,6 @@
 """Consent, the PII vault, discovery and masking, DSAR, retention and legal hold.
 
-Stands on: dos, tenancy.
+Stands on: dos, tenancy, billing, decisions, hitl.
 """
 
 from django.apps import AppConfig
@@ -21,3 +21,14 @@ class PrivacyConfig(AppConfig):
         from privacy.consent import consent_verdicts
 
         consent_check.register(consent_verdicts)
+
+        # DSAR, retention and legal holds (ADR 0017): privacy's own records in the subject-data
+        # registry, and the two four-eyes actions of tenancy.approvals (action → the approver's primitive).
+        from dos.subject_data import collector_register
+        from privacy.dsar.collectors import subject_consents, subject_requests
+        from tenancy.approvals import APPROVAL_ACTIONS
+
+        collector_register("consents", subject_consents, order=40)
+        collector_register("privacy_requests", subject_requests, order=50)
+        APPROVAL_ACTIONS.setdefault("dsar.erasure", "dsar.fulfil")
+        APPROVAL_ACTIONS.setdefault("retention.run", "retention.approve")

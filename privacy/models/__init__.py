@@ -3,3 +3,8 @@
 from privacy.models.vault import KekRotation, RotationStatus, SubjectKey  # noqa: F401
 from privacy.models.consent import Consent, ConsentEvent, ConsentEventKind, LawfulBasis  # noqa: F401
 from privacy.models.settings import ConsentMode, PrivacySettings  # noqa: F401
+from privacy.models.dsar import (  # noqa: F401
+    DsarEvent, DsarExport, DsarKind, DsarRequest, DsarState, DsarStep, VerificationMethod)
+from privacy.models.retention import (  # noqa: F401
+    ChainTreatment, HoldScope, LegalHold, RetentionAction, RetentionRule, RetentionRun, RetentionRunItem, RunStatus,
+    Sensitivity)
