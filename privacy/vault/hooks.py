@@ -12,6 +12,7 @@ def _decision_subject_erased(record) -> bool:
 def register_vault_hooks() -> None:
     from decisions.hooks import subject_erased
     from dos.vault import register_vault
+    from privacy.vault import rotation  # noqa: F401 - registers the rotation task with Celery
     from privacy.vault.services import VAULT
 
     register_vault(VAULT)

@@ -65,6 +65,22 @@ class ConsentMissing(PermissionRefused):
                          code="consent_missing")
 
 
+class RetiredKek(VaultError):
+    """A data key wrapped by a KEK version a completed rotation retired (a restored backup, a stale copy)."""
+
+    def __init__(self, message: str, *, org_id, key_id, kek_version: int, accepted_from: int):
+        super().__init__(message, code="kek_retired")
+        self.org_id, self.key_id, self.kek_version, self.accepted_from = org_id, key_id, kek_version, accepted_from
+
+
+def _record_refusal(refused: RetiredKek, actor) -> None:
+    """On the audit chain in its own (sub)transaction: the refused operation itself rolls back."""
+    with org_scope(refused.org_id):
+        audit_record(org_id=refused.org_id, action="vault.retired_kek_refused",
+                     actor=actor_label(actor) if actor else "system:vault", target=f"subject_key:{refused.key_id}",
+                     data={"kek_version": refused.kek_version, "accepted_from": refused.accepted_from})
+
+
 @dataclass(frozen=True)
 class ErasureResult:
     subject_token: str
@@ -138,11 +154,9 @@ def unwrap(row: SubjectKey, *, actor=None) -> bytes:
     if row.kek_version < floor:
         log.warning("vault.retired_kek_refused", org_id=str(row.org_id), key_id=str(row.id),
                     kek_version=row.kek_version, accepted_from=floor)
-        audit_record(org_id=row.org_id, action="vault.retired_kek_refused", actor=actor_label(actor) if actor else
-                     "system:vault", target=f"subject_key:{row.id}",
-                     data={"kek_version": row.kek_version, "accepted_from": floor})
-        raise VaultError(f"KEK version {row.kek_version} was retired for this org by a completed rotation; "
-                         "the data key is refused.", code="kek_retired")
+        raise RetiredKek(f"KEK version {row.kek_version} was retired for this org by a completed rotation; "
+                         "the data key is refused.", org_id=row.org_id, key_id=row.id,
+                         kek_version=row.kek_version, accepted_from=floor)
     try:
         return key_provider().unwrap(row.kek_version, bytes(row.wrapped_key),
                                      crypto.wrap_aad(row.org_id, row.id, row.subject_token, row.kek_version))
@@ -185,7 +199,11 @@ def seal(*, actor, org_id, subject_token: str, table: str, row: str, field: str,
     authorize(actor, SEAL)
     if not subject_token:
         raise VaultError("Sealing needs the subject the value belongs to.", code="subject_required")
-    key_id, version, cipher = _sealing_key(org_id, subject_token)
+    try:
+        key_id, version, cipher = _sealing_key(org_id, subject_token)
+    except RetiredKek as refused:
+        _record_refusal(refused, actor)
+        raise
     return crypto.encrypt(cipher, org_id=org_id, key_id=key_id, key_version=version, table=table, row=str(row),
                           field=field, plaintext=plaintext)
 
@@ -234,7 +252,14 @@ def unseal(*, actor, org_id, sealed, purpose: str, approval=None, now=None) -> b
     approved four-eyes request), for a purpose the subject's consent or a lawful basis covers."""
     actor = authorize(actor, UNSEAL)
     parsed = crypto.parse(sealed)
-    now = now or timezone.now()
+    try:
+        return _unseal(actor, org_id, sealed, parsed, purpose, approval, now or timezone.now())
+    except RetiredKek as refused:
+        _record_refusal(refused, actor)
+        raise
+
+
+def _unseal(actor, org_id, sealed, parsed: crypto.Sealed, purpose: str, approval, now) -> bytes:
     with org_scope(org_id):
         row = SubjectKey.objects.filter(org_id=org_id, id=parsed.key_id).first()
         if row is None:
