@@ -176,6 +176,9 @@ def dsar_process(*, org_id, request_id) -> str:
             return request.state
         DsarRequest.objects.filter(id=request_id).update(attempts=F("attempts") + 1)
         attempt = request.attempts + 1
+        # The request's data key is created (and committed) here, before any step seals with it: a
+        # step rolled back must not take with it a key that the vault already holds in memory.
+        _seal(request, "key", b"")
     state = request.state
     while True:
         moved = _run_step(org_id, request_id, attempt)
