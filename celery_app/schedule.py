@@ -48,4 +48,10 @@ DEFAULT_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Consents past valid_until get their "expired" event (/decide already stops counting them).
+    "privacy-consent-expiry": {
+        "task": "privacy.consent.tasks.consent_expire_all",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 600},
+    },
 }

@@ -29,7 +29,7 @@ def privacy_settings_save(*, org_id, actor, **changes) -> PrivacySettings:
     actor = authorize(actor, PRIVACY_SETTINGS_SAVE)
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
-        raise FieldErrors("Unknown settings.", errors={name: ["Not a privacy setting."] for name in unknown})
+        raise FieldErrors({name: ["Not a privacy setting."] for name in unknown})
     with transaction.atomic():
         current = PrivacySettings.objects.select_for_update().filter(org_id=org_id).first()
         settings = current or PrivacySettings(org_id=org_id)
@@ -39,8 +39,7 @@ def privacy_settings_save(*, org_id, actor, **changes) -> PrivacySettings:
         try:
             settings.full_clean(exclude=["org"])
         except ValidationError as exc:
-            raise FieldErrors("The privacy settings are not valid.", errors={
-                k: [str(m) for m in v] for k, v in exc.message_dict.items()}) from exc
+            raise FieldErrors({k: [str(m) for m in v] for k, v in exc.message_dict.items()}) from exc
         settings.updated_at, settings.updated_by = timezone.now(), actor_label(actor)
         settings.save()
         after = {name: getattr(settings, name) for name in EDITABLE}

@@ -22,6 +22,7 @@ from privacy.consent.services import (
     consent_revoke_subject,
     subject_token_of,
 )
+from privacy.consent.tasks import consent_expire_all  # noqa: F401 - registers the beat task
 from privacy.settings import PRIVACY_SETTINGS_SAVE, privacy_settings, privacy_settings_save
 
 __all__ = [

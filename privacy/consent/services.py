@@ -37,7 +37,7 @@ def subject_token_of(org_id, subject_id: str) -> str:
 def _clean_names(values, field: str) -> list[str]:
     names = [str(v).strip() for v in values or ()]
     if any(not n or len(n) > 64 for n in names):
-        raise FieldErrors("Invalid names.", errors={field: ["Each must be 1–64 characters."]})
+        raise FieldErrors({field: ["Each must be 1–64 characters."]})
     return sorted(set(names))
 
 
@@ -59,7 +59,7 @@ def consent_grant(*, org_id, subject_token: str, purposes, source: str, actor, s
     if not source.strip():
         errors["source"] = ["Say where the consent was collected."]
     if errors:
-        raise FieldErrors("The consent is not valid.", errors=errors)
+        raise FieldErrors(errors)
     label = actor_label(actor)
     with transaction.atomic():
         consent = Consent.objects.create(

@@ -277,8 +277,12 @@ MATRIX: dict[str, Entry] = {
     "desk.configure": Entry(_none, lambda w, a, o: reviewer_profile_save(org_id=w.org.id, user=w.riley, weight=2,
                                                                          actor=a)),
     "consent.grant": Entry(_none, lambda w, a, o: privacy_consent.consent_grant(
-        org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"], source="matrix", actor=a)),
-    "consent.revoke": Entry(_consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a)),
+        org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"], source="matrix", actor=a),
+        api=lambda w, c, o: c.post("/api/v1/consent", {"subject_id": "lead-1", "purposes": ["loan_screening"],
+                                                       "source": "matrix"}, format="json")),
+    "consent.revoke": Entry(_consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a),
+                            api=lambda w, c, o: c.post("/api/v1/consent/revoke", {"consent_id": str(o.id)},
+                                                       format="json")),
     "consent.expire": Entry(_none, lambda w, a, o: privacy_consent.consent_expire_due(org_id=w.org.id, actor=a)),
     "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
         org_id=w.org.id, actor=a, consent_mode="deny")),
