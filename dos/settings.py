@@ -304,7 +304,7 @@ DOS_VAULT_KEY = env.str("DOS_VAULT_KEY") if PROD else env.str("DOS_VAULT_KEY", d
 # Production refuses to start without one; dev and test create a keystore under var/vault/ on first use.
 DOS_VAULT_KMS = env.str("DOS_VAULT_KMS", default="")
 DOS_VAULT_KEYSTORE = env.str("DOS_VAULT_KEYSTORE", default="" if PROD else str(
-    Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var"))) / "vault" / f"keystore-{DJANGO_ENV}.json"))
+    Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var"))) / "vault" / DJANGO_ENV / "keystore.json"))
 if PROD and not (DOS_VAULT_KEYSTORE or DOS_VAULT_KMS):
     raise environ.ImproperlyConfigured("Production needs DOS_VAULT_KEYSTORE (a 0400 keystore file) or DOS_VAULT_KMS.")
 DOS_VAULT_KEYSTORE_AUTOCREATE = not PROD

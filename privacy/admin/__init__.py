@@ -1,1 +1,3 @@
 """Privacy back office, one module per area (each registers its own pages)."""
+
+from privacy.admin import vault  # noqa: F401

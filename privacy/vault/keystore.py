@@ -1,7 +1,8 @@
 """Key-encryption keys (KEKs): a keystore file, or a KMS behind the same small interface.
 
-The keystore is a JSON file readable by its owner only (mode 0400, enforced on every load): a list of
-numbered 256-bit keys, the highest being the active one. Production names it with
+The keystore is a JSON file readable by its owner only (mode 0400, enforced on every load): numbered
+256-bit keys, one of them *active* (new data keys are wrapped with it) and the newer ones on
+*standby* (a rotation moves an org's data keys onto one; see ``privacy.vault.rotation``). Production names it with
 ``DOS_VAULT_KEYSTORE`` (or a KMS adapter with ``DOS_VAULT_KMS``) and refuses to start without one;
 dev and test create one under ``var/vault/`` on first use. Key material never leaves this module:
 providers wrap and unwrap data keys, and their ``repr`` names versions only.
@@ -44,11 +45,12 @@ class KeyProvider(Protocol):
 
 
 class FileKeystore:
-    """KEKs from a 0400 JSON file: ``{"format": 1, "keys": [{"version": 1, "key": "<base64>", ...}]}``."""
+    """KEKs from a 0400 JSON file: ``{"format": 1, "active": 1, "keys": [{"version": 1, "key": "<base64>"}, …]}``."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._keys = {version: AESGCM(key) for version, key in read_keys(self.path).items()}
+        keys, self._active = read_keystore(self.path)
+        self._keys = {version: AESGCM(key) for version, key in keys.items()}
 
     def __repr__(self) -> str:
         return f"<FileKeystore {self.path} versions={self.versions()}>"
@@ -57,7 +59,7 @@ class FileKeystore:
         return sorted(self._keys)
 
     def active_version(self) -> int:
-        return max(self._keys)
+        return self._active
 
     def _kek(self, version: int) -> AESGCM:
         try:
@@ -87,24 +89,32 @@ def check_mode(path: Path) -> None:
 
 
 def read_keys(path: Path) -> dict[int, bytes]:
+    return read_keystore(path)[0]
+
+
+def read_keystore(path: Path) -> tuple[dict[int, bytes], int]:
+    """The keys by version and the active version."""
     if not path.exists():
         raise KeystoreError(f"No keystore at {path} (DOS_VAULT_KEYSTORE).")
     check_mode(path)
     try:
         document = json.loads(path.read_text())
         keys = {int(item["version"]): base64.b64decode(item["key"]) for item in document["keys"]}
+        active = int(document.get("active") or max(keys))
     except (ValueError, KeyError, TypeError) as exc:
         raise KeystoreError(f"The keystore {path} is not a valid keystore document.") from exc
     if not keys or any(len(key) != KEY_BYTES for key in keys.values()):
         raise KeystoreError(f"The keystore {path} needs at least one key of {KEY_BYTES} bytes per version.")
-    return keys
+    if active not in keys:
+        raise KeystoreError(f"The keystore {path} names active version {active}, which it does not hold.")
+    return keys, active
 
 
-def _write(path: Path, keys: dict[int, bytes], *, replace: bool) -> None:
+def _write(path: Path, keys: dict[int, bytes], *, active: int, replace: bool) -> None:
     """Write atomically with mode 0400 from the start (never a moment readable by others)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    document = {"format": 1, "keys": [{"version": v, "key": base64.b64encode(k).decode(), "added": now}
+    document = {"format": 1, "active": active, "keys": [{"version": v, "key": base64.b64encode(k).decode(), "added": now}
                                       for v, k in sorted(keys.items())]}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEYSTORE_MODE)
@@ -126,31 +136,41 @@ def _write(path: Path, keys: dict[int, bytes], *, replace: bool) -> None:
 
 
 def create_keystore(path: str | Path) -> Path:
-    """A new keystore with one fresh key (version 1); an existing file is left untouched."""
+    """A new keystore: version 1 active and version 2 on standby; an existing file is left untouched."""
     path = Path(path)
     if not path.exists():
-        _write(path, {1: os.urandom(KEY_BYTES)}, replace=False)
+        _write(path, {1: os.urandom(KEY_BYTES), 2: os.urandom(KEY_BYTES)}, active=1, replace=False)
     return path
 
 
 def add_key_version(path: str | Path) -> int:
-    """Append a fresh key as the next version (it becomes the active one); returns its number."""
+    """Append a fresh key on standby as the next version; returns its number."""
     path = Path(path)
-    keys = read_keys(path)
+    keys, active = read_keystore(path)
     version = max(keys) + 1
-    _write(path, {**keys, version: os.urandom(KEY_BYTES)}, replace=True)
+    _write(path, {**keys, version: os.urandom(KEY_BYTES)}, active=active, replace=True)
     reset_provider()
     return version
+
+
+def promote_key_version(path: str | Path, version: int) -> None:
+    """Make ``version`` the active one: new data keys of every org are wrapped with it from now on."""
+    path = Path(path)
+    keys, active = read_keystore(path)
+    if version not in keys or version < active:
+        raise KeystoreError(f"Version {version} cannot become active (held: {sorted(keys)}, active: {active}).")
+    _write(path, keys, active=version, replace=True)
+    reset_provider()
 
 
 def remove_key_version(path: str | Path, version: int) -> None:
     """Drop a retired version from the file (after every org completed its rotation away from it)."""
     path = Path(path)
-    keys = read_keys(path)
-    if version == max(keys):
-        raise KeystoreError("The active (highest) version cannot be removed.")
+    keys, active = read_keystore(path)
+    if version >= active:
+        raise KeystoreError("Only versions older than the active one can be removed.")
     keys.pop(version, None)
-    _write(path, keys, replace=True)
+    _write(path, keys, active=active, replace=True)
     reset_provider()
 
 

@@ -20,11 +20,12 @@ class KmsClient(Protocol):
 
 
 class KmsKeyProvider:
-    def __init__(self, client: KmsClient, key_ids: dict[int, str]):
+    def __init__(self, client: KmsClient, key_ids: dict[int, str], active: int | None = None):
         if not key_ids:
             raise KeystoreError("A KMS provider needs at least one key id.")
         self.client = client
         self.key_ids = dict(key_ids)
+        self.active = active or max(self.key_ids)
 
     def __repr__(self) -> str:
         return f"<KmsKeyProvider versions={self.versions()}>"
@@ -33,7 +34,7 @@ class KmsKeyProvider:
         return sorted(self.key_ids)
 
     def active_version(self) -> int:
-        return max(self.key_ids)
+        return self.active
 
     def _key_id(self, version: int) -> str:
         try:

@@ -51,7 +51,7 @@ def _pending(rotation: KekRotation):
 
 
 def rotation_request(*, actor, org_id, to_version: int | None = None, reason: str = "") -> KekRotation:
-    """Propose re-wrapping the org's data keys under ``to_version`` (default: the keystore's active one)."""
+    """Propose re-wrapping the org's data keys under ``to_version`` (default: the keystore's newest)."""
     from tenancy.approvals import approval_require
     from tenancy.models import Org
 
@@ -61,7 +61,7 @@ def rotation_request(*, actor, org_id, to_version: int | None = None, reason: st
         raise PermissionRefused("A key rotation is proposed by a person (four eyes).", permission="keys.rotate",
                                 code="person_required")
     provider = key_provider()
-    to_version = to_version or provider.active_version()
+    to_version = to_version or max(provider.versions())
     with org_scope(org_id):
         current, _floor = org_kek_state(org_id)
         oldest = (SubjectKey.objects.filter(org_id=org_id, erased_at__isnull=True).order_by("kek_version")

@@ -190,7 +190,8 @@ def _sealing_key(org_id, subject_token: str):
         if row.erased_at is not None:
             raise Erased("The subject was erased: nothing more is sealed for them.")
         value = (row.id, row.version, AESGCM(unwrap(row)))
-    data_keys.put(org_id, subject_token, value)
+        # Cached only once committed: a rolled-back transaction must not leave a key that never existed.
+        transaction.on_commit(lambda: data_keys.put(org_id, subject_token, value))
     return value
 
 

@@ -15,7 +15,7 @@ from dos.models import LedgerEntry
 from dos.vault import VaultError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault import seal, unseal
-from privacy.vault.keystore import add_key_version, create_keystore, reset_provider
+from privacy.vault.keystore import add_key_version, create_keystore, key_provider, reset_provider
 from privacy.vault.rotation import RotationRefused, rotation_request, rotation_run, rotation_start
 from privacy.vault.services import data_keys
 from tenancy.approvals import FourEyesViolation, approval_grant
@@ -61,9 +61,10 @@ def test_a_rotation_needs_two_people_rewraps_every_key_and_refuses_the_old_one(k
     sealed = {f"vt_{i}": _seal(acme, f"vt_{i}", i, f"value {i}".encode()) for i in range(30)}
     with scope.org_scope(acme.id):
         before = {k.subject_token: (bytes(k.wrapped_key), k.kek_version) for k in SubjectKey.objects.all()}
-    with pytest.raises(RotationRefused):  # nothing newer in the keystore yet
-        rotation_request(actor=as_member(acme, olivia), org_id=acme.id)
-    assert add_key_version(keystore) == 2
+    with pytest.raises(RotationRefused):  # only forward, to a version the keystore holds
+        rotation_request(actor=as_member(acme, olivia), org_id=acme.id, to_version=1)
+    with pytest.raises(RotationRefused):
+        rotation_request(actor=as_member(acme, olivia), org_id=acme.id, to_version=7)
     with pytest.raises(PermissionRefused):
         rotation_request(actor=as_member(acme, alice), org_id=acme.id)  # reviewers do not hold keys.rotate
     rotation = rotation_request(actor=as_member(acme, olivia), org_id=acme.id)
@@ -101,7 +102,6 @@ def test_a_rotation_needs_two_people_rewraps_every_key_and_refuses_the_old_one(k
 def test_a_rotation_under_concurrent_seals_loses_nothing(keystore, acme, olivia, sam):
     for i in range(120):
         _seal(acme, f"vt_old{i}", i, b"before")
-    add_key_version(keystore)
     rotation = rotation_start(actor=as_member(acme, olivia), rotation=_approved_rotation(acme, olivia, sam), run=False)
     results: list[tuple[str, str, bytes]] = []
     errors: list[BaseException] = []
@@ -135,3 +135,10 @@ def test_a_rotation_under_concurrent_seals_loses_nothing(keystore, acme, olivia,
     data_keys.clear()
     assert all(unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="dsar.access") == text
                for _subject, sealed, text in results)
+
+
+@pytest.mark.django_db
+def test_the_keystore_holds_an_active_and_a_standby_key(keystore):
+    assert key_provider().versions() == [1, 2] and key_provider().active_version() == 1
+    assert add_key_version(keystore) == 3
+    assert key_provider().versions() == [1, 2, 3] and key_provider().active_version() == 1

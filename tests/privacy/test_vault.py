@@ -114,7 +114,7 @@ def test_the_kernel_interface_is_vault_v2(acme):
 def test_the_keystore_must_be_owner_read_only(tmp_path):
     path = create_keystore(tmp_path / "ks.json")
     assert os.stat(path).st_mode & 0o777 == 0o400
-    assert FileKeystore(path).versions() == [1]
+    assert FileKeystore(path).versions() == [1, 2]
     os.chmod(path, 0o640)
     with pytest.raises(KeystoreError, match="0400"):
         FileKeystore(path)

@@ -35,10 +35,12 @@ from hitl.models import Task
 from hitl.qa import qa_record
 from hitl.services import case_open
 from privacy import consent as privacy_consent
+from privacy.vault import rotation as vault_rotation
+from privacy.vault import services as vault
 from tenancy import services
 from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
-from tenancy.models import Membership, Org, PlatformRole, Project
+from tenancy.models import ApprovalRequest, Membership, Org, PlatformRole, Project
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.decisions.test_decide_api import BASE
 from tests.factories import UserFactory, add_member, as_member, default_project, verified_client
@@ -153,6 +155,27 @@ def _dead_event(w):
 def _consent(w):
     return privacy_consent.consent_grant(org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"],
                                          source="matrix", actor=SYSTEM)
+
+
+def _sealed(w):
+    return vault.seal(actor=SYSTEM, org_id=w.org.id, subject_token="vt_matrix", table="t", row="1", field="f",
+                      plaintext=b"secret")
+
+
+def _approved_unseal(w):
+    sealed = _sealed(w)
+    request = vault.unseal_request(actor=w.person(w.owner), org_id=w.org.id, sealed=sealed)
+    request.requested_by = w.riley  # riley asks, olivia approves (four eyes)
+    request.save(update_fields=["requested_by"])
+    approval_grant(request=request, actor=w.person(w.owner))
+    return sealed, request
+
+
+def _approved_rotation(w):
+    rotation = vault_rotation.rotation_request(actor=w.person(w.owner), org_id=w.org.id, reason="matrix")
+    approver = _member(w, OrgRole.SECURITY_ADMIN)
+    approval_grant(request=ApprovalRequest.objects.get(pk=rotation.approval_id), actor=w.person(approver))
+    return rotation
 
 
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
@@ -286,6 +309,18 @@ MATRIX: dict[str, Entry] = {
     "consent.expire": Entry(_none, lambda w, a, o: privacy_consent.consent_expire_due(org_id=w.org.id, actor=a)),
     "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
         org_id=w.org.id, actor=a, consent_mode="deny")),
+    "vault.seal": Entry(_none, lambda w, a, o: vault.seal(actor=a, org_id=w.org.id, subject_token="vt_m", table="t",
+                                                         row="1", field="f", plaintext=b"x")),
+    "vault.unseal_request": Entry(_sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
+    "vault.unseal": Entry(_approved_unseal, lambda w, a, o: vault.unseal(actor=a, org_id=w.org.id, sealed=o[0],
+                                                                          purpose="dsar.access", approval=o[1])),
+    "vault.erase_subject": Entry(_sealed, lambda w, a, o: vault.erase_subject(actor=a, org_id=w.org.id,
+                                                                              subject_token="vt_matrix", reason="m")),
+    "vault.rotate_request": Entry(_none, lambda w, a, o: vault_rotation.rotation_request(actor=a, org_id=w.org.id),
+                                  admin=lambda w, c, o: c.post("/admin/privacy/kekrotation/add/",
+                                                               {"to_version": "2", "reason": "yearly"})),
+    "vault.rotate_start": Entry(_approved_rotation, lambda w, a, o: vault_rotation.rotation_start(
+        actor=a, rotation=o, run=False)),
     "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
                           admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
@@ -397,6 +432,7 @@ def _admin_changed(name: str, w: World) -> bool:
                 semver="9.0.0", status=VersionStatus.PUBLISHED).exists(),
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
             "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
+            "vault.rotate_request": lambda: vault_rotation.KekRotation.objects.filter(reason="yearly").exists(),
         }[name]()
 
 

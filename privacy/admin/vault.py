@@ -1,0 +1,133 @@
+"""Vault back office: subject keys (never the key material) and KEK rotations with their progress.
+
+A rotation is requested here by a person holding ``keys.rotate`` and approved by another under
+Approvals (four eyes); "Start" then begins re-wrapping and "Resume" continues an interrupted job.
+Erasing a subject is not offered here: it is the erasure step of a data subject request.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from dos.admin_base import DosModelAdmin
+from dos.errors import DomainError
+from privacy.models import KekRotation, RotationStatus, SubjectKey
+from privacy.vault.keystore import key_provider
+from privacy.vault.rotation import rotation_request, rotation_start, vault_rotation_run
+
+KEYS = "keys.rotate"
+
+
+class ErasedFilter(admin.SimpleListFilter):
+    title, parameter_name = _("erased"), "erased"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Erased")), ("no", _("Live"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(erased_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(erased_at__isnull=True)
+        return queryset
+
+
+@admin.register(SubjectKey)
+class SubjectKeyAdmin(DosModelAdmin):
+    permission_map = {"view": "privacy.read", "add": None, "change": None, "delete": None}
+    list_display = ["subject_token", "version", "kek_version", "created_at", "rewrapped_at", "erased_at"]
+    list_filter = [ErasedFilter, "kek_version"]
+    search_fields = ["=subject_token"]
+    fields = ["subject_token", "version", "kek_version", "created_at", "rewrapped_at", "erased_at", "erased_reason"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or self._allowed_keys(request)
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or self._allowed_keys(request)
+
+    def _allowed_keys(self, request) -> bool:
+        principal = self.principal(request)
+        return bool(principal and principal.has_perm(KEYS))
+
+
+class RotationForm(forms.ModelForm):
+    to_version = forms.TypedChoiceField(label=_("to KEK version"), coerce=int)
+
+    class Meta:
+        model = KekRotation
+        fields = ["to_version", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        versions = key_provider().versions()
+        self.fields["to_version"].choices = [(v, _("version %(v)s") % {"v": v}) for v in reversed(versions)]
+        self.fields["reason"].required = True
+
+
+@admin.register(KekRotation)
+class KekRotationAdmin(DosModelAdmin):
+    permission_map = {"view": KEYS, "add": KEYS, "change": None, "delete": None}
+    list_display = ["__str__", "status", "progress", "requested_by", "created_at", "started_at", "completed_at"]
+    list_filter = ["status"]
+    readonly_fields = ["from_version", "to_version", "status", "approval_id", "requested_by", "reason", "total",
+                       "done", "progress", "created_at", "started_at", "completed_at"]
+    actions = ["start_rotation", "resume_rotation"]
+    form = RotationForm
+
+    def get_fields(self, request, obj=None):
+        return ["to_version", "reason"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    @admin.display(description=_("progress"))
+    def progress(self, obj):
+        return format_html('<progress max="100" value="{}"></progress> {} / {} ({}%)', obj.progress_pct, obj.done,
+                           obj.total, obj.progress_pct)
+
+    def save_model(self, request, obj, form, change):
+        principal = self.principal(request)
+        rotation = rotation_request(actor=principal, org_id=principal.org_id,
+                                    to_version=form.cleaned_data["to_version"], reason=form.cleaned_data["reason"])
+        obj.pk, obj.from_version, obj.to_version = rotation.pk, rotation.from_version, rotation.to_version
+        obj._state.adding = False
+        messages.info(request, _("Rotation requested: a colleague holding 'keys.rotate' approves it under "
+                                 "Approvals; then start it here."))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.path)
+
+    @admin.action(description=_("Start the approved rotation"))
+    def start_rotation(self, request, queryset):
+        principal = self.principal(request)
+        return self.confirm_action(
+            request, queryset.filter(status=RotationStatus.REQUESTED), action="start_rotation",
+            title=_("Start re-wrapping data keys"), verb=_("Started"),
+            detail=_("Every data key of the org is re-wrapped under the new KEK; when done, the old version is "
+                     "refused for this org."),
+            apply=lambda rotation: rotation_start(actor=principal, rotation=rotation))
+
+    @admin.action(description=_("Resume an interrupted rotation"))
+    def resume_rotation(self, request, queryset):
+        principal = self.principal(request)
+        if not principal or not principal.has_perm(KEYS):
+            self.message_user(request, _("Resuming needs 'keys.rotate'."), level=messages.ERROR)
+            return None
+        running = list(queryset.filter(status=RotationStatus.RUNNING))
+        for rotation in running:
+            vault_rotation_run.delay(str(rotation.org_id), str(rotation.pk))
+        self.message_user(request, _("Resumed %(n)s rotation(s).") % {"n": len(running)})
+        return None
