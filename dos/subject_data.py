@@ -22,10 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-
 DSAR_PURPOSE = "dsar.access"  # the use a subject request makes of sealed values (a legal obligation)
-ERASED = "[erased]"
-
 
 @dataclass
 class Section:
@@ -101,7 +98,8 @@ def _audit_entries(query: SubjectQuery) -> list[Section]:
 
     from dos.models import LedgerEntry
 
-    names = [query.subject_token] + query.refs.get("decision_ids", []) + query.refs.get("case_ids", [])
+    # Targets name the subject's decisions and cases by id ("decision:<id>", "case:<id>").
+    names = [query.subject_token, *query.refs.get("decision_ids", [])[:2000], *query.refs.get("case_ids", [])[:2000]]
     about = Q()
     for name in names:
         about |= Q(target__contains=name)

@@ -201,3 +201,29 @@ def dsar_resume(*, request: DsarRequest, actor) -> DsarRequest:
         event(request, "resume_requested", actor)
         _enqueue(request)
     return request
+
+
+EXPORT_DOWNLOAD = action("dsar.export_download", "dsar.fulfil")
+
+
+def export_download(*, request: DsarRequest, actor) -> bytes:
+    """subject_export.zip of a request, for the person handing it to the subject (counted, audited)."""
+    from django.db.models import F
+
+    from privacy.dsar.export import export_bytes
+    from privacy.models import DsarExport
+
+    actor = authorize(actor, EXPORT_DOWNLOAD)
+    if getattr(actor, "user", None) is None:
+        raise PermissionRefused("Handing out a subject's data needs a person.", permission="dsar.fulfil",
+                                code="person_required")
+    made = DsarExport.objects.filter(request=request).first()
+    if made is None:
+        raise DsarStateError(f"{request.reference} has no export yet ({request.state}).")
+    data = export_bytes(made)
+    with transaction.atomic():
+        DsarExport.objects.filter(pk=made.pk).update(downloads=F("downloads") + 1)
+        event(request, "export_downloaded", actor, {"sha256": made.sha256})
+        audit_record(org_id=request.org_id, action="dsar.export_downloaded", actor=actor,
+                     target=f"dsar:{request.id}", data={"sha256": made.sha256})
+    return data

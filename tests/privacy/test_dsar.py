@@ -19,7 +19,17 @@ from privacy.vault import is_erased
 from tenancy.approvals import FourEyesViolation
 from tests.factories import as_member
 from tests.privacy.dsar_world import (
-    PHONE, SYSTEM, applicant, approve_erasure, export_files, export_json, officer, pdf_text, run, submitted, verified)
+    PHONE,
+    applicant,
+    approve_erasure,
+    export_files,
+    export_json,
+    officer,
+    pdf_text,
+    run,
+    submitted,
+    verified,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -113,9 +123,8 @@ def test_an_earlier_export_is_destroyed_with_the_subject(acme, lending, priya, p
     verified(acme, erasure, priya)
     approve_erasure(acme, erasure, pedro)
     run(acme, erasure)
-    with scope.org_scope(acme.id):
-        with pytest.raises(Erased):
-            export_bytes(DsarExport.objects.get(request=access))
+    with scope.org_scope(acme.id), pytest.raises(Erased):
+        export_bytes(DsarExport.objects.get(request=access))
 
 
 def test_a_legal_hold_on_the_subject_defers_the_erasure_and_says_why(acme, lending, priya, pedro):

@@ -19,7 +19,13 @@ from dos.models import LedgerEntry, OutboxEvent
 from privacy.holds import hold_place, hold_release
 from privacy.models import RetentionRule, RetentionRun, RunStatus
 from privacy.retention.services import (
-    RetentionStateError, retention_approve, retention_execute, retention_plan, retention_reject, rule_save)
+    RetentionStateError,
+    retention_approve,
+    retention_execute,
+    retention_plan,
+    retention_reject,
+    rule_save,
+)
 from privacy.tasks import retention_plan_daily, retention_run_execute
 from privacy.vault import is_erased
 from tenancy.approvals import FourEyesViolation
