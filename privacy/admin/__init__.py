@@ -1,3 +1,5 @@
 """Privacy back office, one module per area (each registers its own pages)."""
 
 from privacy.admin import vault  # noqa: F401
+from privacy.admin import consent  # noqa: F401
+from privacy.admin import discovery  # noqa: F401

@@ -8,3 +8,4 @@ from privacy.models.dsar import (  # noqa: F401
 from privacy.models.retention import (  # noqa: F401
     ChainTreatment, HoldScope, LegalHold, RetentionAction, RetentionRule, RetentionRun, RetentionRunItem, RunStatus,
     Sensitivity)
+from privacy.models.discovery import DiscoveryFinding, DiscoveryScan, FindingStatus  # noqa: F401

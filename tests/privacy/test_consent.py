@@ -174,3 +174,34 @@ def test_the_beat_sweep_expires_lapsed_consents_in_every_org(acme, outsider):
     assert consent_expire_all(now=(now + timedelta(hours=1)).isoformat()) == 0
     assert consent_expire_all(now=(now + timedelta(days=1, seconds=1)).isoformat()) == 2
     assert consent_expire_all(now=(now + timedelta(days=3)).isoformat()) == 0
+
+
+def test_consent_lookup_in_the_back_office_by_token_or_applicant_id(client, acme):
+    from tenancy.choices import OrgRole
+    from tests.factories import UserFactory, add_member, verified_client
+
+    with scope.org_scope(acme.id):
+        consent = consent_grant(org_id=acme.id, subject_token=subject_token_of(acme.id, "lead-77"),
+                                purposes=["loan_screening"], source="branch", actor=SYSTEM)
+        consent_grant(org_id=acme.id, subject_token="vt_other", purposes=["marketing"], source="web", actor=SYSTEM)
+    officer = UserFactory(email="officer@acme.example")
+    add_member(acme, officer, OrgRole.PRIVACY_OFFICER)
+    c = verified_client(client, officer)
+    for term in (consent.subject_token, "lead-77"):
+        page = c.get("/admin/privacy/consent/", {"q": term})
+        assert page.status_code == 200 and page.context_data["cl"].result_count == 1, term
+    detail = c.get(f"/admin/privacy/consent/{consent.pk}/change/")
+    assert detail.status_code == 200
+    [events] = detail.context_data["inline_admin_formsets"]
+    assert [form.original.kind for form in events] == ["granted"]
+    c.post("/admin/privacy/consent/", {"action": "revoke_selected", "_selected_action": [str(consent.pk)],
+                                       "confirmed": "yes"})
+    with scope.org_scope(acme.id):
+        assert consent.events.filter(kind="revoked").exists()
+    settings_page = c.post("/admin/privacy/privacysettings/add/", {
+        "consent_mode": "refuse", "lawful_bases": '{"aml": "legal_obligation"}',
+        "dsar_due_days": '{"access": 10, "rectification": 10, "erasure": 10, "restriction": 10}',
+        "dsar_legal_max_days": 30, "dsar_target_days": 7, "dsar_warning_hours": 48})
+    assert settings_page.status_code == 302, settings_page.content[:800]
+    with scope.org_scope(acme.id):
+        assert privacy_settings(acme.id).consent_mode == "refuse"

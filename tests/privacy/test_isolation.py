@@ -57,3 +57,37 @@ def test_vault_admin_pages_show_nothing_of_another_org(client, acme, olivia, out
     assert c.get(f"/admin/privacy/kekrotation/{rotation.id}/change/").status_code in (302, 404)
     mine = verified_client(client, olivia)
     assert "vt_acme_only" in mine.get("/admin/privacy/subjectkey/").content.decode()
+
+
+@pytest.fixture
+def acme_scan(acme):
+    from privacy.discovery import discovery_scan
+
+    with scope.org_scope(acme.id):
+        return discovery_scan(org_id=acme.id, dataset="acme.csv", content=b"email\nminji@naver.com\n",
+                              actor=system_actor("test"))
+
+
+def test_privacy_admin_pages_are_empty_for_an_outsider(client, acme_consent, acme_scan, acme, outsider):
+    from tenancy.choices import OrgRole
+    from tests.factories import UserFactory, add_member, verified_client
+
+    officer = UserFactory(email="officer@outsider.example")
+    add_member(outsider, officer, OrgRole.PRIVACY_OFFICER)
+    add_member(outsider, officer, OrgRole.DATA_STEWARD)
+    c = verified_client(client, officer)
+    for page in ("consent", "privacysettings", "discoveryscan", "discoveryfinding"):
+        response = c.get(f"/admin/privacy/{page}/")
+        assert response.status_code == 200 and response.context_data["cl"].result_count == 0, page
+    assert c.get(f"/admin/privacy/consent/?q={acme_consent.subject_token}").context_data["cl"].result_count == 0
+    assert c.get(f"/admin/privacy/consent/{acme_consent.pk}/change/").status_code == 302
+    assert c.get(f"/admin/privacy/discoveryscan/{acme_scan.pk}/change/").status_code == 302
+    finding = acme_scan.findings.model.unscoped_objects.filter(scan_id=acme_scan.pk)
+    with scope.org_scope(acme.id):
+        finding_id = finding.get().pk
+    for page, action in (("consent", "revoke_selected"), ("discoveryfinding", "confirm_selected")):
+        target = acme_consent.pk if page == "consent" else finding_id
+        c.post(f"/admin/privacy/{page}/", {"action": action, "_selected_action": [str(target)], "confirmed": "yes"})
+    with scope.org_scope(acme.id):
+        assert list(ConsentEvent.objects.filter(consent=acme_consent).values_list("kind", flat=True)) == ["granted"]
+        assert finding.get().status == "proposed"

@@ -152,6 +152,13 @@ def _dead_event(w):
     return OutboxEvent.objects.create(org_id=w.org.id, topic="matrix.retry", key="k", status="dead", attempts=8)
 
 
+def _finding(w):
+    from privacy.discovery import discovery_scan
+
+    scan = discovery_scan(org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=SYSTEM)
+    return scan.findings.get()
+
+
 def _consent(w):
     return privacy_consent.consent_grant(org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"],
                                          source="matrix", actor=SYSTEM)
@@ -304,9 +311,17 @@ MATRIX: dict[str, Entry] = {
         api=lambda w, c, o: c.post("/api/v1/consent", {"subject_id": "lead-1", "purposes": ["loan_screening"],
                                                        "source": "matrix"}, format="json")),
     "consent.revoke": Entry(_consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a),
+                            admin=lambda w, c, o: c.post("/admin/privacy/consent/", {
+                                "action": "revoke_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
                             api=lambda w, c, o: c.post("/api/v1/consent/revoke", {"consent_id": str(o.id)},
                                                        format="json")),
     "consent.expire": Entry(_none, lambda w, a, o: privacy_consent.consent_expire_due(org_id=w.org.id, actor=a)),
+    "discovery.scan": Entry(_none, lambda w, a, o: __import__("privacy.discovery").discovery.discovery_scan(
+        org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=a)),
+    "discovery.review": Entry(_finding, lambda w, a, o: __import__("privacy.discovery").discovery.finding_review(
+        finding=o, confirm=True, actor=a),
+        admin=lambda w, c, o: c.post("/admin/privacy/discoveryfinding/", {
+            "action": "confirm_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
     "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
         org_id=w.org.id, actor=a, consent_mode="deny")),
     "vault.seal": Entry(_none, lambda w, a, o: vault.seal(actor=a, org_id=w.org.id, subject_token="vt_m", table="t",
@@ -432,6 +447,9 @@ def _admin_changed(name: str, w: World) -> bool:
                 semver="9.0.0", status=VersionStatus.PUBLISHED).exists(),
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
             "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
+            "consent.revoke": lambda: __import__("privacy.models").models.ConsentEvent.objects.filter(kind="revoked").exists(),
+            "discovery.review": lambda: __import__("privacy.models").models.DiscoveryFinding.objects.filter(
+                status="confirmed").exists(),
             "vault.rotate_request": lambda: vault_rotation.KekRotation.objects.filter(reason="yearly").exists(),
         }[name]()
 
