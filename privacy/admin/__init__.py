@@ -3,3 +3,5 @@
 from privacy.admin import vault  # noqa: F401
 from privacy.admin import consent  # noqa: F401
 from privacy.admin import discovery  # noqa: F401
+from privacy.admin import dsar  # noqa: F401
+from privacy.admin import retention  # noqa: F401
