@@ -34,3 +34,11 @@ consent_check = Hook("decisions.consent_check", single=True)
 # Replay then reports ``erased`` where the masked snapshot no longer reproduces the outcome, instead of
 # a mismatch. Registered by privacy (the vault); without it, nobody is ever erased.
 subject_erased = Hook("decisions.subject_erased", single=True)
+
+# The original of an input whose snapshot masks personal data, sealed under the subject's data key:
+# called with ``org_id=…, subject_token=…, decision_id=…, data=…``; returns the sealed text the record
+# keeps in ``refs["sealed_input"]`` ("" when nothing may be sealed for the subject any more).
+# ``input_unseal`` gives it back for replay (``record`` → dict), raising ``dos.vault.Erased`` once the
+# subject was erased. Both registered by privacy (the vault).
+input_seal = Hook("decisions.input_seal", single=True)
+input_unseal = Hook("decisions.input_unseal", single=True)

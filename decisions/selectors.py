@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from decisions.hooks import subject_erased
+from decisions.hooks import input_unseal, subject_erased
 from decisions.models import DecisionRecord, PolicyVersion
 from decisions.policy.engine import compile_policy
 from decisions.reason_codes import reason_text
@@ -16,13 +16,38 @@ def consent_denied(record: DecisionRecord) -> bool:
         c["code"] for c in record.reason_codes] == ["CONSENT_MISSING"]
 
 
+def _replayed(evaluation) -> dict:
+    return {"outcome": evaluation.outcome, "reason_codes": [r["code"] for r in evaluation.reason_codes],
+            "rule_path": [s.as_dict() for s in evaluation.rule_path]}
+
+
+def _replay_with_originals(record: DecisionRecord, policy, original: dict, diff: dict) -> tuple[str, dict]:
+    """The masked snapshot did not reproduce the outcome: re-evaluate with the sealed original input
+    (privacy's vault), or report ``erased`` when the subject's data key was destroyed."""
+    from dos.vault import Erased
+
+    if record.refs.get("sealed_input") and input_unseal:
+        try:
+            data = input_unseal.one(record)
+        except Erased:
+            return "erased", {}
+        replayed = _replayed(policy.evaluate(policy.validate(data), labels=record.labels))
+        diff = {key: {"recorded": original[key], "replayed": replayed[key]} for key in original
+                if original[key] != replayed[key]}
+        return ("match" if not diff else "mismatch"), diff
+    if subject_erased and subject_erased.one(record):
+        return "erased", {}
+    return "mismatch", diff
+
+
 def decision_replay(record: DecisionRecord) -> dict:
     """Re-evaluate with the pinned version and the stored snapshot; report whether it matches.
 
     The snapshot has personal data masked: a rule that reads a masked text field would see the
-    mask, which shows up here as a mismatch. When the subject was erased (crypto-shredded, the
-    ``subject_erased`` hook), a record whose snapshot had masked values that no longer reproduces its
-    outcome is reported ``erased`` — the values it needed are gone by design, not tampered with.
+    mask. Such a record keeps its original input sealed under the subject's data key (privacy's
+    vault, ``refs["sealed_input"]``): replay then re-evaluates with the original. Once the subject was
+    erased (crypto-shredded), a record that needed those values is reported ``erased`` — they are gone
+    by design, not tampered with — while one whose masked snapshot still reproduces it matches.
     ``status`` is ``match``, ``mismatch`` or ``erased``.
     """
     if consent_denied(record):  # denied before evaluation, with no snapshot: nothing to re-evaluate
@@ -40,8 +65,8 @@ def decision_replay(record: DecisionRecord) -> dict:
     diff = {key: {"recorded": original[key], "replayed": replayed[key]} for key in original
             if original[key] != replayed[key]}
     status = "match" if not diff else "mismatch"
-    if diff and (record.refs or {}).get("pii_masked") and subject_erased and subject_erased.one(record):
-        status, diff = "erased", {}
+    if diff and (record.refs or {}).get("pii_masked"):
+        status, diff = _replay_with_originals(record, policy, original, diff)
     return {"decision_id": str(record.id), "policy_version": record.policy_version.semver,
             "policy_sha256": record.policy_sha256, "match": status == "match", "status": status, "diff": diff}
 

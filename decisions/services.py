@@ -22,7 +22,7 @@ from django.utils.crypto import salted_hmac
 from billing.services import MeterInput, meter_record, meter_record_many
 from decisions.chain import decision_chain_data
 from decisions.choices import RecordKind, VersionStatus
-from decisions.hooks import ConsentVerdict, consent_check, review_requested
+from decisions.hooks import ConsentVerdict, consent_check, input_seal, review_requested
 from decisions.inputs import InputTooComplex, guard_input
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
@@ -297,6 +297,20 @@ def _denied_record(*, org, project, version, token: str, purpose: str, corr_id: 
         rule_path=[], labels=sorted(set(labels)), kind=RecordKind.ORIGINAL, refs={"consent": "missing"}, latency_ms=0)
 
 
+def _masked_refs(org_id, token: str, decision_id, data: dict, findings) -> dict:
+    """What the record keeps about masked personal data: the kinds found, and the original input
+    sealed under the subject's data key (privacy's vault), so replay can use it until the subject is
+    erased."""
+    if not findings:
+        return {}
+    refs = {"pii_masked": findings}
+    if input_seal:
+        sealed = input_seal.one(org_id=org_id, subject_token=token, decision_id=decision_id, data=data)
+        if sealed:
+            refs["sealed_input"] = sealed
+    return refs
+
+
 def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, policy: str | None = None,
                   labels=(), corr_id: str = "", actor, route: str = "decide") -> Decided:
     started = time.perf_counter()
@@ -324,7 +338,7 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
     decision_id = uuid.uuid4()
     codes = [{"code": r["code"], "message": r["message"]} for r in evaluation.reason_codes]
     consent_ref, consent_refs = _consent_fields(verdict)
-    refs = {"pii_masked": guarded.findings} if guarded.findings else {}
+    refs = _masked_refs(org.id, token, decision_id, data, guarded.findings)
     # No savepoint: the API's request transaction (or this one) is all-or-nothing already.
     with transaction.atomic(savepoint=False):
         # Meter first: the chain append takes the chain head lock, held until COMMIT, so it comes
@@ -430,7 +444,8 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
             subject_token=token, purpose=item.purpose, corr_id=corr_id[:64],
             input_hash=input_hash(item.data), snapshot=guarded.snapshot, outcome=evaluation.outcome,
             reason_codes=codes, rule_path=[step.as_dict() for step in evaluation.rule_path],
-            labels=sorted(set(item.labels)), latency_ms=0, kind=RecordKind.ORIGINAL, refs=consent_refs,
+            labels=sorted(set(item.labels)), latency_ms=0, kind=RecordKind.ORIGINAL,
+            refs={**_masked_refs(org.id, token, decision_id, item.data, guarded.findings), **consent_refs},
             consent_ref=consent_ref)
         record.evaluation = evaluation  # not a field: kept for the review cases opened below
         results.append(record)

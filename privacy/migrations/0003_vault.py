@@ -1,9 +1,10 @@
 """Vault v2: a data key per (org, subject) and KEK rotations; row-level security and (org_id, id) keys."""
 
+import uuid
+
 import django.db.models.deletion
 import django.db.models.manager
 import django.utils.timezone
-import uuid
 from django.db import migrations, models
 
 from dos.citus import tenant_keys

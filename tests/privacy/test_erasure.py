@@ -102,15 +102,18 @@ def test_replay_of_an_erased_subjects_decisions_reports_erased_never_a_mismatch(
     not_needed = _decide(acme, "lead-7", "010-9999-0000")
     other = _decide(acme, "lead-8", PHONE)
     assert needed.outcome == "deny" and not_needed.outcome == "approve" and PHONE not in json.dumps(needed.snapshot)
-    with scope.org_scope(acme.id):
-        assert decision_replay(needed)["status"] == "mismatch"  # masked, and the subject still exists
+    assert needed.refs["sealed_input"].startswith("vs2.") and PHONE not in needed.refs["sealed_input"]
+    with scope.org_scope(acme.id):  # before erasure, replay uses the sealed original: an exact match
+        assert decision_replay(needed)["status"] == "match"
+        assert LedgerEntry.objects.filter(chain="audit", action="vault.unsealed",
+                                          data__purpose="decision.replay").count() == 1
     erase_subject(actor=JOB, org_id=acme.id, subject_token=needed.subject_token, reason="DSAR erasure")
     with scope.org_scope(acme.id):
         replays = {name: decision_replay(r) for name, r in
                    (("needed", needed), ("not_needed", not_needed), ("other", other))}
     assert replays["needed"]["status"] == "erased" and replays["needed"]["diff"] == {}
     assert replays["not_needed"]["status"] == "match" and replays["not_needed"]["match"] is True
-    assert replays["other"]["status"] == "mismatch"  # another subject's masked snapshot is still a mismatch
+    assert replays["other"]["status"] == "match"  # another subject's original still opens
     out = io.StringIO()
     call_command("decision", "replay", str(needed.id), "--org", "acme", "--json", stdout=out)
     assert json.loads(out.getvalue())["status"] == "erased"
@@ -140,3 +143,32 @@ def test_every_chain_verifies_after_erasure_and_notes_of_the_subject_stay_masked
     call_command("audit", "verify", "--org", "acme", "--json", stdout=out)  # exits 1 when a chain is broken
     report = json.loads(out.getvalue())
     assert report["ok"] and {c["chain"] for c in report["chains"]} >= {"audit", "decisions"}
+
+
+def test_a_record_without_a_sealed_original_reports_erased_once_its_subject_is_erased(acme, lending, olivia, bob):
+    """Records decided before inputs were sealed: the masked snapshot is all there is."""
+    import uuid
+
+    _phone_policy(acme, lending, olivia, bob)
+    recent = _decide(acme, "lead-old", PHONE)
+    with scope.org_scope(acme.id):  # the same decision as the vault's predecessor recorded it
+        old = DecisionRecord.objects.get(pk=recent.pk)
+        old.pk, old.refs, old.ledger_seq = uuid.uuid4(), {"pii_masked": recent.refs["pii_masked"]}, None
+        old.save(force_insert=True)
+        old = DecisionRecord.objects.select_related("policy_version").get(pk=old.pk)
+    assert "sealed_input" not in old.refs
+    with scope.org_scope(acme.id):
+        assert decision_replay(old)["status"] == "mismatch"
+    erase_subject(actor=JOB, org_id=acme.id, subject_token=old.subject_token, reason="DSAR erasure")
+    with scope.org_scope(acme.id):
+        assert decision_replay(old)["status"] == "erased"
+
+
+def test_a_subject_deciding_again_after_erasure_keeps_a_masked_snapshot_only(acme, lending, olivia, bob):
+    _phone_policy(acme, lending, olivia, bob)
+    first = _decide(acme, "lead-back", PHONE)
+    erase_subject(actor=JOB, org_id=acme.id, subject_token=first.subject_token, reason="DSAR erasure")
+    again = _decide(acme, "lead-back", PHONE)
+    assert again.outcome == "deny" and "sealed_input" not in again.refs and again.refs["pii_masked"]
+    with scope.org_scope(acme.id):
+        assert decision_replay(again)["status"] == "erased"

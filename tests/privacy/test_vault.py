@@ -20,7 +20,7 @@ from privacy.vault import crypto, seal, unseal, unseal_request
 from privacy.vault.keystore import FileKeystore, KeystoreError, create_keystore, key_provider
 from privacy.vault.services import ConsentMissing, UnsealRefused, data_keys
 from tenancy.approvals import FourEyesViolation, approval_grant
-from tests.factories import acting, as_member
+from tests.factories import as_member
 
 pytestmark = pytest.mark.django_db
 SYSTEM = system_actor("test")
