@@ -35,6 +35,11 @@ from hitl.models import Task
 from hitl.qa import qa_record
 from hitl.services import case_open
 from privacy import consent as privacy_consent
+from privacy import holds as privacy_holds
+from privacy import models as privacy_models
+from privacy.dsar import pipeline as dsar_pipeline
+from privacy.dsar import services as dsar_services
+from privacy.retention import services as retention
 from privacy.vault import rotation as vault_rotation
 from privacy.vault import services as vault
 from tenancy import services
@@ -183,6 +188,36 @@ def _approved_rotation(w):
     approver = _member(w, OrgRole.SECURITY_ADMIN)
     approval_grant(request=ApprovalRequest.objects.get(pk=rotation.approval_id), actor=w.person(approver))
     return rotation
+
+
+def _dsar(w, kind="access"):
+    return dsar_services.dsar_submit(org_id=w.org.id, kind=kind, subject_id="lead-1", actor=SYSTEM)
+
+
+def _dsar_exported(w):
+    request = dsar_services.dsar_verify(request=_dsar(w), actor=w.person(w.owner), method="document")
+    dsar_pipeline.dsar_process(org_id=w.org.id, request_id=request.id)
+    return request
+
+
+def _hold(w):
+    return privacy_holds.hold_place(org_id=w.org.id, actor=SYSTEM, scope="datasets", targets=["delivery_traces"],
+                                    reason="matrix")
+
+
+def _proposed_run(w):
+    return retention.retention_plan(org_id=w.org.id, actor=w.person(w.owner))
+
+
+def _approved_run(w):
+    run = retention.retention_plan(org_id=w.org.id, actor=SYSTEM)
+    return retention.retention_approve(run=run, actor=w.person(w.owner))
+
+
+def _matrix_export_path() -> str:
+    import tempfile
+
+    return f"{tempfile.gettempdir()}/matrix-subject-export.zip"
 
 
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
@@ -336,6 +371,56 @@ MATRIX: dict[str, Entry] = {
                                                                {"to_version": "2", "reason": "yearly"})),
     "vault.rotate_start": Entry(_approved_rotation, lambda w, a, o: vault_rotation.rotation_start(
         actor=a, rotation=o, run=False)),
+    "dsar.submit": Entry(_none, lambda w, a, o: dsar_services.dsar_submit(
+        org_id=w.org.id, kind="access", subject_id="lead-1", actor=a),
+        api=lambda w, c, o: c.post("/api/v1/dsar", {"kind": "access", "subject_id": "lead-1"}, format="json"),
+        cli=lambda w, o: ["privacy", "dsar", "submit", "--org", w.org.slug, "access", "--subject", "lead-1"]),
+    "dsar.verify": Entry(_dsar, lambda w, a, o: dsar_services.dsar_verify(request=o, actor=a, method="document"),
+                         admin=lambda w, c, o: c.post("/admin/privacy/dsarrequest/", {
+                             "action": "verify_document", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                         cli=lambda w, o: ["privacy", "dsar", "verify", "--org", w.org.slug, str(o.id), "--method",
+                                           "document"]),
+    "dsar.reject": Entry(_dsar, lambda w, a, o: dsar_services.dsar_reject(request=o, actor=a, reason="unproven"),
+                         admin=lambda w, c, o: c.post(f"/admin/privacy/dsarrequest/{o.pk}/reject/",
+                                                      {"reason": "unproven"}),
+                         cli=lambda w, o: ["privacy", "dsar", "reject", "--org", w.org.slug, str(o.id), "--reason",
+                                           "unproven"]),
+    "dsar.resume": Entry(_dsar, lambda w, a, o: dsar_services.dsar_resume(request=o, actor=a),
+                         admin=lambda w, c, o: c.post("/admin/privacy/dsarrequest/", {
+                             "action": "carry_on", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
+    "dsar.export_download": Entry(
+        _dsar_exported, lambda w, a, o: dsar_services.export_download(request=o, actor=a),
+        admin=lambda w, c, o: c.get(f"/admin/privacy/dsarrequest/{o.pk}/export/"),
+        cli=lambda w, o: ["privacy", "dsar", "export", "--org", w.org.slug, str(o.id), "--out", _matrix_export_path()]),
+    "legal_hold.place": Entry(_none, lambda w, a, o: privacy_holds.hold_place(
+        org_id=w.org.id, actor=a, scope="datasets", targets=["delivery_traces"], reason="matrix"),
+        admin=lambda w, c, o: c.post("/admin/privacy/legalhold/add/", {
+            "scope": "subjects", "targets_text": "vt_matrix", "reason": "matrix hold", "reference": "",
+            "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""}),
+        cli=lambda w, o: ["privacy", "hold", "place", "--org", w.org.slug, "datasets", "delivery_traces", "--reason",
+                          "matrix"]),
+    "legal_hold.release": Entry(_hold, lambda w, a, o: privacy_holds.hold_release(hold=o, actor=a),
+                                admin=lambda w, c, o: c.post("/admin/privacy/legalhold/", {
+                                    "action": "release_holds", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                                cli=lambda w, o: ["privacy", "hold", "release", "--org", w.org.slug, str(o.id)]),
+    "retention.rule_save": Entry(_none, lambda w, a, o: retention.rule_save(
+        org_id=w.org.id, actor=a, dataset="delivery_traces", ttl_days=3, action="delete", legal_basis="matrix"),
+        admin=lambda w, c, o: c.post("/admin/privacy/retentionrule/add/", {
+            "dataset": "review_notifications", "sensitivity": "P2", "ttl_days": "200", "action": "delete",
+            "chain_treatment": "", "legal_basis": "matrix rule", "active": "on"})),
+    "retention.plan": Entry(_none, lambda w, a, o: retention.retention_plan(org_id=w.org.id, actor=a),
+                            cli=lambda w, o: ["privacy", "retention", "plan", "--org", w.org.slug]),
+    "retention.approve": Entry(_proposed_run, lambda w, a, o: retention.retention_approve(run=o, actor=a),
+                               admin=lambda w, c, o: c.post("/admin/privacy/retentionrun/", {
+                                   "action": "approve_runs", "_selected_action": [str(o.pk)], "confirmed": "yes",
+                                   "typed_count": "1"}),
+                               cli=lambda w, o: ["privacy", "retention", "approve", "--org", w.org.slug, str(o.id)]),
+    "retention.reject": Entry(_proposed_run, lambda w, a, o: retention.retention_reject(run=o, actor=a),
+                              admin=lambda w, c, o: c.post("/admin/privacy/retentionrun/", {
+                                  "action": "reject_runs", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                              cli=lambda w, o: ["privacy", "retention", "reject", "--org", w.org.slug, str(o.id)]),
+    "retention.execute": Entry(_approved_run, lambda w, a, o: retention.retention_execute(
+        org_id=w.org.id, run_id=o.id, actor=a)),
     "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
                           admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
@@ -451,6 +536,15 @@ def _admin_changed(name: str, w: World) -> bool:
             "discovery.review": lambda: __import__("privacy.models").models.DiscoveryFinding.objects.filter(
                 status="confirmed").exists(),
             "vault.rotate_request": lambda: vault_rotation.KekRotation.objects.filter(reason="yearly").exists(),
+            "dsar.verify": lambda: privacy_models.DsarRequest.objects.filter(verified_at__isnull=False).exists(),
+            "dsar.reject": lambda: privacy_models.DsarRequest.objects.filter(state="rejected").exists(),
+            "dsar.resume": lambda: privacy_models.DsarEvent.objects.filter(kind="resume_requested").exists(),
+            "dsar.export_download": lambda: privacy_models.DsarExport.objects.filter(downloads__gt=0).exists(),
+            "legal_hold.place": lambda: privacy_models.LegalHold.objects.filter(reason="matrix hold").exists(),
+            "legal_hold.release": lambda: privacy_models.LegalHold.objects.filter(released_at__isnull=False).exists(),
+            "retention.rule_save": lambda: privacy_models.RetentionRule.objects.filter(legal_basis="matrix rule").exists(),
+            "retention.approve": lambda: privacy_models.RetentionRun.objects.filter(status="approved").exists(),
+            "retention.reject": lambda: privacy_models.RetentionRun.objects.filter(status="rejected").exists(),
         }[name]()
 
 
