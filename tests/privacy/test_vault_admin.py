@@ -53,7 +53,7 @@ def test_a_rotation_is_requested_approved_by_another_started_and_followed_in_the
     _keys(acme, 12)
     browser = verified_client(client, olivia)
     form = browser.get(f"{ROTATIONS}add/")
-    assert form.status_code == 200 and "version 2" in form.content.decode()
+    assert form.status_code == 200 and "버전 2" in form.content.decode()  # the back office speaks Korean
     response = browser.post(f"{ROTATIONS}add/", {"to_version": "2", "reason": "yearly rotation"})
     assert response.status_code == 302
     with scope.org_scope(acme.id):
