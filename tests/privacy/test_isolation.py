@@ -91,3 +91,63 @@ def test_privacy_admin_pages_are_empty_for_an_outsider(client, acme_consent, acm
     with scope.org_scope(acme.id):
         assert list(ConsentEvent.objects.filter(consent=acme_consent).values_list("kind", flat=True)) == ["granted"]
         assert finding.get().status == "proposed"
+
+
+def test_dsar_endpoints_show_and_change_nothing_of_another_org(acme, outsider):
+    from privacy.dsar.services import dsar_submit
+    from privacy.models import DsarRequest
+
+    with scope.org_scope(acme.id):
+        request = dsar_submit(org_id=acme.id, kind="access", subject_id="lead-1", actor=system_actor("test"))
+    spy = api_client(make_key(outsider, scopes=[*OUTSIDER_SCOPES, "dsar.fulfil"]))
+    assert spy.get(f"/api/v1/dsar/{request.id}").status_code == 404
+    # Naming acme's subject token from another org records a request of that org only, about nobody of acme's.
+    made = spy.post("/api/v1/dsar", {"kind": "erasure", "subject_token": request.subject_token}, format="json")
+    assert made.status_code == 201
+    with scope.org_scope(acme.id):
+        assert list(DsarRequest.objects.values_list("id", flat=True)) == [request.id]
+    with scope.org_scope(outsider.id):
+        assert DsarRequest.objects.get().kind == "erasure"
+
+
+def test_privacy_request_and_retention_pages_show_nothing_of_another_org(client, acme, olivia, outsider, mallory):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from dos.models import OutboxEvent
+    from privacy.dsar.services import dsar_submit
+    from privacy.holds import hold_place
+    from privacy.retention.services import retention_plan
+    from tests.factories import verified_client
+
+    actor = system_actor("test")
+    with scope.org_scope(acme.id):
+        request = dsar_submit(org_id=acme.id, kind="access", subject_id="lead-1", actor=actor)
+        hold = hold_place(org_id=acme.id, actor=actor, scope="subjects", targets=[request.subject_token],
+                          reason="acme litigation")
+        OutboxEvent.objects.create(org_id=acme.id, topic="t", key="k", status="delivered",
+                                   created_at=timezone.now() - dt.timedelta(days=30))
+        run = retention_plan(org_id=acme.id, actor=actor)
+    c = verified_client(client, mallory)  # owner of the outsider org: holds every privacy permission there
+    for page in ("dsarrequest", "retentionrun", "retentionrule", "legalhold"):
+        listing = c.get(f"/admin/privacy/{page}/")
+        text = listing.content.decode()
+        assert listing.status_code == 200 and request.reference not in text and "acme litigation" not in text
+        assert request.subject_token[:18] not in text
+    for url in (f"/admin/privacy/dsarrequest/{request.pk}/change/", f"/admin/privacy/dsarrequest/{request.pk}/export/",
+                f"/admin/privacy/dsarrequest/{request.pk}/reject/", f"/admin/privacy/legalhold/{hold.pk}/change/",
+                f"/admin/privacy/retentionrun/{run.pk}/change/"):
+        assert c.get(url).status_code in (302, 404), url
+    c.post(f"/admin/privacy/dsarrequest/{request.pk}/reject/", {"reason": "not yours"})
+    c.post("/admin/privacy/retentionrun/", {"action": "approve_runs", "_selected_action": [str(run.pk)],
+                                             "confirmed": "yes", "typed_count": "1"})
+    c.post("/admin/privacy/legalhold/", {"action": "release_holds", "_selected_action": [str(hold.pk)],
+                                         "confirmed": "yes"})
+    overview = c.get("/admin/privacy/dsarrequest/overview/").content.decode()
+    assert request.reference not in overview and "acme litigation" not in overview
+    with scope.org_scope(acme.id):
+        request.refresh_from_db(), run.refresh_from_db(), hold.refresh_from_db()
+        assert (request.state, run.status, hold.released_at) == ("intake", "proposed", None)
+    mine = verified_client(client, olivia)
+    assert request.reference in mine.get("/admin/privacy/dsarrequest/").content.decode()
