@@ -66,7 +66,7 @@ def test_a_rotation_is_requested_approved_by_another_started_and_followed_in_the
         assert KekRotation.objects.get().status == RotationStatus.REQUESTED
         approval_grant(request=approval, actor=as_member(acme, sam))
     confirm = browser.post(ROTATIONS, {"action": "start_rotation", "_selected_action": [str(rotation.pk)]})
-    assert confirm.status_code == 200 and "Start re-wrapping" in confirm.content.decode()
+    assert confirm.status_code == 200 and "데이터 키 재래핑 시작" in confirm.content.decode()
     browser.post(ROTATIONS, {"action": "start_rotation", "_selected_action": [str(rotation.pk)], "confirmed": "yes"})
     with scope.org_scope(acme.id):
         rotation = KekRotation.objects.get()
