@@ -10,16 +10,14 @@ dry-run finds them, and it waits for approval like any other run.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from dos.audit import actor_label, audit_record
 from dos.authz import action, authorize
 from dos.errors import DomainError, FieldErrors
 from privacy.models import HoldScope, LegalHold
+from privacy.retention.holds import active_holds, holds_covering_subject  # noqa: F401 (the holds API)
 
 HOLD_PLACE = action("legal_hold.place", "privacy.manage")
 HOLD_RELEASE = action("legal_hold.release", "privacy.manage")
@@ -28,30 +26,6 @@ MAX_TARGETS = 1000
 
 class HoldStateError(DomainError):
     status, code = 409, "hold_released"
-
-
-def active_holds(*, at: dt.datetime | None = None):
-    at = at or timezone.now()
-    return LegalHold.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at), released_at__isnull=True,
-                                    starts_at__lte=at)
-
-
-def _subject_cases(subject_token: str) -> list[str]:
-    from hitl.models import Case
-
-    return [str(pk) for pk in Case.objects.filter(decision__subject_token=subject_token).values_list("id", flat=True)]
-
-
-def holds_covering_subject(*, org_id, subject_token: str, at=None) -> list[LegalHold]:
-    """Active holds on the subject, or on one of the subject's review cases (the caller's org scope)."""
-    cases = set(_subject_cases(subject_token))
-    covering = []
-    for hold in active_holds(at=at).filter(scope__in=[HoldScope.SUBJECTS, HoldScope.CASES]).order_by("starts_at"):
-        targets = set(map(str, hold.targets or []))
-        if (hold.scope == HoldScope.SUBJECTS and subject_token in targets) or (
-                hold.scope == HoldScope.CASES and cases & targets):
-            covering.append(hold)
-    return covering
 
 
 def _clean_targets(scope: str, targets) -> list[str]:

@@ -14,8 +14,7 @@
 from __future__ import annotations
 
 from dos.audit import audit_record
-from privacy.dsar.pipeline import Waiting
-from privacy.dsar.services import SYSTEM, request_key_token
+from privacy.dsar.services import SYSTEM, Waiting, request_key_token
 from privacy.models import DsarExport, DsarKind, DsarRequest
 
 
@@ -31,7 +30,7 @@ def _kept(document: dict) -> list[dict]:
 
 
 def _erase(request: DsarRequest, now, document: dict) -> dict:
-    from privacy.holds import holds_covering_subject
+    from privacy.retention.holds import holds_covering_subject
     from privacy.vault import erase_subject, is_erased
     from tenancy.choices import ApprovalStatus
 

@@ -28,17 +28,13 @@ from dos import scope
 from dos.audit import audit_record
 from dos.subject_data import subject_collect
 from privacy.dsar import export as exporting
-from privacy.dsar.services import SYSTEM, clock, event, request_key_token
+from privacy.dsar.services import SYSTEM, Waiting, clock, event, request_key_token
 from privacy.models import DsarExport, DsarKind, DsarRequest, DsarState, DsarStep
 from privacy.models.dsar import STEPS
 
 log = structlog.get_logger(__name__)
 fault_points: list[Callable[[str, str], None]] = []
 MAX_ATTEMPTS = 20
-
-
-class Waiting(Exception):
-    """The step cannot run yet: a person must act first (not an error)."""
 
 
 def _fault(step: str, phase: str) -> None:
@@ -83,7 +79,7 @@ def _verify(request: DsarRequest, now) -> dict:
 
 
 def _scope(request: DsarRequest, now) -> dict:
-    from privacy.holds import holds_covering_subject
+    from privacy.retention.holds import holds_covering_subject
 
     holds = holds_covering_subject(org_id=request.org_id, subject_token=request.subject_token, at=now)
     request.scope = {"collectors": "all", "holds": [{"id": str(h.id), "reason": h.reason} for h in holds]}

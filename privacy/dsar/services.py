@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,6 +37,10 @@ SYSTEM = system_actor("dsar")
 
 class DsarStateError(DomainError):
     status, code = 409, "dsar_state"
+
+
+class Waiting(Exception):
+    """A pipeline step cannot run yet: a person must act first (not an error)."""
 
 
 def request_key_token(request_id) -> str:
@@ -125,12 +130,9 @@ def dsar_submit(*, org_id, kind: str, actor, subject_id: str | None = None, subj
 def _enqueue(request: DsarRequest) -> None:
     org_id, request_id = str(request.org_id), str(request.id)
 
-    def run():
-        from privacy.tasks import dsar_run
-
-        dsar_run.delay(org_id=org_id, request_id=request_id)
-
-    transaction.on_commit(run)
+    # By name: the task module imports the pipeline, which imports this module.
+    transaction.on_commit(lambda: current_app.send_task("privacy.tasks.dsar_run",
+                                                        kwargs={"org_id": org_id, "request_id": request_id}))
 
 
 def _locked(request: DsarRequest) -> DsarRequest:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -33,6 +34,7 @@ from privacy.models import (
     Sensitivity,
 )
 from privacy.retention.datasets import DATASETS, Dataset
+from privacy.retention.holds import active_holds
 
 RULE_SAVE = action("retention.rule_save", "privacy.manage")
 PLAN = action("retention.plan", "privacy.manage")
@@ -97,8 +99,6 @@ def rule_save(*, org_id, actor, dataset: str, ttl_days: int, action: str, legal_
 
 def _holds_filter(spec: Dataset, at) -> Q | None:
     """Rows of ``spec`` under an active hold (re-read on every call); None: the whole dataset is held."""
-    from privacy.holds import active_holds
-
     held = Q(pk__in=[])
     for hold in active_holds(at=at):
         targets = [str(t) for t in hold.targets or []]
@@ -127,8 +127,6 @@ def _eligible(spec: Dataset, cutoff, at):
 
 def _shred_candidates(spec: Dataset, cutoff, at) -> tuple[list[str], int]:
     """Subjects whose every record is past the cutoff (newer records keep the key), unless held."""
-    from privacy.models import LegalHold  # noqa: F401 (the holds module reads it)
-
     model = spec.model_class
     tokens = (model.objects.values(spec.subject_path).annotate(last=Max(spec.time_field))
               .filter(last__lt=cutoff).values_list(spec.subject_path, flat=True))
@@ -216,12 +214,9 @@ def retention_approve(*, run: RetentionRun, actor, reason: str = "", now=None) -
         audit_record(org_id=run.org_id, action="retention.approved", actor=actor, target=f"retention_run:{run.id}")
         org_id, run_id = str(run.org_id), str(run.id)
 
-        def start():
-            from privacy.tasks import retention_run_execute
-
-            retention_run_execute.delay(org_id=org_id, run_id=run_id)
-
-        transaction.on_commit(start)
+        # By name: the task module imports this one.
+        transaction.on_commit(lambda: current_app.send_task("privacy.tasks.retention_run_execute",
+                                                            kwargs={"org_id": org_id, "run_id": run_id}))
     return run
 
 
