@@ -18,12 +18,12 @@ from celery import shared_task
 from django.db import connection, transaction
 from django.utils import timezone
 
+import privacy.vault.crypto as crypto
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError
 from dos.scope import org_scope
 from privacy.models import KekRotation, RotationStatus, SubjectKey
-from privacy.vault import crypto
 from privacy.vault.keystore import key_provider
 from privacy.vault.services import data_keys, kek_lock_id, org_kek_state, unwrap
 

@@ -26,12 +26,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connection, transaction
 from django.utils import timezone
 
+import privacy.vault.crypto as crypto
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize
 from dos.scope import org_scope
 from dos.vault import Erased, VaultError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
-from privacy.vault import crypto
 from privacy.vault.keystore import KeystoreError, key_provider
 
 log = structlog.get_logger(__name__)
