@@ -4,6 +4,8 @@ it) or its ``vt_…`` token; only the token is stored."""
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 
 from dos.api.errors import invalid_fields, referenced_not_found
 from dos.api.fields import StrictCharField, StrictSlugField, StrictUUIDField
+from dos.api.schema import schema_constraints
 from dos.api.views import DosApiView
 from privacy.consent import consent_grant, consent_revoke, consent_revoke_subject, subject_token_of
 from privacy.models import Consent, ConsentEvent, LawfulBasis
@@ -19,6 +22,7 @@ from privacy.models.consent import PURPOSE_MAX
 
 SUBJECT_MAX = 200
 TOKEN_MAX = 80
+TOKEN_RE = re.compile(r"vt_[0-9a-f]{40}")
 
 
 class SubjectIn(serializers.Serializer):
@@ -27,9 +31,19 @@ class SubjectIn(serializers.Serializer):
     subject_token = StrictCharField(max_length=TOKEN_MAX, required=False, help_text="Or the subject's vt_… token.")
 
     def validate(self, attrs):
-        if bool(attrs.get("subject_id")) == bool(attrs.get("subject_token")):
+        if ("subject_id" in attrs) == ("subject_token" in attrs):
             raise serializers.ValidationError({"subject_id": ["Give exactly one of subject_id and subject_token."]})
         return attrs
+
+
+def _exactly_one(*names: str, only_with: dict[str, tuple[str, ...]] | None = None) -> dict:
+    """JSON Schema for "exactly one of ``names``" (and fields allowed only beside some of them)."""
+    variants = []
+    for name in names:
+        others = [n for n in names if n != name]
+        others += [field for field, allowed in (only_with or {}).items() if name not in allowed]
+        variants.append({"required": [name], "not": {"anyOf": [{"required": [n]} for n in others]}})
+    return {"oneOf": variants}
 
 
 class ConsentGrantIn(SubjectIn):
@@ -56,13 +70,19 @@ class ConsentRevokeIn(serializers.Serializer):
     reason = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
     def validate(self, attrs):
-        given = [k for k in ("consent_id", "subject_id", "subject_token") if attrs.get(k)]
+        given = [k for k in ("consent_id", "subject_id", "subject_token") if k in attrs]
         if len(given) != 1:
             raise serializers.ValidationError({"consent_id": ["Give exactly one of consent_id, subject_id and "
                                                               "subject_token."]})
-        if attrs.get("consent_id") and attrs.get("purposes"):
+        if "consent_id" in attrs and "purposes" in attrs:
             raise serializers.ValidationError({"purposes": ["Only with subject_id or subject_token."]})
         return attrs
+
+
+# The published schema says the same as the serializers' validate() (dos.api.schema).
+schema_constraints["ConsentGrantIn"] = _exactly_one("subject_id", "subject_token")
+schema_constraints["ConsentRevokeIn"] = _exactly_one("consent_id", "subject_id", "subject_token",
+                                                     only_with={"purposes": ("subject_id", "subject_token")})
 
 
 class ConsentEventOut(serializers.ModelSerializer):
@@ -104,6 +124,11 @@ def _token(request, attrs) -> str:
     return attrs.get("subject_token") or subject_token_of(request.auth.org.id, attrs["subject_id"])
 
 
+def _subject_token(request, subject: str) -> str:
+    """``subject`` as a token: a vt_… token as it is, anything else as your applicant id."""
+    return subject if TOKEN_RE.fullmatch(subject) else subject_token_of(request.auth.org.id, subject)
+
+
 def _with_events(queryset):
     return queryset.prefetch_related(Prefetch("events", queryset=ConsentEvent.objects.order_by("at", "recorded_at")))
 
@@ -111,18 +136,15 @@ def _with_events(queryset):
 class ConsentApi(DosApiView):
     permission_map = {"get": "privacy.read", "post": "privacy.manage"}
 
-    @extend_schema(parameters=[
-        OpenApiParameter("subject", str, description="Your id of the applicant (or use subject_token)."),
-        OpenApiParameter("subject_token", str, description="The subject's vt_… token.")],
+    @extend_schema(parameters=[OpenApiParameter(
+        "subject", {"type": "string", "minLength": 1, "maxLength": SUBJECT_MAX}, required=True,
+        description="Your id of the applicant, or the subject's vt_… token.")],
         responses={200: ConsentHistoryOut}, summary="A subject's consents with their history (newest first)")
     def get(self, request):
         subject = request.query_params.get("subject", "")
-        token = request.query_params.get("subject_token", "")
-        if bool(subject) == bool(token):
-            raise invalid_fields({"subject": ["Give exactly one of subject and subject_token."]})
-        if len(subject) > SUBJECT_MAX or len(token) > TOKEN_MAX:
-            raise invalid_fields({"subject": ["Too long."]})
-        token = token or subject_token_of(request.auth.org.id, subject)
+        if not subject or len(subject) > SUBJECT_MAX:
+            raise invalid_fields({"subject": [f"Give the subject: 1–{SUBJECT_MAX} characters."]})
+        token = _subject_token(request, subject)
         consents = _with_events(Consent.objects.filter(org_id=request.auth.org.id, subject_token=token)
                                 .order_by("-valid_from", "id"))
         return Response({"subject_token": token, "consents": ConsentOut(consents, many=True).data})

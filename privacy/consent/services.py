@@ -54,8 +54,9 @@ def consent_grant(*, org_id, subject_token: str, purposes, source: str, actor, s
         errors["purposes"] = ["Name at least one purpose."]
     if lawful_basis not in LawfulBasis.values:
         errors["lawful_basis"] = [f"One of: {', '.join(LawfulBasis.values)}."]
-    if valid_until is not None and valid_until <= max(valid_from, now):
-        errors["valid_until"] = ["Must be later than valid_from and than now."]
+    # A window already closed is allowed: consents collected earlier are recorded as they were.
+    if valid_until is not None and valid_until <= valid_from:
+        errors["valid_until"] = ["Must be later than valid_from."]
     if not source.strip():
         errors["source"] = ["Say where the consent was collected."]
     if errors:

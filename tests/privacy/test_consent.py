@@ -42,7 +42,7 @@ def test_grant_then_history_then_revoke(officer_api, acme):
     assert [e["kind"] for e in body["events"]] == ["granted"]
     history = officer_api.get("/api/v1/consent", {"subject": "lead-1"}).json()
     assert [c["id"] for c in history["consents"]] == [body["id"]]
-    assert officer_api.get("/api/v1/consent", {"subject_token": body["subject_token"]}).json() == history
+    assert officer_api.get("/api/v1/consent", {"subject": body["subject_token"]}).json() == history
     revoked = officer_api.post("/api/v1/consent/revoke", {"consent_id": body["id"], "reason": "by phone"},
                                format="json")
     assert revoked.status_code == 200 and revoked.json() == {"revoked": [body["id"]]}
@@ -78,7 +78,6 @@ def test_revoke_a_subjects_consents_for_some_purposes(officer_api, acme):
     ({k: v for k, v in grant_body().items() if k != "subject_id"}, "subject_id"),
     (grant_body(source=7), "source"),
     (grant_body(lawful_basis="because"), "lawful_basis"),
-    (grant_body(valid_until="2001-01-01T00:00:00Z"), "valid_until"),
     (grant_body(valid_from="2030-01-02T00:00:00Z", valid_until="2030-01-01T00:00:00Z"), "valid_until"),
 ])
 def test_bad_grants_are_problems_naming_the_field_and_write_nothing(officer_api, acme, body, field):
@@ -98,6 +97,10 @@ def test_revoke_and_history_validation(officer_api):
     missing = officer_api.post("/api/v1/consent/revoke", {"consent_id": str(uuid.uuid4())}, format="json")
     assert missing.status_code == 404 and "consent_id" in missing.json()["errors"]
     assert officer_api.get("/api/v1/consent").status_code == 400
+    assert officer_api.get("/api/v1/consent", {"subject": "x" * 201}).status_code == 400
+    purposes = officer_api.post("/api/v1/consent/revoke", {"consent_id": str(uuid.uuid4()), "purposes": []},
+                                format="json")
+    assert purposes.status_code == 400 and "purposes" in purposes.json()["errors"]
 
 
 def test_the_same_idempotency_key_records_one_consent(officer_api, acme):

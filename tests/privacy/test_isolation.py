@@ -27,7 +27,7 @@ def test_consent_endpoints_show_and_change_nothing_of_another_org(acme_consent, 
     spy = api_client(make_key(outsider, scopes=OUTSIDER_SCOPES))
     revoke = spy.post("/api/v1/consent/revoke", {"consent_id": str(acme_consent.id)}, format="json")
     assert revoke.status_code == 404
-    by_token = spy.get("/api/v1/consent", {"subject_token": acme_consent.subject_token})
+    by_token = spy.get("/api/v1/consent", {"subject": acme_consent.subject_token})
     by_subject = spy.get("/api/v1/consent", {"subject": "lead-1"})
     assert by_token.json()["consents"] == [] and by_subject.json()["consents"] == []
     # The same applicant id is another token in another org: a revoke by subject finds nothing here.
