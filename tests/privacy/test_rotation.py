@@ -110,6 +110,8 @@ def test_a_rotation_under_concurrent_seals_loses_nothing(keystore, acme, olivia,
     def sealer(n: int) -> None:
         try:
             start.wait()
+            shared = "vt_everyone"  # every thread creates the same new subject's key at once
+            results.append((shared, _seal(acme, shared, f"{n}-shared", b"shared"), b"shared"))
             for i in range(40):  # existing subjects (cached or not) and brand-new ones, interleaved
                 subject = f"vt_old{(n * 40 + i) % 120}" if i % 2 else f"vt_new{n}_{i}"
                 text = f"{n}:{i}".encode()
@@ -127,11 +129,11 @@ def test_a_rotation_under_concurrent_seals_loses_nothing(keystore, acme, olivia,
     for thread in threads:
         thread.join()
     rotation = rotation_run(org_id=acme.id, rotation_id=rotation.pk, batch=5)  # finishes what was locked, if any
-    assert not errors and len(results) == 120
+    assert not errors and len(results) == 123
     assert rotation.status == RotationStatus.COMPLETED
     with scope.org_scope(acme.id):
         assert set(SubjectKey.objects.values_list("kek_version", flat=True)) == {2}
-        assert SubjectKey.objects.count() == 120 + 60
+        assert SubjectKey.objects.count() == 120 + 60 + 1
     data_keys.clear()
     assert all(unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="dsar.access") == text
                for _subject, sealed, text in results)

@@ -98,11 +98,23 @@ def test_a_person_reads_a_sealed_value_only_with_a_second_persons_approval_once(
     assert "900101" not in json.dumps(entries[0].data) and entries[0].data["approval"] == str(request.pk)
 
 
-def test_reading_for_a_purpose_nothing_covers_is_refused(acme):
+def test_reading_for_a_purpose_nothing_covers_is_refused_and_a_consent_covers_it(acme):
+    from privacy.consent import consent_grant, consent_revoke
+
     sealed = _seal(acme)
     with pytest.raises(ConsentMissing) as refused:
         unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed, purpose="marketing")
     assert refused.value.code == "consent_missing"
+    with scope.org_scope(acme.id):
+        consent = consent_grant(org_id=acme.id, subject_token="vt_subject1", purposes=["marketing"], source="form",
+                                actor=SYSTEM)
+    assert unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed, purpose="marketing") == b"900101-1234567"
+    with scope.org_scope(acme.id):
+        entry = LedgerEntry.objects.filter(chain="audit", action="vault.unsealed").latest("seq")
+        assert entry.data["basis"] == f"consent:{consent.pk}"
+        consent_revoke(consent=consent, actor=SYSTEM)
+    with pytest.raises(ConsentMissing):
+        unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed, purpose="marketing")
 
 
 def test_the_kernel_interface_is_vault_v2(acme):
