@@ -134,6 +134,9 @@ def test_a_rotation_under_concurrent_seals_loses_nothing(keystore, acme, olivia,
     with scope.org_scope(acme.id):
         assert set(SubjectKey.objects.values_list("kek_version", flat=True)) == {2}
         assert SubjectKey.objects.count() == 120 + 60 + 1
+        # keys created while it ran were wrapped with the new version from the start; the old ones re-wrapped
+        assert SubjectKey.objects.filter(rewrapped_at__isnull=True).count() == 60 + 1
+        assert SubjectKey.objects.filter(subject_token__startswith="vt_old", rewrapped_at__isnull=False).count() == 120
     data_keys.clear()
     assert all(unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="dsar.access") == text
                for _subject, sealed, text in results)

@@ -3,6 +3,8 @@ the per-org key derived from DOS_VAULT_KEY are migrated and then read back throu
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -15,6 +17,7 @@ from hitl.notes import PURPOSE, note_reveal, note_reveal_request
 from hitl.services import case_open
 from privacy.models import SubjectKey
 from tenancy.approvals import approval_grant
+from tests.dos.test_migrate_with_data import run, scratch  # noqa: F401 - the scratch database fixture
 from tests.factories import as_member, default_project
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +60,19 @@ def test_v1_sealed_originals_are_resealed_and_read_through_vault_v2(acme, outsid
     with scope.org_scope(acme.id):
         ours.refresh_from_db()
         assert bytes(ours.sealed) == first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_migrate_reseals_a_seeded_database(scratch, tmp_path):  # noqa: F811
+    """The whole path on a scratch database: v1 notes stored, ``manage.py migrate``, read through v2."""
+    _url, env = scratch
+    env = {**env, "DOS_VAULT_KEYSTORE": str(tmp_path / "keystore.json")}
+    steps = "tests.privacy.vault_migration_steps"
+    seeded = run(env, "-m", steps, "seed")
+    output = run(env, "manage.py", "migrate", "--no-input")
+    assert "re-sealed 2 case note original(s) with vault v2" in output
+    revealed = json.loads(run(env, "-m", steps, "reveal", seeded.strip().splitlines()[-1]))
+    assert revealed == {
+        "acme": {"format": "vs2.", "text": "Called back on 010-1234-5678.", "subject_key": True},
+        "outsider": {"format": "vs2.", "text": "Outsider's note, 010-5555-6666.", "subject_key": True},
+    }
