@@ -29,6 +29,12 @@ class ConsentEnded(DomainError):
     status, code = 409, "consent_ended"
 
 
+class ConsentWindowInvalid(DomainError):
+    """``valid_until`` is not after ``valid_from`` (409 ``consent_window``, naming the field)."""
+
+    status, code = 409, "consent_window"
+
+
 def subject_token_of(org_id, subject_id: str) -> str:
     """The subject's token, as /decide computes it — consents and decisions meet on it."""
     return subject_token(org_id, subject_id)
@@ -54,13 +60,16 @@ def consent_grant(*, org_id, subject_token: str, purposes, source: str, actor, s
         errors["purposes"] = ["Name at least one purpose."]
     if lawful_basis not in LawfulBasis.values:
         errors["lawful_basis"] = [f"One of: {', '.join(LawfulBasis.values)}."]
-    # A window already closed is allowed: consents collected earlier are recorded as they were.
-    if valid_until is not None and valid_until <= valid_from:
-        errors["valid_until"] = ["Must be later than valid_from."]
     if not source.strip():
         errors["source"] = ["Say where the consent was collected."]
     if errors:
         raise FieldErrors(errors)
+    # A window already closed is allowed (consents collected earlier are recorded as they were); one
+    # that ends before it starts contradicts itself — 409, as the schema cannot compare two dates.
+    if valid_until is not None and valid_until <= valid_from:
+        raise ConsentWindowInvalid(f"valid_until ({valid_until.isoformat()}) is not later than valid_from "
+                                   f"({valid_from.isoformat()}).", errors={"valid_until": [
+                                       "Must be later than valid_from (default: now)."]})
     label = actor_label(actor)
     with transaction.atomic():
         consent = Consent.objects.create(
