@@ -22,12 +22,14 @@ def dsar_run(*, org_id: str, request_id: str) -> str:
 
 
 def _open_requests(org_id) -> int:
+    from dos import scope
     from privacy.dsar.pipeline import dsar_process
     from privacy.models import DsarRequest
     from privacy.models.dsar import OPEN_STATES
 
-    ids = list(DsarRequest.objects.filter(state__in=OPEN_STATES, verified_at__isnull=False)
-               .values_list("id", flat=True)[:200])
+    with scope.org_scope(org_id):  # the ids only: each step opens its own transaction
+        ids = list(DsarRequest.objects.filter(state__in=OPEN_STATES, verified_at__isnull=False)
+                   .order_by("due_at").values_list("id", flat=True)[:200])
     for request_id in ids:
         dsar_process(org_id=org_id, request_id=request_id)
     return len(ids)

@@ -4,7 +4,9 @@ timeline, export). Verification, the erasure's approval and the export itself ar
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from django.db.models import Prefetch
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
@@ -16,26 +18,76 @@ from privacy.models import DsarEvent, DsarExport, DsarKind, DsarRequest, DsarSte
 
 SUBJECT_MAX = 128
 TOKEN_MAX = 80
+MAX_CORRECTIONS = 30
+CORRECTION_KEY_MAX = 64
+CORRECTION_VALUE_MAX = 200
+
+
+class CorrectionsField(serializers.DictField):
+    child = StrictCharField(max_length=CORRECTION_VALUE_MAX, allow_blank=True, trim_whitespace=False)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not value or len(value) > MAX_CORRECTIONS or any(not k or len(k) > CORRECTION_KEY_MAX for k in value):
+            raise serializers.ValidationError(
+                f"1 to {MAX_CORRECTIONS} fields, each named in 1 to {CORRECTION_KEY_MAX} characters.")
+        return value
+
+
+@extend_schema_field({"type": "object", "minProperties": 1, "maxProperties": MAX_CORRECTIONS,
+                      "propertyNames": {"minLength": 1, "maxLength": CORRECTION_KEY_MAX},
+                      "additionalProperties": {"type": "string", "maxLength": CORRECTION_VALUE_MAX}})
+class SchemaCorrectionsField(CorrectionsField):
+    pass
 
 
 class DsarDetailsIn(serializers.Serializer):
     message = StrictCharField(max_length=2000, required=False, allow_blank=True,
                               help_text="The subject's words (sealed; the queue shows them masked).")
-    corrections = serializers.DictField(child=serializers.JSONField(), required=False, allow_empty=False,
-                                        help_text="Rectification only: field → the right value (sealed).")
+    corrections = SchemaCorrectionsField(required=False, help_text="Rectification only (and required there): "
+                                                                   "field → the right value (sealed).")
 
 
 class DsarCreateIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DsarKind.choices)
-    subject_id = StrictCharField(max_length=SUBJECT_MAX, required=False,
-                                 help_text="Your id of the applicant, as sent to /decide (stored only as a token).")
-    subject_token = StrictCharField(max_length=TOKEN_MAX, required=False, help_text="Or the subject's vt_… token.")
+    subject_id = StrictCharField(max_length=SUBJECT_MAX, required=False, trim_whitespace=False,
+                                 help_text="Your id of the applicant, as sent to /decide (stored only as a token). "
+                                           "Exactly one of subject_id and subject_token.")
+    subject_token = StrictCharField(max_length=TOKEN_MAX, required=False, trim_whitespace=False,
+                                    validators=[RegexValidator(r"^vt_", "A subject token starts with vt_.")],
+                                    help_text="Or the subject's vt_… token.")
     details = DsarDetailsIn(required=False)
 
     def validate(self, attrs):
         if bool(attrs.get("subject_id")) == bool(attrs.get("subject_token")):
             raise serializers.ValidationError({"subject_id": ["Give exactly one of subject_id and subject_token."]})
+        has_corrections = bool((attrs.get("details") or {}).get("corrections"))
+        if has_corrections != (attrs["kind"] == DsarKind.RECTIFICATION):
+            raise serializers.ValidationError({"details.corrections": [
+                "A rectification names its corrections; other requests carry none."]})
         return attrs
+
+
+class DsarCreateInSchema(OpenApiSerializerExtension):
+    """The rules between fields, in the document: exactly one way to name the subject; corrections
+    exactly when the request is a rectification."""
+
+    target_class = "privacy.api.dsar.DsarCreateIn"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        # Patterns, not enums: drf-spectacular would turn enums into one shared component.
+        others = [k for k in DsarKind.values if k != DsarKind.RECTIFICATION]
+        schema["allOf"] = [
+            {"oneOf": [{"required": ["subject_id"]}, {"required": ["subject_token"]}]},
+            {"oneOf": [
+                {"properties": {"kind": {"type": "string", "pattern": f"^{DsarKind.RECTIFICATION.value}$"},
+                                "details": {"required": ["corrections"]}}, "required": ["kind", "details"]},
+                {"properties": {"kind": {"type": "string", "pattern": f"^({'|'.join(others)})$"},
+                                "details": {"not": {"required": ["corrections"]}}}},
+            ]},
+        ]
+        return schema
 
 
 class DsarStepOut(serializers.ModelSerializer):

@@ -8,7 +8,9 @@
   (chained records keep their masked snapshots and hashes; every chain still verifies).
 * rectification: chained records never change, so the correction goes to a person: a review case
   carrying the request's reference, the corrected fields listed (values stay sealed on the request).
-* restriction: recorded on the request and on the audit chain for the processing systems to honour.
+* restriction: the subject's current consents are revoked (``privacy.consent``), so /decide no longer
+  processes them on consent (only where the org configured another lawful basis for the purpose);
+  recorded on the request and the audit chain.
 """
 
 from __future__ import annotations
@@ -75,13 +77,21 @@ def _rectify(request: DsarRequest, now) -> dict:
     return {"case": str(case.id), "case_number": case.number, "fields": request.details.get("fields", [])}
 
 
+def _restrict(request: DsarRequest, now) -> dict:
+    from privacy.consent import consent_revoke_subject
+
+    revoked = consent_revoke_subject(org_id=request.org_id, subject_token=request.subject_token, actor=SYSTEM,
+                                     reason=f"{request.reference}: restriction of processing", now=now)
+    return {"restricted": True, "since": now.isoformat(), "consents_revoked": [str(e.consent_id) for e in revoked]}
+
+
 def fulfil(request: DsarRequest, *, now, document: dict) -> dict:
     if request.kind == DsarKind.ERASURE:
         result = _erase(request, now, document)
     elif request.kind == DsarKind.RECTIFICATION:
         result = _rectify(request, now)
     elif request.kind == DsarKind.RESTRICTION:
-        result = {"restricted": True, "since": now.isoformat()}
+        result = _restrict(request, now)
     else:
         result = {"delivered": True}
     request.result = result

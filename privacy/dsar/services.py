@@ -31,7 +31,8 @@ REJECT = action("dsar.reject", "dsar.fulfil")
 RESUME = action("dsar.resume", "dsar.fulfil")
 ERASURE_APPROVAL = "dsar.erasure"  # the four-eyes action of tenancy.approvals (approver: dsar.fulfil)
 SUBJECT_ID_MAX = 128
-MAX_DETAIL_CHARS = 4000
+MAX_MESSAGE_CHARS = 2000
+MAX_CORRECTIONS = 30
 SYSTEM = system_actor("dsar")
 
 
@@ -81,14 +82,16 @@ def _clean_details(kind: str, details: dict | None) -> tuple[dict, dict]:
     details = details or {}
     if not isinstance(details, dict):
         raise FieldErrors({"details": ["An object."]})
-    if len(json.dumps(details, ensure_ascii=False)) > MAX_DETAIL_CHARS:
-        raise FieldErrors({"details": [f"At most {MAX_DETAIL_CHARS} characters."]})
     corrections = details.get("corrections")
     if kind == DsarKind.RECTIFICATION:
         if not isinstance(corrections, dict) or not corrections:
             raise FieldErrors({"details.corrections": ["Name the fields to correct and their right values."]})
-    elif corrections is not None:
+    elif corrections:
         raise FieldErrors({"details.corrections": ["Only a rectification request carries corrections."]})
+    if len(str(details.get("message", ""))) > MAX_MESSAGE_CHARS or len(corrections or {}) > MAX_CORRECTIONS or any(
+            len(str(k)) > 64 or len(str(v)) > 200 for k, v in (corrections or {}).items()):
+        raise FieldErrors({"details": [f"A message of at most {MAX_MESSAGE_CHARS} characters and at most "
+                                       f"{MAX_CORRECTIONS} corrections (names ≤ 64, values ≤ 200 characters)."]})
     shown = {"message": mask_text(str(details.get("message", "")))[:500]} if details.get("message") else {}
     if corrections:
         shown["fields"] = sorted(str(k)[:64] for k in corrections)

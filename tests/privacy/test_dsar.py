@@ -20,6 +20,7 @@ from tenancy.approvals import FourEyesViolation
 from tests.factories import as_member
 from tests.privacy.dsar_world import (
     PHONE,
+    SYSTEM,
     applicant,
     approve_erasure,
     export_files,
@@ -176,3 +177,37 @@ def test_a_rectification_opens_a_review_case_with_the_fields_named(acme, lending
         case = Case.objects.get(id=request.result["case"])
         assert case.summary["fields"] == ["income_monthly"] and "5100000" not in str(case.summary)
         assert "5100000" not in str(request.details)
+
+
+def test_a_restriction_revokes_the_subjects_consents_so_decide_stops_on_consent(acme, lending, priya):
+    from privacy.consent import consent_covering, consent_grant
+
+    person = applicant(acme)
+    with scope.org_scope(acme.id):
+        consent = consent_grant(org_id=acme.id, subject_token=person.token, purposes=["loan_screening"],
+                                source="web_form:v3", actor=SYSTEM)
+    request = submitted(acme, "restriction")
+    verified(acme, request, priya)
+    assert run(acme, request) == "done"
+    with scope.org_scope(acme.id):
+        request.refresh_from_db()
+        assert request.result["consents_revoked"] == [str(consent.id)]
+        assert consent_covering(org_id=acme.id, subject_token=person.token, purpose="loan_screening") is None
+
+
+def test_the_beat_sweep_warns_and_carries_verified_requests_on(acme, lending, priya, pedro):
+    from privacy.tasks import dsar_sweep_all
+
+    applicant(acme)
+    waiting = submitted(acme, "access")
+    erasure = submitted(acme, "erasure")
+    verified(acme, erasure, priya)
+    run(acme, erasure)  # waits at fulfil for the second person
+    approve_erasure(acme, erasure, pedro)
+    with scope.org_scope(acme.id):
+        DsarRequest.objects.filter(pk=waiting.pk).update(warn_at=waiting.received_at)
+    swept = dsar_sweep_all()
+    assert swept["warned"] >= 1 and swept["carried_on"] >= 1
+    with scope.org_scope(acme.id):
+        assert DsarRequest.objects.get(pk=erasure.pk).state == "done"
+        assert DsarRequest.objects.get(pk=waiting.pk).state == "intake"  # unverified: left for a person
