@@ -1,14 +1,15 @@
 """Data subject requests (checkpoints and timeline append-only), their exports, retention rules and runs,
 legal holds: tables, row-level security, (org_id, id) keys and composite foreign keys."""
 
+import uuid
+
 import django.db.models.deletion
 import django.db.models.manager
 import django.utils.timezone
-import dos.citus
-import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+import dos.citus
 from dos.append_only import frozen_table
 from dos.citus import tenant_keys
 from dos.rls import EnableRLS
