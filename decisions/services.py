@@ -292,8 +292,8 @@ def _denied_record(*, org, project, version, token: str, purpose: str, corr_id: 
     return DecisionRecord(
         id=uuid.uuid4(), org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
         subject_token=token, purpose=purpose, corr_id=corr_id[:64], input_hash=hashed, snapshot={},
-        outcome="deny", reason_codes=[{"code": CONSENT_MISSING, "message": f"No consent of the subject covers the "
-                                                                         f"purpose '{purpose}'."}],
+        outcome="deny", reason_codes=[{"code": CONSENT_MISSING, "message": f"이용 목적 '{purpose}'에 대한 정보주체의 "
+                                                                         f"유효한 동의가 없습니다."}],
         rule_path=[], labels=sorted(set(labels)), kind=RecordKind.ORIGINAL, refs={"consent": "missing"}, latency_ms=0)
 
 
