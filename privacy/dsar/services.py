@@ -15,10 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
+from celery_app import app as celery_app
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError, FieldErrors
@@ -59,6 +59,13 @@ def event(request: DsarRequest, kind: str, actor, data: dict | None = None, *, a
                                     data=mask_deep(data or {}), at=at or clock())
 
 
+def _hint(subject_id: str) -> str:
+    """The subject's id as the queue shows it: masked by the identifier rules, else its first two
+    characters."""
+    masked = mask_text(subject_id)
+    return masked if masked != subject_id else subject_id[:2] + "•" * max(len(subject_id) - 2, 1)
+
+
 def _token_for(org_id, subject_id: str | None, subject_token: str | None) -> tuple[str, str]:
     from decisions.services import subject_token as derive
 
@@ -72,8 +79,7 @@ def _token_for(org_id, subject_id: str | None, subject_token: str | None) -> tup
     if errors:
         raise FieldErrors(errors)
     if subject_id:
-        return derive(org_id, subject_id), mask_text(subject_id) if mask_text(subject_id) != subject_id else (
-            subject_id[:2] + "•" * max(len(subject_id) - 2, 1))
+        return derive(org_id, subject_id), _hint(subject_id)
     return subject_token, ""
 
 
@@ -134,7 +140,7 @@ def _enqueue(request: DsarRequest) -> None:
     org_id, request_id = str(request.org_id), str(request.id)
 
     # By name: the task module imports the pipeline, which imports this module.
-    transaction.on_commit(lambda: current_app.send_task("privacy.tasks.dsar_run",
+    transaction.on_commit(lambda: celery_app.send_task("privacy.tasks.dsar_run",
                                                         kwargs={"org_id": org_id, "request_id": request_id}))
 
 

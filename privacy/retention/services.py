@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import current_app
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from celery_app import app as celery_app
 from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError, FieldErrors
@@ -215,7 +215,7 @@ def retention_approve(*, run: RetentionRun, actor, reason: str = "", now=None) -
         org_id, run_id = str(run.org_id), str(run.id)
 
         # By name: the task module imports this one.
-        transaction.on_commit(lambda: current_app.send_task("privacy.tasks.retention_run_execute",
+        transaction.on_commit(lambda: celery_app.send_task("privacy.tasks.retention_run_execute",
                                                             kwargs={"org_id": org_id, "run_id": run_id}))
     return run
 

@@ -44,16 +44,16 @@ def test_the_queue_shows_deadlines_and_verifies_with_a_confirmation(client, acme
         page = c.get(QUEUE)
     text = page.content.decode()
     assert page.status_code == 200 and late.reference in text and fresh.reference in text
-    assert "days overdue" in text and "days left" in text
+    assert "일 경과" in text and "일 남음" in text  # the back office speaks Korean: days overdue, days left
     assert c.get(QUEUE + "?deadline=overdue").content.decode().count("DSAR-") >= 1
     ask = c.post(QUEUE, {"action": "verify_document", "_selected_action": [str(fresh.pk)]})
-    assert ask.status_code == 200 and b"Verify the subjects" in ask.content
+    assert ask.status_code == 200 and "정보주체 본인 확인" in ask.content.decode()
     c.post(QUEUE, {"action": "verify_document", "_selected_action": [str(fresh.pk)], "confirmed": "yes"})
     with scope.org_scope(acme.id):
         fresh.refresh_from_db()
         assert fresh.verified_by_id == priya.pk and fresh.approval.status == "pending"
     overview = c.get(QUEUE + "overview/")
-    assert overview.status_code == 200 and b"Data subject requests" in overview.content
+    assert overview.status_code == 200 and "다가오는 기한" in overview.content.decode()  # next deadlines
 
 
 def test_the_request_page_shows_the_timeline_and_hands_over_the_zip(client, acme, lending, priya, pedro):
