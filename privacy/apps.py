@@ -1,6 +1,6 @@
 """Consent, the PII vault, discovery and masking, DSAR, retention and legal hold.
 
-Stands on: dos, tenancy, billing, decisions, hitl.
+Stands on: dos, tenancy, billing, decisions, hitl (its jobs are sent by name through celery_app).
 """
 
 from django.apps import AppConfig
