@@ -47,7 +47,7 @@ def _decision_input_unseal(record) -> dict:
 def register_vault_hooks() -> None:
     from decisions.hooks import input_seal, input_unseal, subject_erased
     from dos.vault import register_vault
-    from privacy.vault import rotation  # noqa: F401 - registers the rotation task with Celery
+    from privacy.vault import checks, rotation  # noqa: F401 - the start-up check; the rotation task
     from privacy.vault.services import VAULT
 
     register_vault(VAULT)

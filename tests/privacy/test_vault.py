@@ -174,3 +174,22 @@ def test_keys_never_reach_logs_or_chains(acme, bob, olivia, caplog, capsys):
     secrets += [base64.b64encode(data_key).decode(), data_key.hex()]
     seen = caplog.text + capsys.readouterr().err + chain + repr(key_provider())
     assert not [s for s in secrets if s in seen]
+
+
+def test_production_checks_that_its_keystore_loads(tmp_path, settings):
+    from privacy.vault.checks import keystore_loads
+    from privacy.vault.keystore import reset_provider
+
+    settings.DJANGO_ENV, settings.DOS_VAULT_KEYSTORE_AUTOCREATE = "prod", False
+    settings.DOS_VAULT_KEYSTORE = str(tmp_path / "missing.json")
+    reset_provider()
+    [error] = keystore_loads()
+    assert error.id == "privacy.E001" and "No keystore" in error.msg
+    settings.DOS_VAULT_KEYSTORE = str(create_keystore(tmp_path / "ks.json"))
+    reset_provider()
+    assert keystore_loads() == []
+    os.chmod(settings.DOS_VAULT_KEYSTORE, 0o644)
+    reset_provider()
+    [error] = keystore_loads()
+    assert "0400" in error.msg
+    reset_provider()
