@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -352,13 +353,18 @@ MATRIX: dict[str, Entry] = {
                                                        format="json")),
     "consent.expire": Entry(_none, lambda w, a, o: privacy_consent.consent_expire_due(org_id=w.org.id, actor=a)),
     "discovery.scan": Entry(_none, lambda w, a, o: __import__("privacy.discovery").discovery.discovery_scan(
-        org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=a)),
+        org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=a),
+        admin=lambda w, c, o: c.post("/admin/privacy/discoveryscan/add/", {
+            "dataset": "matrix.csv", "file": SimpleUploadedFile("m.csv", b"email\nminji@naver.com\n")})),
     "discovery.review": Entry(_finding, lambda w, a, o: __import__("privacy.discovery").discovery.finding_review(
         finding=o, confirm=True, actor=a),
         admin=lambda w, c, o: c.post("/admin/privacy/discoveryfinding/", {
             "action": "confirm_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
     "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
-        org_id=w.org.id, actor=a, consent_mode="deny")),
+        org_id=w.org.id, actor=a, consent_mode="deny"),
+        admin=lambda w, c, o: c.post("/admin/privacy/privacysettings/add/", {
+            "consent_mode": "refuse", "lawful_bases": "{}", "dsar_due_days": '{"access": 10}',
+            "dsar_legal_max_days": 30, "dsar_target_days": 7, "dsar_warning_hours": 48})),
     "vault.seal": Entry(_none, lambda w, a, o: vault.seal(actor=a, org_id=w.org.id, subject_token="vt_m", table="t",
                                                          row="1", field="f", plaintext=b"x")),
     "vault.unseal_request": Entry(_sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
@@ -532,6 +538,10 @@ def _admin_changed(name: str, w: World) -> bool:
                 semver="9.0.0", status=VersionStatus.PUBLISHED).exists(),
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
             "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
+            "discovery.scan": lambda: __import__("privacy.models").models.DiscoveryScan.objects.filter(
+                dataset="matrix.csv").exists(),
+            "privacy_settings.save": lambda: __import__("privacy.models").models.PrivacySettings.objects.filter(
+                consent_mode="refuse").exists(),
             "consent.revoke": lambda: __import__("privacy.models").models.ConsentEvent.objects.filter(kind="revoked").exists(),
             "discovery.review": lambda: __import__("privacy.models").models.DiscoveryFinding.objects.filter(
                 status="confirmed").exists(),
