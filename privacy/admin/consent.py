@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -126,7 +126,21 @@ class PrivacySettingsAdmin(DosModelAdmin):
         try:
             saved = privacy_settings_save(org_id=principal.org_id, actor=principal,
                                           **{name: form.cleaned_data[name] for name in EDITABLE})
-        except DomainError as exc:
-            raise ValidationError(str(exc)) from exc
+        except DomainError as exc:  # the form validated the same rules; a refusal or a race lands here
+            request._privacy_refused = f"{exc} {exc.errors or ''}".strip()
+            return
         obj.pk = saved.pk
         obj._state.adding = False
+
+    def _refused(self, request):
+        message = getattr(request, "_privacy_refused", None)
+        if message is None:
+            return None
+        self.message_user(request, message, level=messages.ERROR)
+        return HttpResponseRedirect(request.path)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._refused(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        return self._refused(request) or super().response_change(request, obj)

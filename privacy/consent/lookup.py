@@ -2,8 +2,8 @@
 
 ``consent_verdicts`` is what /decide and /decide/batch pay for it: one statement, whatever the
 number of items, that reads the org's settings row by its unique key and probes each subject's
-consents through ``consent_org_subject_idx`` (with the end events through
-``consentevent_org_consent_idx``). Every table in it names the org (docs/scale.md, "Routing").
+consents through ``consent_org_subject_idx`` (and their end events through ``consentevent_one_end``,
+the partial unique index that also lets a consent end only once). Every table in it names the org (docs/scale.md, "Routing").
 """
 
 from __future__ import annotations

@@ -144,7 +144,8 @@ def test_the_steward_uploads_and_confirms_in_the_back_office(client, acme):
     assert b"******" in listing.content and b"resident_no" in listing.content
     ask = c.post("/admin/privacy/discoveryfinding/", {"action": "confirm_selected",
                                                       "_selected_action": [str(resident.pk)]})
-    assert ask.status_code == 200 and b"Confirm the proposed tags?" in ask.content
+    assert ask.status_code == 200 and ask.context_data["objects"] == [resident]  # the confirmation page
+    assert "제안된 태그를 확정할까요?" in ask.content.decode()  # in Korean, the back office's language
     done = c.post("/admin/privacy/discoveryfinding/", {"action": "confirm_selected",
                                                        "_selected_action": [str(resident.pk)], "confirmed": "yes"})
     assert done.status_code == 302

@@ -206,9 +206,16 @@ def test_the_consent_check_costs_one_indexed_query(lender, acme):
                     "evidence_ref, valid_from, recorded_at, recorded_by) SELECT gen_random_uuid(), %s, 'vt_' || g, "
                     "ARRAY['loan_screening'], '{}', 'consent', 'bulk', '', now(), now(), 'test' "
                     "FROM generate_series(1, 5000) g", [acme.id])
+        cur.execute("INSERT INTO privacy_consentevent (id, org_id, consent_id, subject_token, kind, at, recorded_at, "
+                    "actor, reason) SELECT gen_random_uuid(), org_id, id, subject_token, 'revoked', now(), now(), 't', "
+                    "'' FROM privacy_consent WHERE org_id = %s AND source = 'bulk' AND subject_token < 'vt_3'",
+                    [acme.id])
         cur.execute("ANALYZE privacy_consent")
+        cur.execute("ANALYZE privacy_consentevent")
         cur.execute("EXPLAIN " + VERDICTS_SQL, {"org": acme.id, "at": timezone.now(), "i": [0],
                                                "tokens": [subject_token_of(acme.id, "lead-1")],
                                                "purposes": ["loan_screening"]})
         plan = "\n".join(row[0] for row in cur.fetchall())
-    assert "consent_org_subject_idx" in plan and "Seq Scan on privacy_consent" not in plan, plan
+    # The end events come through the partial unique index that also makes a consent end only once.
+    assert "consent_org_subject_idx" in plan and "consentevent_one_end" in plan, plan
+    assert "Seq Scan on privacy_consent " not in plan and "Seq Scan on privacy_consentevent" not in plan, plan
