@@ -3,7 +3,9 @@ their own connections), and the retired KEK refused afterwards — logged and on
 
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -96,6 +98,9 @@ def test_a_rotation_needs_two_people_rewraps_every_key_and_refuses_the_old_one(k
     with scope.org_scope(acme.id):
         assert LedgerEntry.objects.filter(chain="audit", action="vault.retired_kek_refused").exists()
         assert LedgerEntry.objects.filter(chain="audit", action="vault.rotation_completed").exists()
+        chain = json.dumps([[e.action, e.target, e.data] for e in LedgerEntry.objects.filter(chain="audit")])
+    keks = [k["key"] for k in json.loads(Path(keystore).read_text())["keys"]]
+    assert not [k for k in keks if k in chain or k in json.dumps(logs, default=str)]
 
 
 @pytest.mark.django_db(transaction=True)
