@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 
 from dos import scope
-from dos.models import LedgerEntry
+from dos.models import LedgerEntry, OutboxEvent
 from privacy.dsar import pipeline
 from privacy.dsar.deadlines import dsar_deadline_sweep
 from privacy.models import DsarEvent, DsarExport, DsarRequest, DsarStep
@@ -105,6 +105,7 @@ def test_the_deadline_warning_fires_once_on_the_injected_clock(acme, lending, of
         assert dsar_deadline_sweep(now=request.due_at + dt.timedelta(days=1)) == 0
         assert DsarEvent.objects.filter(request=request, kind="deadline_warning").count() == 1
         assert LedgerEntry.objects.filter(action="dsar.deadline_warning").count() == 1
+        assert OutboxEvent.objects.filter(topic="dsar.deadline_warning", key=f"dsar:{request.id}").count() == 1
 
 
 def test_a_finished_request_is_never_warned(acme, lending, officers):
