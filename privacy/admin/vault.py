@@ -1,4 +1,5 @@
-"""Vault back office: subject keys (never the key material) and KEK rotations with their progress.
+"""Vault back office: subject keys (never the key material) with the values sealed under them — read
+under four eyes — and KEK rotations with their progress.
 
 A rotation is requested here by a person holding ``keys.rotate`` and approved by another under
 Approvals (four eyes); "Start" then begins re-wrapping and "Resume" continues an interrupted job.
@@ -7,18 +8,37 @@ Erasing a subject is not offered here: it is the erasure step of a data subject 
 
 from __future__ import annotations
 
+import json
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from decisions.models import DecisionRecord
 from dos.admin_base import DosModelAdmin
 from dos.errors import DomainError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault.keystore import key_provider
 from privacy.vault.rotation import rotation_request, rotation_start, vault_rotation_run
+from privacy.vault.services import APPROVAL_ACTION, INTERNAL_PURPOSES, approval_target, unseal, unseal_request
+from tenancy.choices import ApprovalStatus
+from tenancy.models import ApprovalRequest
 
 KEYS = "keys.rotate"
+READ_PURPOSES = [p for p in INTERNAL_PURPOSES if p != "hitl.case_note"]  # case notes: the case page's reveal
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 class ErasedFilter(admin.SimpleListFilter):
@@ -38,7 +58,7 @@ class ErasedFilter(admin.SimpleListFilter):
 @admin.register(SubjectKey)
 class SubjectKeyAdmin(DosModelAdmin):
     permission_map = {"view": "privacy.read", "add": None, "change": None, "delete": None}
-    list_display = ["subject_token", "version", "kek_version", "created_at", "rewrapped_at", "erased_at"]
+    list_display = ["subject_token", "version", "kek_version", "created_at", "rewrapped_at", "erased_at", "sealed_link"]
     list_filter = [ErasedFilter, "kek_version"]
     search_fields = ["=subject_token"]
     fields = ["subject_token", "version", "kek_version", "created_at", "rewrapped_at", "erased_at", "erased_reason"]
@@ -48,6 +68,67 @@ class SubjectKeyAdmin(DosModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return super().has_view_permission(request, obj) or self._allowed_keys(request)
+
+    @admin.display(description=_("sealed values"))
+    def sealed_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:privacy_subjectkey_sealed", args=[obj.pk]),
+                           _("sealed values"))
+
+    def get_urls(self):
+        return [path("<uuid:pk>/sealed/", self.admin_site.admin_view(self.sealed_view), name="privacy_subjectkey_sealed"),
+                *super().get_urls()]
+
+    def sealed_view(self, request, pk):
+        """The subject's sealed decision inputs: ask to read one; read it once a second person approved."""
+        key = self.scoped_object_or_404(request, pk)
+        principal = self.principal(request)
+        revealed = None
+        if request.method == "POST":
+            revealed = self._sealed_post(request, key, principal)
+            if revealed is None:
+                return HttpResponseRedirect(request.path)
+        records = list(DecisionRecord.objects.filter(subject_token=key.subject_token, refs__has_key="sealed_input")
+                       .order_by("-decided_at")[:100])
+        mine = {}
+        user = getattr(principal, "user", None)
+        if user is not None:
+            for approval in ApprovalRequest.objects.filter(action=APPROVAL_ACTION, requested_by=user,
+                                                           target__startswith="sealed:").exclude(payload__has_key="unsealed_at"):
+                mine.setdefault(approval.target, []).append(approval.status)
+        rows = []
+        for record in records:
+            states = mine.get(approval_target(record.refs["sealed_input"]), [])
+            rows.append({"record": record, "approved": ApprovalStatus.APPROVED in states,
+                         "pending": ApprovalStatus.PENDING in states})
+        context = {**self.admin_site.each_context(request), "title": _("Sealed values"), "key": key, "rows": rows,
+                   "revealed": revealed, "purposes": READ_PURPOSES, "opts": self.model._meta}
+        response = TemplateResponse(request, "admin/privacy/subjectkey/sealed_values.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _sealed_post(self, request, key, principal):
+        record = DecisionRecord.objects.filter(subject_token=key.subject_token, id=request.POST.get("decision"),
+                                               refs__has_key="sealed_input").first() if _is_uuid(
+            request.POST.get("decision")) else None
+        if record is None:
+            self.message_user(request, _("No such sealed value."), level=messages.ERROR)
+            return None
+        sealed = record.refs["sealed_input"]
+        try:
+            if request.POST.get("do") == "request":
+                unseal_request(actor=principal, org_id=key.org_id, sealed=sealed, reason=request.POST.get("reason", ""))
+                self.message_user(request, _("Requested: a colleague holding 'vault.unseal' approves it under "
+                                             "Approvals."))
+                return None
+            approval = ApprovalRequest.objects.filter(
+                action=APPROVAL_ACTION, target=approval_target(sealed), requested_by=getattr(principal, "user", None),
+                status=ApprovalStatus.APPROVED).exclude(payload__has_key="unsealed_at").order_by("-decided_at").first()
+            text = unseal(actor=principal, org_id=key.org_id, sealed=sealed, approval=approval,
+                          purpose=request.POST.get("purpose", ""))
+        except DomainError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+            return None
+        return {"place": f"decision {record.id}", "text": json.dumps(json.loads(text), ensure_ascii=False, indent=2)}
 
     def has_module_permission(self, request):
         return super().has_module_permission(request) or self._allowed_keys(request)

@@ -116,3 +116,32 @@ def test_dosctl_vault_keystore_and_rotations(keystore, acme, olivia, sam):
         assert set(SubjectKey.objects.values_list("kek_version", flat=True)) == {3}
     assert run("keystore", "remove", "1") == {"removed": 1}
     assert run("keystore", "status")["versions"] == [2, 3]
+
+
+def test_a_privacy_officer_reads_a_sealed_decision_input_once_after_a_second_persons_approval(
+        client, acme, lending, olivia, bob, alice, outsider, mallory):
+    from tests.privacy.test_erasure import PHONE, _decide, _phone_policy
+
+    pam = UserFactory(email="pam@acme.example", full_name="Pam Privacy")
+    add_member(acme, pam, "privacy_officer")
+    _phone_policy(acme, lending, olivia, bob)
+    record = _decide(acme, "lead-7", PHONE)
+    with scope.org_scope(acme.id):
+        key = SubjectKey.objects.get(subject_token=record.subject_token)
+    page = f"/admin/privacy/subjectkey/{key.pk}/sealed/"
+    browser = verified_client(client, pam)
+    listing = browser.get(page)
+    assert listing.status_code == 200 and str(record.id) in listing.content.decode()
+    assert PHONE not in listing.content.decode()
+    assert browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "dsar.access"}).status_code == 302
+    assert browser.post(page, {"decision": str(record.id), "do": "request", "reason": "subject's access request"}
+                        ).status_code == 302
+    with scope.org_scope(acme.id):
+        request = ApprovalRequest.objects.get(action="vault.unseal", requested_by=pam)
+        approval_grant(request=request, actor=as_member(acme, olivia))
+    read = browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "dsar.access"})
+    assert read.status_code == 200 and PHONE in read.content.decode() and "no-store" in read["Cache-Control"]
+    again = browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "dsar.access"})
+    assert again.status_code == 302  # an approval opens one value once
+    assert verified_client(client, alice).get(page).status_code in (302, 403, 404)  # no privacy.read
+    assert verified_client(client, mallory).get(page).status_code in (302, 404)  # another org's key
