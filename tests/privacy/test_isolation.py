@@ -54,6 +54,9 @@ def test_vault_admin_pages_show_nothing_of_another_org(client, acme, olivia, out
         listing = c.get(f"/admin/privacy/{page}/")
         assert listing.status_code == 200 and "vt_acme_only" not in listing.content.decode()
     assert c.get(f"/admin/privacy/subjectkey/{key.id}/change/").status_code in (302, 404)
+    assert c.get(f"/admin/privacy/subjectkey/{key.id}/sealed/").status_code in (302, 404)
+    assert c.post(f"/admin/privacy/subjectkey/{key.id}/sealed/", {"decision": str(key.id), "do": "request",
+                                                                  "reason": "x"}).status_code in (302, 404)
     assert c.get(f"/admin/privacy/kekrotation/{rotation.id}/change/").status_code in (302, 404)
     mine = verified_client(client, olivia)
     assert "vt_acme_only" in mine.get("/admin/privacy/subjectkey/").content.decode()
