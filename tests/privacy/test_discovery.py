@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,33 @@ def test_the_steward_uploads_and_confirms_in_the_back_office(client, acme):
         resident.refresh_from_db()
     assert (resident.status, resident.pii, resident.sensitivity, resident.reviewed_by) == (
         "confirmed", True, "P0", f"user:{steward.pk}")
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)),
+       st.integers(0, 95), st.integers(0, 999), st.booleans())
+def test_every_valid_resident_number_is_found_and_masked(born, office, serial, hyphen):
+    from tests.privacy.corpus.generate import RRN_WEIGHTS
+
+    gender = "1" if born.year < 2000 else "3"
+    body = born.strftime("%y%m%d") + gender + f"{office:02d}{serial:03d}"
+    check = (11 - sum(w * int(d) for w, d in zip(RRN_WEIGHTS, body, strict=True)) % 11) % 10
+    value = f"{body[:6]}{'-' if hyphen else ''}{body[6:]}{check}"
+    assert classify_value(value) == ("rrn", 1.0)
+    masked = mask_example("rrn", value)
+    assert masked.endswith("******") and body[7:] not in masked
+
+
+@given(st.sampled_from(["4", "51", "55", "9410", "35", "62"]), st.integers(0, 10**11), st.sampled_from(["-", " "]))
+def test_every_grouped_card_number_with_a_valid_luhn_digit_is_found(prefix, filler, sep):
+    from tests.privacy.corpus.generate import luhn_complete
+
+    class Fixed:  # luhn_complete draws its middle digits from here
+        digits = iter(f"{filler:015d}")
+
+        def choice(self, _):
+            return next(self.digits)
+
+    digits = luhn_complete(prefix, 16, Fixed())
+    value = sep.join(digits[i:i + 4] for i in range(0, 16, 4))
+    assert classify_value(value) == ("card", 1.0)
+    assert digits[4:12] not in mask_example("card", value).replace("-", "")
