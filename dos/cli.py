@@ -24,6 +24,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "hitl": ("hitl", "review desk: list queues, act on a case, SLA and throughput report"),
     "scale": ("scale", "sharding: print the Citus distribution plan derived from the models"),
     "vault": ("vault", "vault keys: keystore status, add and promote KEK versions; KEK rotations of an org"),
+    "privacy": ("privacy", "data subject requests (submit, verify, run, export), retention runs, legal holds"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]
