@@ -66,3 +66,14 @@ def test_retention_and_holds_from_the_shell(acme, lending):
     catch_up = dosctl("retention", "show", "--org", "acme")
     assert catch_up["status"] == "proposed" and {i["dataset"]: i for i in catch_up["items"]}[
         "delivery_traces"]["matched"] == 3
+
+
+def test_dosctl_lists_the_privacy_group_and_its_help_reads_well():
+    import subprocess
+    import sys
+
+    groups = subprocess.run([sys.executable, "-m", "dos.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "privacy   data subject requests" in groups.stdout
+    dsar = subprocess.run([sys.executable, "-m", "dos.cli", "privacy", "dsar", "--help"], capture_output=True,
+                          text=True, check=True)
+    assert "verify" in dsar.stdout and "second person" in dsar.stdout
