@@ -45,6 +45,8 @@ APPROVAL_ACTION = "retention.run"  # the four-eyes action of tenancy.approvals
 SYSTEM = system_actor("retention")
 BATCH = 500
 SAMPLE = 10
+# Called with (dataset, rows done) after each committed batch; tests stop a run there as a kill would.
+fault_points: list = []
 
 
 class RetentionStateError(DomainError):
@@ -301,6 +303,8 @@ def retention_execute(*, org_id, run_id, actor=SYSTEM, batch: int = BATCH, now=N
                 finished = _batch(item, DATASETS[item.dataset], at, batch)
                 item.finished = finished
                 item.save(update_fields=["done", "held_at_execution", "retained", "cursor", "finished"])
+            for point in fault_points:
+                point(item.dataset, item.done)
     with scope.org_scope(org_id):
         run = _locked(run)
         if run.status == RunStatus.EXECUTING and not run.items.filter(finished=False).exists():

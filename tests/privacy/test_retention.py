@@ -189,3 +189,37 @@ def test_the_daily_job_proposes_and_supersedes_the_waiting_dry_run(acme, outside
         assert statuses == ["proposed", "superseded"]
         waiting = RetentionRun.objects.get(status="proposed")
         assert waiting.proposed_by is None and waiting.approval is None
+
+
+def test_a_run_killed_between_batches_resumes_after_its_last_batch(acme, lending, priya, pedro):
+    from privacy.retention import services as retention_services
+
+    class Killed(BaseException):
+        pass
+
+    ids = traces(acme, 250)
+    run = plan(acme, priya)
+    with scope.org_scope(acme.id):
+        retention_approve(run=run, actor=as_member(acme, pedro))
+
+    def kill(dataset, done):
+        if dataset == "delivery_traces" and done == 200:
+            raise Killed
+
+    retention_services.fault_points.append(kill)
+    try:
+        with pytest.raises(Killed):
+            retention_execute(org_id=acme.id, run_id=run.id, batch=100)
+    finally:
+        retention_services.fault_points.remove(kill)
+    stopped = items(acme, run)["delivery_traces"]
+    assert (stopped.done, stopped.cursor, stopped.finished) == (200, str(sorted(ids)[199]), False)
+    with scope.org_scope(acme.id):
+        assert OutboxEvent.objects.filter(id__in=ids).count() == 50
+    retention_run_execute(org_id=str(acme.id), run_id=str(run.id))
+    finished = items(acme, run)["delivery_traces"]
+    assert (finished.done, finished.finished) == (250, True)
+    with scope.org_scope(acme.id):
+        assert OutboxEvent.objects.filter(id__in=ids).count() == 0
+        assert RetentionRun.objects.get(pk=run.pk).status == RunStatus.DONE
+        assert LedgerEntry.objects.filter(action="retention.executed").count() == 1
