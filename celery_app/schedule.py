@@ -48,4 +48,21 @@ DEFAULT_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Consents past valid_until get their "expired" event (/decide already stops counting them).
+    "privacy-consent-expiry": {
+        "task": "privacy.consent.tasks.consent_expire_all",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 600},
+    },
+    # Data subject requests: deadline warnings (once each) and carrying on verified requests.
+    "privacy-dsar-sweep": {
+        "task": "privacy.tasks.dsar_sweep_all",
+        "schedule": timedelta(minutes=5),
+        "options": {"expires": 240},
+    },
+    # The daily retention dry-run; nothing changes until a second person approves it.
+    "privacy-retention-plan-daily": {
+        "task": "privacy.tasks.retention_plan_daily",
+        "schedule": crontab(hour=16, minute=15),  # 01:15 Asia/Seoul
+    },
 }

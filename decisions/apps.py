@@ -23,3 +23,8 @@ class DecisionsConfig(AppConfig):
         demo_steps.register((20, seed_policy))
         # /api/schema/ fetched with an API key describes /decide's `input` as the key's published contracts.
         caller_tailors.register(tailor_decide_request)
+        # Subject requests (DSAR) find the subject's decisions here; later collectors follow their ids.
+        from decisions.subject_data import subject_decisions
+        from dos.subject_data import collector_register
+
+        collector_register("decisions", subject_decisions, order=10)

@@ -36,6 +36,8 @@ def decision_chain_data(record, *, with_body: bool = True) -> dict:
         "input_hash": record.input_hash, "subject": record.subject_token, "purpose": record.purpose,
         "kind": str(record.kind),
     }
+    if record.consent_ref:  # the consent (or lawful basis) that covered the purpose; absent on older records
+        data["consent"] = record.consent_ref
     if record.kind == RecordKind.OVERRIDE:
         refs = dict(record.refs or {})
         data["overrides"] = refs.pop("overrides", "")

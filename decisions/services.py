@@ -22,7 +22,7 @@ from django.utils.crypto import salted_hmac
 from billing.services import MeterInput, meter_record, meter_record_many
 from decisions.chain import decision_chain_data
 from decisions.choices import RecordKind, VersionStatus
-from decisions.hooks import review_requested
+from decisions.hooks import ConsentVerdict, consent_check, input_seal, review_requested
 from decisions.inputs import InputTooComplex, guard_input
 from decisions.models import DecisionRecord, PolicySet, PolicyVersion
 from decisions.policy.engine import compile_policy
@@ -253,19 +253,92 @@ class Decided:
     case: object = None  # hitl.models.Case when the decision went to review
 
 
+class ConsentMissing(DomainError):
+    """No consent covers the purpose and the org refuses such calls (403; nothing recorded or metered)."""
+
+    status, code = 403, "consent_missing"
+
+
+CONSENT_MISSING = "CONSENT_MISSING"
+
+
+def consent_verdicts(org_id, checks: list[tuple[str, str]]) -> list[ConsentVerdict | None]:
+    """The policy enforcement point: privacy's verdict per (subject token, purpose), one query for
+    all of them; None each when privacy is not installed."""
+    if not consent_check:
+        return [None] * len(checks)
+    return consent_check.one(org_id=org_id, checks=checks)
+
+
+def _consent_refused(verdict: ConsentVerdict | None, purpose: str) -> None:
+    if verdict is not None and not verdict.covered and verdict.mode == "refuse":
+        raise ConsentMissing(f"No consent of the subject covers the purpose '{purpose}'.", purpose=purpose)
+
+
+def _consent_denied(verdict: ConsentVerdict | None) -> bool:
+    return verdict is not None and not verdict.covered and verdict.mode == "deny"
+
+
+def _consent_fields(verdict: ConsentVerdict | None) -> tuple[str, dict]:
+    """(consent_ref, refs) for a record: the covering consent or basis, or a note that none did."""
+    if verdict is None:
+        return "", {}
+    return (verdict.consent_ref, {}) if verdict.covered else ("", {"consent": "missing"})
+
+
+def _denied_record(*, org, project, version, token: str, purpose: str, corr_id: str, hashed: str,
+                   labels) -> DecisionRecord:
+    """A deny for want of consent: the input is not evaluated and no snapshot of it is kept."""
+    return DecisionRecord(
+        id=uuid.uuid4(), org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
+        subject_token=token, purpose=purpose, corr_id=corr_id[:64], input_hash=hashed, snapshot={},
+        outcome="deny", reason_codes=[{"code": CONSENT_MISSING, "message": f"이용 목적 '{purpose}'에 대한 정보주체의 "
+                                                                         f"유효한 동의가 없습니다."}],
+        rule_path=[], labels=sorted(set(labels)), kind=RecordKind.ORIGINAL, refs={"consent": "missing"}, latency_ms=0)
+
+
+def _masked_refs(org_id, token: str, decision_id, data: dict, findings) -> dict:
+    """What the record keeps about masked personal data: the kinds found, and the original input
+    sealed under the subject's data key (privacy's vault), so replay can use it until the subject is
+    erased."""
+    if not findings:
+        return {}
+    refs = {"pii_masked": findings}
+    if input_seal:
+        sealed = input_seal.one(org_id=org_id, subject_token=token, decision_id=decision_id, data=data)
+        if sealed:
+            refs["sealed_input"] = sealed
+    return refs
+
+
 def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, policy: str | None = None,
                   labels=(), corr_id: str = "", actor, route: str = "decide") -> Decided:
     started = time.perf_counter()
     actor = authorize(actor, DECIDE)
     guarded = guard_input(data)  # InputTooComplex → 400 before any work
     version = published_version(project=project, policy=policy)
+    token = subject_token(org.id, subject_id)
+    [verdict] = consent_verdicts(org.id, [(token, purpose)])
+    _consent_refused(verdict, purpose)  # refuse mode: 403 before anything is evaluated or written
+    hashed = input_hash(data)
+    if _consent_denied(verdict):
+        record = _denied_record(org=org, project=project, version=version, token=token, purpose=purpose,
+                                corr_id=corr_id, hashed=hashed, labels=labels)
+        with transaction.atomic(savepoint=False):  # chained like any decision; not metered
+            appended = ledger_append(chain="decisions", org_id=org.id, action="decision.made",
+                                     actor=actor_label(actor), target=f"decision:{record.id}",
+                                     data=decision_chain_data(record))
+            record.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            record.ledger_seq, record.ledger_hash = appended.seq, appended.hash
+            record.save(force_insert=True)
+        return Decided(record=record, version=version)
     compiled = compile_policy(version.source)
     normalised = compiled.validate(data)  # InputInvalid → 400 with field paths
     evaluation = compiled.evaluate(normalised, route=route, labels=labels)
     decision_id = uuid.uuid4()
-    token = subject_token(org.id, subject_id)
-    hashed = input_hash(data)
     codes = [{"code": r["code"], "message": r["message"]} for r in evaluation.reason_codes]
+    consent_ref, consent_refs = _consent_fields(verdict)
+    refs = _masked_refs(org.id, token, decision_id, data, guarded.findings)
     # No savepoint: the API's request transaction (or this one) is all-or-nothing already.
     with transaction.atomic(savepoint=False):
         # Meter first: the chain append takes the chain head lock, held until COMMIT, so it comes
@@ -277,7 +350,7 @@ def decision_make(*, org, project, subject_id: str, purpose: str, data: dict, po
             subject_token=token, purpose=purpose, corr_id=corr_id[:64], input_hash=hashed,
             snapshot=guarded.snapshot, outcome=evaluation.outcome, reason_codes=codes,
             rule_path=[step.as_dict() for step in evaluation.rule_path], labels=sorted(set(labels)),
-            kind=RecordKind.ORIGINAL, refs={"pii_masked": guarded.findings} if guarded.findings else {},
+            kind=RecordKind.ORIGINAL, refs={**refs, **consent_refs}, consent_ref=consent_ref,
         )
         appended = ledger_append(chain="decisions", org_id=org.id, action="decision.made", actor=actor_label(actor),
                                  target=f"decision:{decision_id}", data=decision_chain_data(record))
@@ -342,9 +415,21 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
     version = published_version(project=project, policy=policy)
     compiled = compile_policy(version.source)
     label = actor_label(actor)
+    tokens = [subject_token(org.id, item.subject_id) for item in items]
+    verdicts = consent_verdicts(org.id, [(t, item.purpose) for t, item in zip(tokens, items, strict=True)])
     results: list[DecisionRecord | dict] = []
     pending = []
-    for item in items:
+    for item, token, verdict in zip(items, tokens, verdicts, strict=True):
+        if verdict is not None and not verdict.covered and verdict.mode == "refuse":
+            results.append({"errors": {"purpose": [f"No consent of the subject covers the purpose '{item.purpose}'."]},
+                            "code": "consent_missing"})
+            continue
+        if _consent_denied(verdict):
+            record = _denied_record(org=org, project=project, version=version, token=token, purpose=item.purpose,
+                                    corr_id=corr_id, hashed=input_hash(item.data), labels=item.labels)
+            record.evaluation = None
+            results.append(record)
+            continue
         try:
             guarded = guard_input(item.data)
             evaluation = compiled.evaluate(compiled.validate(item.data), labels=item.labels)
@@ -353,25 +438,30 @@ def decision_make_many(*, org, project, items: list[BatchItem], policy: str | No
             continue
         decision_id = uuid.uuid4()
         codes = [{"code": r["code"], "message": r["message"]} for r in evaluation.reason_codes]
+        consent_ref, consent_refs = _consent_fields(verdict)
         record = DecisionRecord(
             id=decision_id, org_id=org.id, project=project, policy_version=version, policy_sha256=version.sha256,
-            subject_token=subject_token(org.id, item.subject_id), purpose=item.purpose, corr_id=corr_id[:64],
+            subject_token=token, purpose=item.purpose, corr_id=corr_id[:64],
             input_hash=input_hash(item.data), snapshot=guarded.snapshot, outcome=evaluation.outcome,
             reason_codes=codes, rule_path=[step.as_dict() for step in evaluation.rule_path],
-            labels=sorted(set(item.labels)), latency_ms=0, kind=RecordKind.ORIGINAL, refs={})
+            labels=sorted(set(item.labels)), latency_ms=0, kind=RecordKind.ORIGINAL,
+            refs={**_masked_refs(org.id, token, decision_id, item.data, guarded.findings), **consent_refs},
+            consent_ref=consent_ref)
         record.evaluation = evaluation  # not a field: kept for the review cases opened below
         results.append(record)
         pending.append(record)
     with transaction.atomic():
+        # Only evaluated decisions are metered: a deny for want of consent is recorded and chained, free.
         meter_record_many(org=org, items=[MeterInput(metric="decision_calls", value=1, corr_id=str(r.id),
                                                      source="decide", project_id=project.id) for r in pending])
+        chained = [r for r in results if isinstance(r, DecisionRecord)]  # in request order
         appended = ledger_append_many(chain="decisions", org_id=org.id, entries=[
             Entry(action="decision.made", actor=label, target=f"decision:{r.id}", data=decision_chain_data(r))
-            for r in pending])
+            for r in chained])
         latency = round((time.perf_counter() - started) * 1000 / max(1, len(items)), 3)
-        for record, link in zip(pending, appended, strict=True):
+        for record, link in zip(chained, appended, strict=True):
             record.ledger_seq, record.ledger_hash, record.latency_ms = link.seq, link.hash, latency
-        bulk_insert(DecisionRecord, pending)
+        bulk_insert(DecisionRecord, chained)
         reviews = [r for r in pending if r.evaluation.needs_review]
         if reviews and review_requested:
             opened = review_requested.one(records=[(r, r.evaluation) for r in reviews], project=project, actor=actor)

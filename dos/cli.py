@@ -23,6 +23,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "decision": ("decision", "replay or explain a recorded decision"),
     "hitl": ("hitl", "review desk: list queues, act on a case, SLA and throughput report"),
     "scale": ("scale", "sharding: print the Citus distribution plan derived from the models"),
+    "vault": ("vault", "vault keys: keystore status, add and promote KEK versions; KEK rotations of an org"),
+    "privacy": ("privacy", "data subject requests (submit, verify, run, export), retention runs, legal holds"),
 }
 
 USAGE = """usage: dosctl <group> [subcommand] [options]
@@ -45,7 +47,7 @@ def _usage() -> str:
 
 
 # Subcommands that work on files only: they run without a database.
-OFFLINE = {("policy", "lint"), ("policy", "eval"), ("policy", "simulate"), ("scale", "plan")}
+OFFLINE = {("policy", "lint"), ("policy", "eval"), ("policy", "simulate"), ("scale", "plan"), ("vault", "keystore")}
 
 
 def database_unreachable() -> str | None:

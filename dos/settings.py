@@ -300,6 +300,14 @@ EMAIL_USE_SSL = EMAIL_URL.get("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="DecisionOS <no-reply@decisionos.localhost>")
 # base64 of 32+ random bytes; seals redacted notes (dos.vault). Required in production.
 DOS_VAULT_KEY = env.str("DOS_VAULT_KEY") if PROD else env.str("DOS_VAULT_KEY", default="")
+# Vault v2 (ADR 0015): the KEK keystore file (mode 0400) or a KMS adapter factory (dotted path).
+# Production refuses to start without one; dev and test create a keystore under var/vault/ on first use.
+DOS_VAULT_KMS = env.str("DOS_VAULT_KMS", default="")
+DOS_VAULT_KEYSTORE = env.str("DOS_VAULT_KEYSTORE", default="" if PROD else str(
+    Path(env.str("DOS_VAR_DIR", default=str(BASE_DIR / "var"))) / "vault" / DJANGO_ENV / "keystore.json"))
+if PROD and not (DOS_VAULT_KEYSTORE or DOS_VAULT_KMS):
+    raise environ.ImproperlyConfigured("Production needs DOS_VAULT_KEYSTORE (a 0400 keystore file) or DOS_VAULT_KMS.")
+DOS_VAULT_KEYSTORE_AUTOCREATE = not PROD
 CLAMD_SOCKET = env.str("CLAMD_SOCKET", default="")  # unix socket of clamd; unset = built-in EICAR check only
 HITL_ATTACHMENT_MAX_BYTES = env.int("HITL_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 

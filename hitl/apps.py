@@ -19,3 +19,7 @@ class HitlConfig(AppConfig):
 
         review_requested.register(decision_cases_open)  # review decisions open cases (same transaction)
         demo_steps.register((30, seed_desk))
+        from dos.subject_data import collector_register
+        from hitl.subject_data import subject_cases
+
+        collector_register("cases", subject_cases, order=20)  # after decisions: cases follow the decision ids

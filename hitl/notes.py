@@ -1,8 +1,10 @@
 """Case notes: Markdown written by reviewers, with redaction that seals the original in the vault.
 
 A note whose text carries personal identifiers (RRN, card, phone, account, e-mail — ``dos.pii``) or
-terms the author asks to redact is stored masked; the original is sealed (``dos.vault``, AES-GCM,
-bound to the org and to this purpose). Revealing it is ``vault.unseal`` under four eyes: a person
+terms the author asks to redact is stored masked; the original is sealed (``dos.vault``: vault v2,
+AES-256-GCM under the data key of the case's subject — the decision's subject token, or the case
+itself when it has no decision — bound to org, table, row and field; erasing the subject makes the
+original unreadable). Revealing it is ``vault.unseal`` under four eyes: a person
 holding ``vault.unseal`` asks (an approval request), a second one approves, and the asker may then
 read the original once; each step is on the audit chain. The timeline and the chain carry the note's id and
 length, never its text.
@@ -17,7 +19,7 @@ from django.db import transaction
 from markdown_it import MarkdownIt
 
 from dos.audit import actor_label, audit_record
-from dos.authz import PermissionRefused, action, authorize
+from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import FieldErrors
 from dos.pii import mask_text
 from dos.vault import vault
@@ -25,6 +27,9 @@ from hitl.models import Case, CaseNote
 from hitl.services import case_event, clock
 
 PURPOSE = "hitl.case_note"
+SEALED_TABLE, SEALED_FIELD = "hitl_casenote", "body_md"
+# Sealing protects the text the note action (authorized above) is writing; it is done in the vault's name.
+SEALER = system_actor("hitl.case_note")
 MAX_NOTE_CHARS = 20_000
 REVEAL_PERMISSION = "vault.unseal"
 REVEAL_ACTION = "vault.unseal"  # the four-eyes action of tenancy.approvals
@@ -81,9 +86,10 @@ def note_add(*, case: Case, actor, body_md: str, redact_terms=(), now=None) -> C
     with transaction.atomic():
         note = CaseNote(org_id=case.org_id, case=case, author=author if getattr(author, "pk", None) else None,
                         author_label=actor_label(author), body_md=shown, redacted=shown != body, created_at=now)
-        if note.redacted:
-            note.sealed = vault().seal(org_id=case.org_id, purpose=PURPOSE, plaintext=body.encode())
         note.save()
+        if note.redacted:
+            note.sealed = _seal(case, note, body)
+            note.save(update_fields=["sealed"])
         case_event(case, "note", author, {"note_id": note.id, "chars": len(body), "redacted": note.redacted})
     return note
 
@@ -100,11 +106,27 @@ def note_redact(*, note: CaseNote, actor, terms) -> CaseNote:
         if shown == note.body_md:
             raise NoteInvalid("None of those words appear in the note.", field="redact_terms")
         if not note.redacted:
-            note.sealed = vault().seal(org_id=note.org_id, purpose=PURPOSE, plaintext=note.body_md.encode())
+            note.sealed = _seal(note.case, note, note.body_md)
         note.body_md, note.redacted = shown, True
         note.save(update_fields=["body_md", "redacted", "sealed"])
         case_event(note.case, "note_redacted", actor, {"note_id": note.id, "terms": len(terms)})
     return note
+
+
+def note_subject(case: Case) -> str:
+    """Whose data key seals the case's notes: the decision's subject, else the case itself."""
+    if case.decision_id:
+        from decisions.models import DecisionRecord
+
+        token = DecisionRecord.objects.filter(id=case.decision_id).values_list("subject_token", flat=True).first()
+        if token:
+            return token
+    return f"case:{case.id}"
+
+
+def _seal(case: Case, note: CaseNote, text: str) -> bytes:
+    return vault().seal(actor=SEALER, org_id=note.org_id, subject_token=note_subject(case), table=SEALED_TABLE,
+                        row=str(note.pk), field=SEALED_FIELD, plaintext=text.encode()).encode()
 
 
 def _note_target(note: CaseNote) -> str:
@@ -166,4 +188,5 @@ def note_reveal(*, note: CaseNote, actor, now=None) -> str:
         approval.save(update_fields=["payload"])
         audit_record(org_id=note.org_id, action="hitl.note.revealed", actor=actor_label(actor),
                      target=f"case:{note.case_id}", data={"note_id": note.id, "approval": str(approval.pk)})
-        return vault().unseal(org_id=note.org_id, purpose=PURPOSE, sealed=note.sealed).decode()
+        return vault().unseal(actor=actor, org_id=note.org_id, sealed=bytes(note.sealed), purpose=PURPOSE,
+                              approval=approval, now=now).decode()

@@ -27,6 +27,8 @@ class OrgRole(models.TextChoices):
     OPS_ADMIN = "ops_admin", "Ops admin"
     AUDITOR = "auditor", "Auditor"
     READ_ONLY = "read_only", "Read only"
+    PRIVACY_OFFICER = "privacy_officer", "Privacy officer"
+    DATA_STEWARD = "data_steward", "Data steward"
 
 
 class PlatformRoleName(models.TextChoices):

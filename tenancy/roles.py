@@ -30,6 +30,10 @@ PERMISSIONS: dict[str, str] = {
     "modelops.manage": "register and deploy models",
     "audit.read": "read the audit chain",
     "ops.read": "read operational status and SLOs",
+    "privacy.read": "read consent, privacy settings, discovery findings and data subject requests",
+    "privacy.manage": "record and revoke consent, change privacy settings, confirm discovery tags, place legal holds",
+    "dsar.fulfil": "verify and fulfil data subject requests (access, rectification, erasure, restriction)",
+    "retention.approve": "approve a retention run proposed by someone else",
 }
 
 _READ = {"policy.read", "decisions.read", "catalog.read", "usage.read"}
@@ -50,6 +54,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     OrgRole.OPS_ADMIN: frozenset({"ops.read", "audit.read", "modelops.manage", "catalog.read", "usage.read"}),
     OrgRole.AUDITOR: frozenset(_READ | {"audit.read", "billing.read", "ops.read"}),
     OrgRole.READ_ONLY: frozenset(_READ),
+    # The privacy officer answers for lawful processing: consent, subject requests, retention, and
+    # reading sealed originals under four eyes.
+    OrgRole.PRIVACY_OFFICER: frozenset({"privacy.read", "privacy.manage", "dsar.fulfil", "retention.approve",
+                                        "vault.unseal", "audit.read", "decisions.read", "catalog.read"}),
+    # The data steward classifies data: runs discovery and confirms the proposed tags.
+    OrgRole.DATA_STEWARD: frozenset({"privacy.read", "catalog.read", "catalog.write"}),
 }
 
 PLATFORM_ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

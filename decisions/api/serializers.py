@@ -39,7 +39,9 @@ class DecisionOut(serializers.ModelSerializer):
     class Meta:
         model = DecisionRecord
         fields = ["decision_id", "outcome", "reason_codes", "rule_path", "policy_version", "case_id", "latency_ms",
-                  "decided_at", "subject_token", "purpose", "kind", "ledger_seq"]
+                  "decided_at", "subject_token", "purpose", "consent_ref", "kind", "ledger_seq"]
+        extra_kwargs = {"consent_ref": {"help_text": "The consent that covered the purpose (its id), or basis:<lawful "
+                                                     "basis> when the purpose needs none; empty when none did."}}
 
     def get_policy_version(self, obj) -> dict:
         version = obj.policy_version
@@ -58,7 +60,8 @@ def decision_body(record, case_id=None) -> dict:
         "policy_version": {"policy": version.policy_set.name, "version": version.semver, "sha256": version.sha256},
         "case_id": str(case_id) if case_id else (record.refs or {}).get("case_id"), "latency_ms": float(record.latency_ms),
         "decided_at": record.decided_at.isoformat().replace("+00:00", "Z"), "subject_token": record.subject_token,
-        "purpose": record.purpose, "kind": record.kind, "ledger_seq": record.ledger_seq,
+        "purpose": record.purpose, "consent_ref": record.consent_ref, "kind": record.kind,
+        "ledger_seq": record.ledger_seq,
     }
 
 
@@ -170,6 +173,9 @@ class ReplayOut(serializers.Serializer):
     policy_version = serializers.CharField()
     policy_sha256 = serializers.CharField()
     match = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["match", "mismatch", "erased"],
+                                     help_text="erased: the subject was erased and the masked snapshot no longer "
+                                               "reproduces the outcome (never reported as a mismatch).")
     diff = serializers.DictField()
 
 
@@ -183,7 +189,8 @@ class DecideBatchOut(serializers.Serializer):
     decided = serializers.IntegerField()
     rejected = serializers.IntegerField()
     results = serializers.ListField(child=serializers.DictField(),
-                                    help_text="In order: a decision (as /decide returns it) or {index, errors}.")
+                                    help_text="In order: a decision (as /decide returns it) or {index, errors}; an item "
+                                              "refused for want of consent also has code consent_missing.")
 
 
 class SimulateIn(serializers.Serializer):

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("billing.api.urls")),
     path("", include("decisions.api.urls")),
     path("", include("hitl.api.urls")),
+    path("", include("privacy.api.urls")),
 ]

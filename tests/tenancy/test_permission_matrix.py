@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -34,10 +35,18 @@ from hitl.desk import reviewer_profile_save
 from hitl.models import Task
 from hitl.qa import qa_record
 from hitl.services import case_open
+from privacy import consent as privacy_consent
+from privacy import holds as privacy_holds
+from privacy import models as privacy_models
+from privacy.dsar import pipeline as dsar_pipeline
+from privacy.dsar import services as dsar_services
+from privacy.retention import services as retention
+from privacy.vault import rotation as vault_rotation
+from privacy.vault import services as vault
 from tenancy import services
 from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
-from tenancy.models import Membership, Org, PlatformRole, Project
+from tenancy.models import ApprovalRequest, Membership, Org, PlatformRole, Project
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.decisions.test_decide_api import BASE
 from tests.factories import UserFactory, add_member, as_member, default_project, verified_client
@@ -147,6 +156,69 @@ def _project_grant(w):
 
 def _dead_event(w):
     return OutboxEvent.objects.create(org_id=w.org.id, topic="matrix.retry", key="k", status="dead", attempts=8)
+
+
+def _finding(w):
+    from privacy.discovery import discovery_scan
+
+    scan = discovery_scan(org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=SYSTEM)
+    return scan.findings.get()
+
+
+def _consent(w):
+    return privacy_consent.consent_grant(org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"],
+                                         source="matrix", actor=SYSTEM)
+
+
+def _sealed(w):
+    return vault.seal(actor=SYSTEM, org_id=w.org.id, subject_token="vt_matrix", table="t", row="1", field="f",
+                      plaintext=b"secret")
+
+
+def _approved_unseal(w):
+    sealed = _sealed(w)
+    request = vault.unseal_request(actor=w.person(w.owner), org_id=w.org.id, sealed=sealed)
+    request.requested_by = w.riley  # riley asks, olivia approves (four eyes)
+    request.save(update_fields=["requested_by"])
+    approval_grant(request=request, actor=w.person(w.owner))
+    return sealed, request
+
+
+def _approved_rotation(w):
+    rotation = vault_rotation.rotation_request(actor=w.person(w.owner), org_id=w.org.id, reason="matrix")
+    approver = _member(w, OrgRole.SECURITY_ADMIN)
+    approval_grant(request=ApprovalRequest.objects.get(pk=rotation.approval_id), actor=w.person(approver))
+    return rotation
+
+
+def _dsar(w, kind="access"):
+    return dsar_services.dsar_submit(org_id=w.org.id, kind=kind, subject_id="lead-1", actor=SYSTEM)
+
+
+def _dsar_exported(w):
+    request = dsar_services.dsar_verify(request=_dsar(w), actor=w.person(w.owner), method="document")
+    dsar_pipeline.dsar_process(org_id=w.org.id, request_id=request.id)
+    return request
+
+
+def _hold(w):
+    return privacy_holds.hold_place(org_id=w.org.id, actor=SYSTEM, scope="datasets", targets=["delivery_traces"],
+                                    reason="matrix")
+
+
+def _proposed_run(w):
+    return retention.retention_plan(org_id=w.org.id, actor=w.person(w.owner))
+
+
+def _approved_run(w):
+    run = retention.retention_plan(org_id=w.org.id, actor=SYSTEM)
+    return retention.retention_approve(run=run, actor=w.person(w.owner))
+
+
+def _matrix_export_path() -> str:
+    import tempfile
+
+    return f"{tempfile.gettempdir()}/matrix-subject-export.zip"
 
 
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
@@ -270,6 +342,91 @@ MATRIX: dict[str, Entry] = {
     "qa.record": Entry(_qa_task, lambda w, a, o: qa_record(task=o, verdict="pass", note="", actor=a)),
     "desk.configure": Entry(_none, lambda w, a, o: reviewer_profile_save(org_id=w.org.id, user=w.riley, weight=2,
                                                                          actor=a)),
+    "consent.grant": Entry(_none, lambda w, a, o: privacy_consent.consent_grant(
+        org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"], source="matrix", actor=a),
+        api=lambda w, c, o: c.post("/api/v1/consent", {"subject_id": "lead-1", "purposes": ["loan_screening"],
+                                                       "source": "matrix"}, format="json")),
+    "consent.revoke": Entry(_consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a),
+                            admin=lambda w, c, o: c.post("/admin/privacy/consent/", {
+                                "action": "revoke_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                            api=lambda w, c, o: c.post("/api/v1/consent/revoke", {"consent_id": str(o.id)},
+                                                       format="json")),
+    "consent.expire": Entry(_none, lambda w, a, o: privacy_consent.consent_expire_due(org_id=w.org.id, actor=a)),
+    "discovery.scan": Entry(_none, lambda w, a, o: __import__("privacy.discovery").discovery.discovery_scan(
+        org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=a),
+        admin=lambda w, c, o: c.post("/admin/privacy/discoveryscan/add/", {
+            "dataset": "matrix.csv", "file": SimpleUploadedFile("m.csv", b"email\nminji@naver.com\n")})),
+    "discovery.review": Entry(_finding, lambda w, a, o: __import__("privacy.discovery").discovery.finding_review(
+        finding=o, confirm=True, actor=a),
+        admin=lambda w, c, o: c.post("/admin/privacy/discoveryfinding/", {
+            "action": "confirm_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
+    "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
+        org_id=w.org.id, actor=a, consent_mode="deny"),
+        admin=lambda w, c, o: c.post("/admin/privacy/privacysettings/add/", {
+            "consent_mode": "refuse", "lawful_bases": "{}", "dsar_due_days": '{"access": 10}',
+            "dsar_legal_max_days": 30, "dsar_target_days": 7, "dsar_warning_hours": 48})),
+    "vault.seal": Entry(_none, lambda w, a, o: vault.seal(actor=a, org_id=w.org.id, subject_token="vt_m", table="t",
+                                                         row="1", field="f", plaintext=b"x")),
+    "vault.unseal_request": Entry(_sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
+    "vault.unseal": Entry(_approved_unseal, lambda w, a, o: vault.unseal(actor=a, org_id=w.org.id, sealed=o[0],
+                                                                          purpose="dsar.access", approval=o[1])),
+    "vault.erase_subject": Entry(_sealed, lambda w, a, o: vault.erase_subject(actor=a, org_id=w.org.id,
+                                                                              subject_token="vt_matrix", reason="m")),
+    "vault.rotate_request": Entry(_none, lambda w, a, o: vault_rotation.rotation_request(actor=a, org_id=w.org.id),
+                                  admin=lambda w, c, o: c.post("/admin/privacy/kekrotation/add/",
+                                                               {"to_version": "2", "reason": "yearly"})),
+    "vault.rotate_start": Entry(_approved_rotation, lambda w, a, o: vault_rotation.rotation_start(
+        actor=a, rotation=o, run=False)),
+    "dsar.submit": Entry(_none, lambda w, a, o: dsar_services.dsar_submit(
+        org_id=w.org.id, kind="access", subject_id="lead-1", actor=a),
+        api=lambda w, c, o: c.post("/api/v1/dsar", {"kind": "access", "subject_id": "lead-1"}, format="json"),
+        cli=lambda w, o: ["privacy", "dsar", "submit", "--org", w.org.slug, "access", "--subject", "lead-1"]),
+    "dsar.verify": Entry(_dsar, lambda w, a, o: dsar_services.dsar_verify(request=o, actor=a, method="document"),
+                         admin=lambda w, c, o: c.post("/admin/privacy/dsarrequest/", {
+                             "action": "verify_document", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                         cli=lambda w, o: ["privacy", "dsar", "verify", "--org", w.org.slug, str(o.id), "--method",
+                                           "document"]),
+    "dsar.reject": Entry(_dsar, lambda w, a, o: dsar_services.dsar_reject(request=o, actor=a, reason="unproven"),
+                         admin=lambda w, c, o: c.post(f"/admin/privacy/dsarrequest/{o.pk}/reject/",
+                                                      {"reason": "unproven"}),
+                         cli=lambda w, o: ["privacy", "dsar", "reject", "--org", w.org.slug, str(o.id), "--reason",
+                                           "unproven"]),
+    "dsar.resume": Entry(_dsar, lambda w, a, o: dsar_services.dsar_resume(request=o, actor=a),
+                         admin=lambda w, c, o: c.post("/admin/privacy/dsarrequest/", {
+                             "action": "carry_on", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
+    "dsar.export_download": Entry(
+        _dsar_exported, lambda w, a, o: dsar_services.export_download(request=o, actor=a),
+        admin=lambda w, c, o: c.get(f"/admin/privacy/dsarrequest/{o.pk}/export/"),
+        cli=lambda w, o: ["privacy", "dsar", "export", "--org", w.org.slug, str(o.id), "--out", _matrix_export_path()]),
+    "legal_hold.place": Entry(_none, lambda w, a, o: privacy_holds.hold_place(
+        org_id=w.org.id, actor=a, scope="datasets", targets=["delivery_traces"], reason="matrix"),
+        admin=lambda w, c, o: c.post("/admin/privacy/legalhold/add/", {
+            "scope": "subjects", "targets_text": "vt_matrix", "reason": "matrix hold", "reference": "",
+            "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""}),
+        cli=lambda w, o: ["privacy", "hold", "place", "--org", w.org.slug, "datasets", "delivery_traces", "--reason",
+                          "matrix"]),
+    "legal_hold.release": Entry(_hold, lambda w, a, o: privacy_holds.hold_release(hold=o, actor=a),
+                                admin=lambda w, c, o: c.post("/admin/privacy/legalhold/", {
+                                    "action": "release_holds", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                                cli=lambda w, o: ["privacy", "hold", "release", "--org", w.org.slug, str(o.id)]),
+    "retention.rule_save": Entry(_none, lambda w, a, o: retention.rule_save(
+        org_id=w.org.id, actor=a, dataset="delivery_traces", ttl_days=3, action="delete", legal_basis="matrix"),
+        admin=lambda w, c, o: c.post("/admin/privacy/retentionrule/add/", {
+            "dataset": "review_notifications", "sensitivity": "P2", "ttl_days": "200", "action": "delete",
+            "chain_treatment": "", "legal_basis": "matrix rule", "active": "on"})),
+    "retention.plan": Entry(_none, lambda w, a, o: retention.retention_plan(org_id=w.org.id, actor=a),
+                            cli=lambda w, o: ["privacy", "retention", "plan", "--org", w.org.slug]),
+    "retention.approve": Entry(_proposed_run, lambda w, a, o: retention.retention_approve(run=o, actor=a),
+                               admin=lambda w, c, o: c.post("/admin/privacy/retentionrun/", {
+                                   "action": "approve_runs", "_selected_action": [str(o.pk)], "confirmed": "yes",
+                                   "typed_count": "1"}),
+                               cli=lambda w, o: ["privacy", "retention", "approve", "--org", w.org.slug, str(o.id)]),
+    "retention.reject": Entry(_proposed_run, lambda w, a, o: retention.retention_reject(run=o, actor=a),
+                              admin=lambda w, c, o: c.post("/admin/privacy/retentionrun/", {
+                                  "action": "reject_runs", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
+                              cli=lambda w, o: ["privacy", "retention", "reject", "--org", w.org.slug, str(o.id)]),
+    "retention.execute": Entry(_approved_run, lambda w, a, o: retention.retention_execute(
+        org_id=w.org.id, run_id=o.id, actor=a)),
     "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
                           admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
@@ -381,6 +538,23 @@ def _admin_changed(name: str, w: World) -> bool:
                 semver="9.0.0", status=VersionStatus.PUBLISHED).exists(),
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
             "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
+            "discovery.scan": lambda: __import__("privacy.models").models.DiscoveryScan.objects.filter(
+                dataset="matrix.csv").exists(),
+            "privacy_settings.save": lambda: __import__("privacy.models").models.PrivacySettings.objects.filter(
+                consent_mode="refuse").exists(),
+            "consent.revoke": lambda: __import__("privacy.models").models.ConsentEvent.objects.filter(kind="revoked").exists(),
+            "discovery.review": lambda: __import__("privacy.models").models.DiscoveryFinding.objects.filter(
+                status="confirmed").exists(),
+            "vault.rotate_request": lambda: vault_rotation.KekRotation.objects.filter(reason="yearly").exists(),
+            "dsar.verify": lambda: privacy_models.DsarRequest.objects.filter(verified_at__isnull=False).exists(),
+            "dsar.reject": lambda: privacy_models.DsarRequest.objects.filter(state="rejected").exists(),
+            "dsar.resume": lambda: privacy_models.DsarEvent.objects.filter(kind="resume_requested").exists(),
+            "dsar.export_download": lambda: privacy_models.DsarExport.objects.filter(downloads__gt=0).exists(),
+            "legal_hold.place": lambda: privacy_models.LegalHold.objects.filter(reason="matrix hold").exists(),
+            "legal_hold.release": lambda: privacy_models.LegalHold.objects.filter(released_at__isnull=False).exists(),
+            "retention.rule_save": lambda: privacy_models.RetentionRule.objects.filter(legal_basis="matrix rule").exists(),
+            "retention.approve": lambda: privacy_models.RetentionRun.objects.filter(status="approved").exists(),
+            "retention.reject": lambda: privacy_models.RetentionRun.objects.filter(status="rejected").exists(),
         }[name]()
 
 

@@ -27,9 +27,9 @@ class Command(DosCommand):
                 raise CommandError(f"No decision {options['decision_id']} in {org.slug}.")
             if options["verb"] == "replay":
                 result = decision_replay(record)
-                self.emit(options, result, lambda r: f"{'match' if r['match'] else 'MISMATCH'} "
+                self.emit(options, result, lambda r: f"{'MISMATCH' if r['status'] == 'mismatch' else r['status']} "
                                                      f"(policy {r['policy_version']}) {r['diff'] or ''}")
-                if not result["match"]:
+                if result["status"] == "mismatch":
                     raise SystemExit(1)
             else:
                 explained = decision_explain(record, org=org)

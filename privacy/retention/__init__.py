@@ -1,0 +1,1 @@
+"""Retention: rules per dataset, a daily dry-run, approval by someone else, execution in batches."""
