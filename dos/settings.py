@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
         "FinalOutcomeEnum": ["approve", "deny"],
         "MeterSourceEnum": list(("api", "decide", "hitl", "system", "connector")),  # billing.meters.SOURCES
         "CaseSourceEnum": "hitl.choices.CaseSource",
+        "DsarKindEnum": "privacy.models.dsar.DsarKind",
+        "ConsentEventKindEnum": "privacy.models.consent.ConsentEventKind",
     },
 }
 
