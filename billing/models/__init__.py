@@ -11,3 +11,16 @@ from billing.models.metering import (  # noqa: F401
     UsageHourly,
     UsageMonthly,
 )
+from billing.models.invoicing import (  # noqa: F401, E402
+    CreditApplication,
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteStatus,
+    DocumentSeries,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+    SeriesKind,
+)
