@@ -24,3 +24,4 @@ from billing.models.invoicing import (  # noqa: F401, E402
     LineKind,
     SeriesKind,
 )
+from billing.models.ledger import Account, InvoiceDrift, Journal, JournalLine  # noqa: F401, E402

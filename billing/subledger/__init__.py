@@ -1,0 +1,16 @@
+"""The double-entry subledger (docs/decisions/0014-subledger.md): posting rules as data, journals
+that sum to zero, corrections by reversal only, the month-end trial balance.
+
+Callers book through ``post`` and ``reverse``; reports read ``trial_balance``."""
+
+from billing.subledger.posting import (  # noqa: F401
+    JOURNAL_POST,
+    JOURNAL_REVERSE,
+    PostingRefused,
+    SourceRef,
+    post,
+    reverse,
+    source_ref,
+)
+from billing.subledger.rules import RULES, PostingRule, rule_for  # noqa: F401
+from billing.subledger.trial_balance import TrialBalance, journal_months, trial_balance, unbalanced_journals  # noqa: F401
