@@ -145,9 +145,8 @@ def reverse(journal: Journal, *, actor, reason: str, occurred_at: dt.datetime | 
     reason = (reason or "").strip()
     if not reason:
         raise field_error("reason", "Say why the journal is reversed; the reason is kept on the billing chain.")
-    occurred_at = occurred_at or timezone.now()
-    if occurred_at < journal.occurred_at:
-        raise field_error("occurred_at", "A reversal cannot be booked before the journal it reverses.")
+    # Never booked before the journal it reverses: a clock behind the original's books at its time.
+    occurred_at = max(occurred_at or timezone.now(), journal.occurred_at)
     if journal.reverses_id is not None:
         raise PostingRefused(f"J-{journal.pk} is itself a reversal; post the event again instead.",
                              code="reversal_not_reversible")
