@@ -25,3 +25,25 @@ from billing.models.invoicing import (  # noqa: F401, E402
     SeriesKind,
 )
 from billing.models.ledger import Account, InvoiceDrift, Journal, JournalLine  # noqa: F401, E402
+from billing.models.pricing import (  # noqa: F401, E402
+    Coupon,
+    CouponKind,
+    CouponRedemption,
+    CreditConsumption,
+    CreditGrant,
+    PricePlan,
+    PriceVersion,
+    PriceVersionStatus,
+    RedemptionStatus,
+    SeatLevel,
+    SeatRole,
+)
+from billing.models.accounts import (  # noqa: F401, E402
+    BillingAccount,
+    BillingCycle,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionPhase,
+    SubscriptionStatus,
+    TaxExempt,
+)
