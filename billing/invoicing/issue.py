@@ -69,7 +69,7 @@ def invoice_issue(*, invoice: Invoice, actor, now: dt.datetime | None = None) ->
         taxed = sum(line.amount for line in lines if line.kind == LineKind.TAX)
         if not lines or charged != invoice.subtotal or taxed != invoice.tax or invoice.total != charged + taxed:
             raise InvoiceIncomplete(f"The lines of {invoice} do not add up to its totals; recompute the draft.")
-        if not (invoice.customer or {}).get("name"):
+        if not (invoice.customer or {}).get("legal_name"):
             raise InvoiceIncomplete("The billing account has no company name; complete it before issuing.",
                                     errors={"customer": ["A company name is required on an invoice."]})
         seller = issuer()

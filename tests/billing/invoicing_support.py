@@ -17,7 +17,7 @@ NOVEMBER = dt.date(2026, 11, 1)
 NOV_END = dt.date(2026, 11, 30)
 ISSUED_AT = dt.datetime(2026, 12, 4, 1, 0, tzinfo=dt.UTC)  # 10:00 in Seoul
 
-ACME_PROFILE = {"name": "에이크미 렌딩 주식회사 (Acme Lending)", "registration_number": "220-81-62517",
+ACME_PROFILE = {"legal_name": "에이크미 렌딩 주식회사 (Acme Lending)", "registration_number": "220-81-62517",
                 "contact_surname": "김", "address": "서울특별시 중구 세종대로 110", "tax_exempt": False}
 
 

@@ -154,7 +154,7 @@ def test_it_refuses_to_issue_twice_or_without_a_company_name(acme):
     invoice = issued_for(acme)
     with scope.org_scope(acme.id), pytest.raises(InvoiceStateError):
         invoice_issue(invoice=invoice, actor="system:test")
-    nameless = draft_for(acme, month=NOVEMBER.replace(month=9), profile={**ACME_PROFILE, "name": ""})
+    nameless = draft_for(acme, month=NOVEMBER.replace(month=9), profile={**ACME_PROFILE, "legal_name": ""})
     with scope.org_scope(acme.id), pytest.raises(InvoiceIncomplete):
         invoice_issue(invoice=nameless, actor="system:test")
 
