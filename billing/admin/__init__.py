@@ -1,3 +1,4 @@
 """Billing back office, one module per area (each registers its own pages)."""
 
 from billing.admin import metering  # noqa: F401
+from billing.admin import ledger, reports  # noqa: F401, E402

@@ -8,6 +8,7 @@ from billing.subledger.posting import (  # noqa: F401
     JOURNAL_REVERSE,
     PostingRefused,
     SourceRef,
+    platform_finance_only,
     post,
     reverse,
     source_ref,

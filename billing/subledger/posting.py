@@ -20,7 +20,7 @@ from billing.periods import month_of, seoul_day
 from billing.subledger.metrics import JOURNALS_BOOKED
 from billing.subledger.rules import PostingRule, UnknownEvent, events, rule_for, rule_version
 from dos.audit import actor_label, audit_record
-from dos.authz import action, authorize
+from dos.authz import ACTIONS, PermissionRefused, action, authorize
 from dos.errors import DomainError, FieldErrors, field_error
 from dos.ledger import current_corr_id, ledger_append
 
@@ -40,6 +40,16 @@ class SourceRef:
     type: str
     id: str
     label: str = ""
+
+
+def platform_finance_only(actor, name: str):
+    """The subledger is the platform's books of what each org owes it: an org's own billing admin
+    reads its journals but never books or reverses one — platform finance or a platform job does."""
+    actor = authorize(actor, name)
+    if not getattr(actor, "platform", False):
+        raise PermissionRefused("Journals are booked and reversed by platform finance only.",
+                                permission=ACTIONS[name], code="platform_only")
+    return actor
 
 
 def source_ref(source) -> SourceRef:
@@ -111,7 +121,7 @@ def post(event: str, *, org_id, source, amounts: dict[str, int], occurred_at: dt
     Idempotent per (event, source): booking the same amounts again returns the journal already
     booked; different amounts are refused (409 ``journal_exists``) — a correction is a reversal.
     Amounts are non-negative whole won named by the rule's parts (``rules.RULES``)."""
-    actor = authorize(actor, JOURNAL_POST)
+    actor = platform_finance_only(actor, JOURNAL_POST)
     if timezone.is_naive(occurred_at):
         raise field_error("occurred_at", "A journal's time is timezone-aware.")
     try:
@@ -141,7 +151,7 @@ def reverse(journal: Journal, *, actor, reason: str, occurred_at: dt.datetime | 
     """Book the mirror image of ``journal`` (every line negated) in the period of ``occurred_at``
     (now by default; never earlier than the journal itself). A journal is reversed once; a reversal
     is not reversed again — book the event anew instead."""
-    actor = authorize(actor, JOURNAL_REVERSE)
+    actor = platform_finance_only(actor, JOURNAL_REVERSE)
     reason = (reason or "").strip()
     if not reason:
         raise field_error("reason", "Say why the journal is reversed; the reason is kept on the billing chain.")

@@ -29,8 +29,8 @@ def lines_of(journal) -> dict[str, int]:
     return dict(journal.lines.values_list("account", "amount"))
 
 
-def issue(org, source=None, *, net=100_000, tax=10_000, at=NOV, **extra):
-    return post("invoice.issued", org_id=org.id, source=source or invoice(), occurred_at=at, actor=FINANCE,
+def issue(org, source=None, *, net=100_000, tax=10_000, at=NOV, actor=FINANCE, **extra):
+    return post("invoice.issued", org_id=org.id, source=source or invoice(), occurred_at=at, actor=actor,
                 amounts={"net": net, "tax": tax, "total": net + tax, **extra})
 
 
@@ -99,6 +99,17 @@ def test_it_refuses_people_without_billing_manage(acme, alice):
             post("invoice.issued", org_id=acme.id, source=invoice(), occurred_at=NOV,
                  actor=acting(alice, {"billing.read"}), amounts={"net": 1, "tax": 0, "total": 1})
         assert refused.value.permission == "billing.manage"
+
+
+def test_an_orgs_own_billing_admin_reads_but_never_books_the_platforms_journals(acme, alice):
+    billing_admin = acting(alice, {"billing.read", "billing.manage"})
+    with scope.org_scope(acme.id):
+        journal = issue(acme)
+        for attempt in (lambda: issue(acme, actor=billing_admin),
+                        lambda: reverse(journal, actor=billing_admin, reason="we disagree")):
+            with pytest.raises(PermissionRefused) as refused:
+                attempt()
+            assert refused.value.code == "platform_only"
 
 
 def test_a_reversal_negates_every_line_in_its_own_period_once(acme):

@@ -1,0 +1,49 @@
+"""Back office: the usage ↔ invoice drift report (per org, metric and month; alerts above the
+tolerance first). Platform finance sees every org with an org filter; a tenant's billing admin its
+own org."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from billing.drift import tolerance_pct
+from billing.models import InvoiceDrift
+from dos.admin_base import DosModelAdmin
+
+
+@admin.register(InvoiceDrift)
+class InvoiceDriftAdmin(DosModelAdmin):
+    permission_map = {"view": "billing.read"}
+    list_display = ["month_label", "metric", "metered", "invoiced", "drift", "state", "invoice_numbers",
+                    "computed_at"]
+    list_filter = ["alert", "month", "metric"]
+    search_fields = ["metric"]
+    ordering = ["-month", "-alert", "metric"]
+    date_hierarchy = "month"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"subtitle": _("Tolerance: %(pct)s %%") % {"pct": tolerance_pct()}, **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    @admin.display(description=_("month"), ordering="month")
+    def month_label(self, obj):
+        return f"{obj.month:%Y-%m}"
+
+    @admin.display(description=_("drift"), ordering="drift_pct")
+    def drift(self, obj):
+        return f"{obj.drift_pct} %"
+
+    @admin.display(description=_("state"), ordering="alert")
+    def state(self, obj):
+        if obj.alert:
+            return format_html('<strong style="color:#ba2121">{}</strong>', _("alert"))
+        return format_html('<span style="color:#2e7d32">{}</span>', _("ok"))
+
+    @admin.display(description=_("invoices"))
+    def invoice_numbers(self, obj):
+        return ", ".join(obj.invoices or [])
