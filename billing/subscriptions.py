@@ -73,6 +73,7 @@ TRANSITIONS: dict[str, set[str]] = {
     SubscriptionStatus.PAST_DUE: {SubscriptionStatus.ACTIVE, SubscriptionStatus.CANCELLED},
     SubscriptionStatus.CANCELLED: set(),
 }
+FREE_PLANS = ("sandbox",)  # nothing to invoice
 TENANCY_SYNC = system_actor("billing.subscriptions")
 # Rollup metrics → priced metrics (storage is metered in GB-hours and priced in GB-days).
 RATED_FROM_METERS: dict[str, tuple[str, Decimal]] = {
@@ -105,12 +106,14 @@ def subscription_for(org_id) -> Subscription | None:
 
 
 def billable_subscriptions(month: dt.date) -> QuerySet[Subscription]:
-    """Subscriptions with at least one billed day in ``month``: live ones started before it ends, and
-    ones cancelled during it. Cross-org: the caller evaluates it in platform scope (the month close)
+    """Subscriptions with at least one billed day in ``month``: live ones started (and out of trial)
+    before it ends, and ones cancelled during it; never the free Sandbox. Cross-org: the caller evaluates it in platform scope (the month close)
     and then works on each org in that org's scope (docs/scale.md)."""
     end = next_month(month)
     return (Subscription.objects.select_related("plan", "price_version")
             .filter(started_on__lt=end)
+            .exclude(plan__code__in=FREE_PLANS)
+            .filter(Q(trial_ends_on__isnull=True) | Q(trial_ends_on__lt=end))
             .filter(~Q(status=SubscriptionStatus.CANCELLED) | Q(cancelled_on__gt=month))
             .order_by("org_id", "id"))
 
