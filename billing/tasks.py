@@ -36,3 +36,29 @@ def usage_reconcile_daily(day: str | None = None) -> int:
     target = dt.date.fromisoformat(day) if day else seoul_day(timezone.now()) - dt.timedelta(days=1)
     return sum(for_each_org(job="usage (reconcile: orgs with meter events)", sql=ORGS_WITH_EVENTS,
                             work=lambda org_id: sum(1 for r in usage_reconcile(org_id=org_id, day=target) if r.alert)))
+
+
+@shared_task(name="billing.tasks.month_close", ignore_result=True, acks_late=True)
+def month_close(period: str | None = None) -> dict:
+    """Beat runs it daily; on the 1st (Asia/Seoul) it closes the month that just ended. A period
+    (``2026-11``) closes that month whatever the day (backfill). Per-org transactions make a
+    redelivered run finish the orgs the killed one did not reach."""
+    from billing.close import month_close as close
+    from billing.periods import month_of
+
+    now = timezone.now()
+    if period is None:
+        if seoul_day(now).day != 1:
+            return {}
+        month = month_of(now - dt.timedelta(days=1))
+    else:
+        month = dt.date.fromisoformat(f"{period}-01")
+    return close(month=month, actor="system:billing.close", now=now).as_dict()
+
+
+@shared_task(name="billing.tasks.invoices_issue_due", ignore_result=True, acks_late=True)
+def invoices_issue_due() -> int:
+    """Issue the drafts whose review window has passed (hourly)."""
+    from billing.close import invoices_issue_due as issue_due
+
+    return len(issue_due(actor="system:billing.issue"))

@@ -28,6 +28,15 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "billing.tasks.usage_reconcile_daily",
         "schedule": crontab(hour=15, minute=30),  # 00:30 Asia/Seoul, for the day before
     },
+    # The month close runs daily and acts on the 1st in Seoul; drafts are issued after their review window.
+    "billing-month-close": {
+        "task": "billing.tasks.month_close",
+        "schedule": crontab(hour=15, minute=45),  # 00:45 Asia/Seoul, after the daily reconcile
+    },
+    "billing-invoices-issue-due": {
+        "task": "billing.tasks.invoices_issue_due",
+        "schedule": crontab(minute=15),
+    },
     "idempotency-purge": {
         "task": "dos.tasks.idempotency_purge_expired",
         "schedule": timedelta(hours=1),

@@ -13,7 +13,6 @@ from billing.invoicing.issue import (  # noqa: F401
     INVOICE_UNCOLLECTIBLE,
     INVOICE_VOID,
     invoice_issue,
-    invoice_issued,
     invoice_mark_paid,
     invoice_mark_uncollectible,
     invoice_void,

@@ -14,7 +14,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from billing import subledger
+from billing import subledger, subscriptions
 from billing.invoicing.config import issuer, payment_terms
 from billing.invoicing.documents import document_hash, invoice_document
 from billing.invoicing.errors import InvoiceIncomplete, InvoiceStateError, platform_finance
@@ -33,18 +33,12 @@ from billing.periods import seoul_day
 from dos.audit import actor_label, audit_record
 from dos.authz import action
 from dos.errors import field_error
-from dos.hooks import Hook
 from dos.ledger import ledger_append
 
 INVOICE_ISSUE = action("invoice.issue", "billing.manage")
 INVOICE_VOID = action("invoice.void", "billing.manage")
 INVOICE_UNCOLLECTIBLE = action("invoice.uncollectible", "billing.manage")
 INVOICE_PAID = action("invoice.paid", "billing.manage")
-
-# ``fn(invoice, *, actor)`` inside the issue transaction: the subscription records the prepaid
-# credits and coupon periods the invoice's lines consumed (registered in BillingConfig.ready()).
-invoice_issued = Hook("billing.invoice_issued")
-
 
 def _locked(invoice: Invoice) -> Invoice:
     return Invoice.objects.select_for_update().get(org_id=invoice.org_id, pk=invoice.pk)
@@ -90,7 +84,7 @@ def invoice_issue(*, invoice: Invoice, actor, now: dt.datetime | None = None) ->
                        amounts={"net": invoice.subtotal + credits, "tax": invoice.tax, "total": invoice.total,
                                 **({"credits": credits} if credits else {})}, memo=f"{invoice.number} {invoice.period_start:%Y-%m}")
         _apply_carried_credits(invoice, now=now)
-        invoice_issued(invoice, actor=actor)
+        subscriptions.on_invoice_issued(invoice, actor=actor)  # prepaid credit and coupon periods used
         audit_record(org_id=invoice.org_id, action="billing.invoice.issued", actor=actor,
                      target=f"invoice:{invoice.pk}", data={"number": invoice.number, "total": invoice.total})
     return invoice

@@ -60,3 +60,15 @@ def issued_for(org, *, rating=None, month=NOVEMBER, profile=None, now=ISSUED_AT,
     invoice = draft_for(org, rating=rating, month=month, profile=profile)
     with scope.org_scope(org.id):
         return invoice_issue(invoice=invoice, actor=actor, now=now)
+
+
+def launch_price_book() -> None:
+    """The price book the data migration seeds — again, when a transactional test's flush emptied it."""
+    import importlib
+
+    from django.apps import apps
+
+    from billing.models import PricePlan
+
+    if not PricePlan.objects.exists():
+        importlib.import_module("billing.migrations.0009_seed_price_book").seed(apps, None)
