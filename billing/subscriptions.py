@@ -107,8 +107,9 @@ def subscription_for(org_id) -> Subscription | None:
 
 def billable_subscriptions(month: dt.date) -> QuerySet[Subscription]:
     """Subscriptions with at least one billed day in ``month``: live ones started (and out of trial)
-    before it ends, and ones cancelled during it; never the free Sandbox. Cross-org: the caller evaluates it in platform scope (the month close)
-    and then works on each org in that org's scope (docs/scale.md)."""
+    before it ends, and ones cancelled during it; never the free Sandbox. Cross-org: the caller
+    evaluates it in platform scope (the month close) and then works on each org in that org's scope
+    (docs/scale.md)."""
     end = next_month(month)
     return (Subscription.objects.select_related("plan", "price_version")
             .filter(started_on__lt=end)
