@@ -3,6 +3,7 @@ that sum to zero, corrections by reversal only, the month-end trial balance.
 
 Callers book through ``post`` and ``reverse``; reports read ``trial_balance``."""
 
+from billing.models.ledger import Journal, JournalLine  # noqa: F401
 from billing.subledger.posting import (  # noqa: F401
     JOURNAL_POST,
     JOURNAL_REVERSE,

@@ -11,6 +11,7 @@ never see each other's effects.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from billing import drift as billing_drift
+from billing import subledger
 from decisions import services as decision_services
 from decisions.choices import VersionStatus
 from dos import scope
@@ -149,6 +152,14 @@ def _dead_event(w):
     return OutboxEvent.objects.create(org_id=w.org.id, topic="matrix.retry", key="k", status="dead", attempts=8)
 
 
+_NOV = dt.datetime(2026, 11, 14, tzinfo=dt.UTC)
+
+
+def _journal(w):
+    return subledger.post("invoice.issued", org_id=w.org.id, source=subledger.SourceRef("billing.invoice", "m-1", "M-1"),
+                          amounts={"net": 100, "tax": 10, "total": 110}, occurred_at=_NOV, actor=SYSTEM)
+
+
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
 
 MATRIX: dict[str, Entry] = {
@@ -273,6 +284,15 @@ MATRIX: dict[str, Entry] = {
     "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
                           admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
+    # The subledger is the platform's books: org roles read their journals, platform finance books them.
+    "billing.journal.post": Entry(_none, lambda w, a, o: subledger.post(
+        "invoice.issued", org_id=w.org.id, source=subledger.SourceRef("billing.invoice", "m-2", "M-2"),
+        amounts={"net": 100, "tax": 10, "total": 110}, occurred_at=_NOV, actor=a), platform_only=True),
+    "billing.journal.reverse": Entry(
+        _journal, lambda w, a, o: subledger.reverse(o, actor=a, reason="matrix"), platform_only=True,
+        admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"})),
+    "billing.drift.compute": Entry(_none, lambda w, a, o: billing_drift.invoice_drift_compute(
+        org_id=w.org.id, month=_NOV.date(), actor=a), platform_only=True),
 }
 
 
@@ -381,6 +401,7 @@ def _admin_changed(name: str, w: World) -> bool:
                 semver="9.0.0", status=VersionStatus.PUBLISHED).exists(),
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
             "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
+            "billing.journal.reverse": lambda: subledger.Journal.objects.filter(reverses__isnull=False).exists(),
         }[name]()
 
 
