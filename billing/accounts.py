@@ -1,6 +1,7 @@
 """Billing accounts: who pays, how they are taxed, and which payment-method token charges them.
 
-The registration number (사업자등록번호) is checked with ``python-stdnum`` (check digit included). A
+The registration number (사업자등록번호) is checked with ``python-stdnum`` (format, tax office and
+business type) and by its check digit. A
 payment method is a provider token only — the account never sees a card or bank number (PCI DSS
 SAQ-A), and anything that looks like one is refused. Tax exemption changes what an invoice charges,
 so only platform finance sets it, and only with evidence.
@@ -40,15 +41,29 @@ def billing_profile(org_id) -> BillingAccount:
     return BillingAccount(org_id=org_id, legal_name=org.name if org else "", currency="KRW")
 
 
+BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+
+
+def brn_check_digit(number: str) -> int:
+    """The National Tax Service check digit of a 사업자등록번호: weights 1,3,7,1,3,7,1,3,5 over the first
+    nine digits, plus the tens of the ninth digit × 5 (python-stdnum checks format and components only)."""
+    digits = [int(c) for c in number[:9]]
+    total = sum(d * w for d, w in zip(digits, BRN_WEIGHTS, strict=True)) + (digits[8] * 5) // 10
+    return (10 - total % 10) % 10
+
+
 def registration_number_clean(value: str) -> str:
     """10 digits without dashes, or a ``FieldErrors`` naming ``registration_number``."""
     if not value:
         return ""
     try:
-        return brn.validate(value)
+        number = brn.validate(value)
     except StdnumError:
+        number = None
+    if number is None or brn_check_digit(number) != int(number[9]):
         raise FieldErrors({"registration_number": [
-            "Not a valid 사업자등록번호: ten digits (e.g. 134-86-72683) whose check digit matches."]}) from None
+            "Not a valid 사업자등록번호: ten digits (e.g. 134-86-72683) whose check digit matches."]})
+    return number
 
 
 def payment_token_clean(value: str) -> str:

@@ -91,7 +91,7 @@ def credit_grant(*, org_id, amount: int, reason: str, actor, expires_at: dt.date
 
 def credit_balances(org_id, *, at: dt.datetime) -> list[CreditBalance]:
     """What is left of each unexpired grant at ``at``, soonest to expire first (never-expiring last)."""
-    grants = (CreditGrant.objects.filter(org_id=org_id, granted_at__lt=at)
+    grants = (CreditGrant.objects.filter(org_id=org_id)
               .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
               .annotate(spent=Sum("consumptions__amount")).order_by("expires_at", "granted_at", "id"))
     balances = [CreditBalance(grant_id=g.pk, remaining=g.amount - (g.spent or 0)) for g in grants]
