@@ -62,3 +62,13 @@ def invoices_issue_due() -> int:
     from billing.close import invoices_issue_due as issue_due
 
     return len(issue_due(actor="system:billing.issue"))
+
+
+@shared_task(name="billing.tasks.invoice_drift_daily", ignore_result=True, acks_late=True)
+def invoice_drift_daily(month: str | None = None) -> dict:
+    """Usage ↔ invoice drift of last month (Asia/Seoul), or of ``month`` (``2026-11``); daily, so
+    invoices issued after their review window and late usage are covered. Alerts once per drift."""
+    from billing.drift import invoice_drift_run, previous_month
+
+    target = dt.date.fromisoformat(f"{month}-01") if month else previous_month(seoul_day(timezone.now()))
+    return invoice_drift_run(month=target, actor="system:billing.invoice_drift")

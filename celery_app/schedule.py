@@ -37,6 +37,11 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "billing.tasks.invoices_issue_due",
         "schedule": crontab(minute=15),
     },
+    # Usage ↔ invoice drift of last month, after the close and the morning's issuing.
+    "billing-invoice-drift-daily": {
+        "task": "billing.tasks.invoice_drift_daily",
+        "schedule": crontab(hour=16, minute=20),  # 01:20 Asia/Seoul
+    },
     "idempotency-purge": {
         "task": "dos.tasks.idempotency_purge_expired",
         "schedule": timedelta(hours=1),

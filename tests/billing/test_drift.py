@@ -128,3 +128,14 @@ def test_the_monthly_run_covers_every_billed_org_in_its_own_scope(acme, outsider
 def test_computing_the_report_needs_billing_manage(acme, alice):
     with scope.org_scope(acme.id), pytest.raises(PermissionRefused):
         invoice_drift_compute(org_id=acme.id, month=NOVEMBER, actor=acting(alice, {"billing.read"}))
+
+
+def test_the_daily_job_reports_last_month_in_seoul(acme, monkeypatch):
+    from billing import tasks
+
+    metered(acme, 12_345)
+    issued_for(acme, rating=pov_rating(calls=12_000))
+    # 2026-11-30 16:00 UTC is already December 1st in Seoul: "last month" is November.
+    monkeypatch.setattr(tasks.timezone, "now", lambda: dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC))
+    assert tasks.invoice_drift_daily() == {"month": "2026-11-01", "orgs": 1, "rows": 1, "alerts": 1}
+    assert tasks.invoice_drift_daily(month="2026-10") == {"month": "2026-10-01", "orgs": 0, "rows": 0, "alerts": 0}
