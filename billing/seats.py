@@ -60,7 +60,7 @@ def _write(org_id, role: str, on: dt.date, quantity: int, *, source: str, record
 def seats_sync(*, org_id, actor, now: dt.datetime | None = None) -> dict[str, int]:
     """Record today's seat counts where they differ from the level in force (idempotent). Returns
     the roles that changed with their new counts."""
-    actor = authorize(actor, SEATS_SET)
+    actor = _platform(authorize(actor, SEATS_SET), "sync seat levels")
     today = seoul_day(now or timezone.now())
     with transaction.atomic():
         current, wanted = seat_levels_in_force(org_id, today), seat_counts_now(org_id)
@@ -75,10 +75,7 @@ def seats_sync(*, org_id, actor, now: dt.datetime | None = None) -> dict[str, in
 
 def seats_set(*, org_id, role: str, quantity: int, since: dt.date, actor, reason: str) -> SeatLevel:
     """Set a seat level by hand (a contract's committed seats). Platform finance only."""
-    actor = authorize(actor, SEATS_SET)
-    if not getattr(actor, "platform", False):
-        raise PermissionRefused("Only platform finance sets seat levels by hand.", permission="billing.manage",
-                                code="platform_only")
+    actor = _platform(authorize(actor, SEATS_SET), "set seat levels by hand")
     errors = {}
     if role not in SeatRole.values:
         errors["role"] = [f"One of {', '.join(SeatRole.values)}."]
@@ -93,6 +90,14 @@ def seats_set(*, org_id, role: str, quantity: int, since: dt.date, actor, reason
         audit_record(org_id=org_id, action="billing.seats_set", actor=actor, target=f"org:{org_id}",
                      data={"role": role, "quantity": quantity, "since": since.isoformat(), "reason": reason.strip()})
     return level
+
+
+def _platform(actor, what: str):
+    """Seat levels are what the org is billed for: a billing job or platform finance writes them."""
+    if not getattr(actor, "platform", False):
+        raise PermissionRefused(f"Only platform finance or the billing job may {what}.", permission="billing.manage",
+                                code="platform_only")
+    return actor
 
 
 def _label(actor) -> str:

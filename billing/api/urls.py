@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.api import invoices, views
+from billing.api import invoices, subscription, views
 
 urlpatterns = [
     path("meter/events", views.MeterEventsApi.as_view(), name="meter-events"),
@@ -13,4 +13,10 @@ urlpatterns += [
     path("credit-notes", invoices.CreditNoteViewSet.as_view({"get": "list"}), name="credit-note-list"),
     path("credit-notes/<uuid:pk>", invoices.CreditNoteViewSet.as_view({"get": "retrieve"}), name="credit-note-detail"),
     path("billing/upcoming", invoices.UpcomingApi.as_view(), name="billing-upcoming"),
+]
+
+urlpatterns += [
+    path("billing/subscription", subscription.SubscriptionApi.as_view(), name="billing-subscription"),
+    path("billing/subscription/change", subscription.SubscriptionChangeApi.as_view(),
+         name="billing-subscription-change"),
 ]
