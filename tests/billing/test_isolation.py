@@ -1,0 +1,48 @@
+"""Outsider isolation on every billing endpoint and admin page (SPEC §5): another org's member or
+key sees 404 or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from billing.credit_notes import credit_note_create
+from dos import scope
+from tests.billing.invoicing_support import ISSUED_AT, issued_for
+from tests.conftest import api_client
+from tests.factories import make_key, verified_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme_billing(acme):
+    invoice = issued_for(acme)
+    with scope.org_scope(acme.id):
+        note = credit_note_create(invoice=invoice, actor="system:test", amount=10_000, reason="Outage",
+                                  now=ISSUED_AT + dt.timedelta(days=1))
+    return {"invoice": invoice, "note": note}
+
+
+def test_every_invoicing_endpoint_answers_404_or_nothing_for_an_outsider(acme_billing, outsider):
+    spy = api_client(make_key(outsider, scopes=["billing.read", "usage.read"], name="spy"))
+    w = acme_billing
+    for url in (f"/api/v1/invoices/{w['invoice'].id}", f"/api/v1/invoices/{w['invoice'].id}?format=pdf",
+                f"/api/v1/credit-notes/{w['note'].id}", f"/api/v1/credit-notes/{w['note'].id}?format=pdf"):
+        assert spy.get(url).status_code == 404, url
+    for url in ("/api/v1/invoices", "/api/v1/credit-notes"):
+        response = spy.get(url)
+        assert response.status_code == 200 and response.json()["results"] == [], url
+    assert spy.get("/api/v1/billing/upcoming").status_code == 404  # the outsider has no subscription of its own
+
+
+def test_every_invoicing_admin_page_is_empty_for_an_outsider(client, acme_billing, mallory):
+    c = verified_client(client, mallory)
+    for page in ("invoice", "creditnote"):
+        response = c.get(f"/admin/billing/{page}/")
+        assert response.status_code == 200 and response.context_data["cl"].result_count == 0, page
+    invoice, note = acme_billing["invoice"], acme_billing["note"]
+    assert c.get(f"/admin/billing/invoice/{invoice.pk}/change/").status_code == 302
+    assert c.get(f"/admin/billing/creditnote/{note.pk}/change/").status_code == 302
+    assert c.get(f"/admin/billing/invoice/{invoice.pk}/pdf/").status_code == 404
