@@ -41,8 +41,8 @@ class InvoiceDriftAdmin(DosModelAdmin):
     @admin.display(description=_("state"), ordering="alert")
     def state(self, obj):
         if obj.alert:
-            return format_html('<strong style="color:#ba2121">{}</strong>', _("alert"))
-        return format_html('<span style="color:#2e7d32">{}</span>', _("ok"))
+            return format_html('<strong class="drift-alert" style="color:#ba2121">{}</strong>', _("alert"))
+        return format_html('<span class="drift-ok" style="color:#2e7d32">{}</span>', _("ok"))
 
     @admin.display(description=_("invoices"))
     def invoice_numbers(self, obj):

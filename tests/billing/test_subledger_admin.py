@@ -82,7 +82,7 @@ def test_the_trial_balance_page_shows_a_balanced_month_in_won(client, bill, book
     text = page.content.decode()
     invoice = books[acme.slug]
     assert page.status_code == 200 and 'id="trial-balance"' in text
-    assert "2026-12 balances: 1 journals" in text
+    assert 'data-month="2026-12" data-balanced="yes" data-journals="1"' in text
     assert f"₩{invoice.total:,}" in text and f"₩{invoice.tax:,}" in text
 
 
@@ -90,9 +90,9 @@ def test_platform_finance_trial_balance_spans_orgs_unless_narrowed(client, fiona
     c = verified_client(client, fiona)
     both = c.get("/admin/billing/journal/trial-balance/", {"month": "2026-12"}).content.decode()
     total = books[acme.slug].total + books[outsider.slug].total
-    assert "2026-12 balances: 2 journals" in both and f"₩{total:,}" in both
+    assert 'data-month="2026-12" data-balanced="yes" data-journals="2"' in both and f"₩{total:,}" in both
     one = c.get("/admin/billing/journal/trial-balance/", {"month": "2026-12", "org": str(acme.id)}).content.decode()
-    assert "2026-12 balances: 1 journals" in one and f"₩{books[acme.slug].total:,}" in one
+    assert 'data-month="2026-12" data-balanced="yes" data-journals="1"' in one and f"₩{books[acme.slug].total:,}" in one
 
 
 def test_the_trial_balance_downloads_as_csv(client, bill, books, acme):
@@ -142,7 +142,8 @@ def test_a_reviewer_cannot_open_the_finance_pages(client, alice, books):
 
 def test_the_drift_report_flags_the_alerts(client, bill, books):
     page = verified_client(client, bill).get("/admin/billing/invoicedrift/", {"alert__exact": "1"}).content.decode()
-    assert "decision_calls" in page and "7.493 %" in page and "alert" in page
+    assert "decision_calls" in page and "7.493 %" in page and 'class="drift-alert"' in page
+    assert 'class="drift-ok"' not in page
 
 
 def test_exports_download_the_scoped_rows_as_csv_and_xlsx(client, bill, books, acme, outsider):
@@ -181,3 +182,10 @@ def test_finance_changelists_run_a_constant_number_of_queries(client, bill, acme
     assert query_count(c, url) == before
     with scope.org_scope(acme.id):
         assert InvoiceDrift.objects.count() == 2 and Journal.objects.count() == 2
+
+
+def test_the_finance_pages_speak_korean(client, bill, books):
+    c = verified_client(client, bill)
+    page = c.get("/admin/billing/journal/trial-balance/", {"month": "2026-12"}).content.decode()
+    assert "시산표" in page and "대차 일치: 분개 1건" in page and "매출채권" in page and "부가세 예수금" in page
+    assert "허용 오차: 1.0 %" in c.get("/admin/billing/invoicedrift/").content.decode()
