@@ -4,8 +4,10 @@ key sees 404 or nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from openpyxl import load_workbook
 
 from billing.credit_notes import credit_note_create
 from dos import scope
@@ -46,3 +48,41 @@ def test_every_invoicing_admin_page_is_empty_for_an_outsider(client, acme_billin
     assert c.get(f"/admin/billing/invoice/{invoice.pk}/change/").status_code == 302
     assert c.get(f"/admin/billing/creditnote/{note.pk}/change/").status_code == 302
     assert c.get(f"/admin/billing/invoice/{invoice.pk}/pdf/").status_code == 404
+
+
+@pytest.fixture
+def acme_books(acme_billing, acme):
+    """Acme's journals (the issue and the credit note booked them) and its drift report."""
+    from billing.drift import invoice_drift_compute
+    from billing.models import UsageMonthly
+
+    with scope.org_scope(acme.id):
+        UsageMonthly.objects.create(org_id=acme.id, metric="decision_calls", value=99_999,
+                                    month=acme_billing["invoice"].period_start)
+        invoice_drift_compute(org_id=acme.id, month=acme_billing["invoice"].period_start, actor="system:test")
+    return acme_billing
+
+
+def test_every_subledger_and_report_page_is_empty_for_an_outsider(client, acme_books, acme, mallory):
+    from billing.models import InvoiceDrift, Journal
+
+    with scope.org_scope(acme.id):
+        journal = Journal.objects.filter(reverses__isnull=True).first()
+        assert Journal.objects.count() == 2 and InvoiceDrift.objects.filter(alert=True).exists()
+    c = verified_client(client, mallory)
+    for page in ("journal", "invoicedrift"):
+        response = c.get(f"/admin/billing/{page}/")
+        assert response.status_code == 200 and response.context_data["cl"].result_count == 0, page
+    assert c.get(f"/admin/billing/journal/{journal.pk}/change/").status_code == 302
+    assert c.get(f"/admin/billing/journal/{journal.pk}/reverse/").status_code == 404
+    assert c.post(f"/admin/billing/journal/{journal.pk}/reverse/", {"reason": "x"}).status_code == 404
+    month = f"{journal.period:%Y-%m}"
+    for params in ({"month": month}, {"month": month, "org": str(acme.id)}):  # an org filter is platform-only
+        page = c.get("/admin/billing/journal/trial-balance/", params).content.decode()
+        assert 'data-journals="0"' in page and f"₩{acme_books['invoice'].total:,}" not in page
+    for dataset in ("invoices", "journals"):  # the header row only, an org filter or not
+        for params in ({}, {"org": str(acme.id)}):
+            csv_rows = c.get("/admin/billing/journal/export/", {"dataset": dataset, "format": "csv", **params})
+            assert csv_rows.content.decode("utf-8-sig").count("\r\n") == 1, (dataset, params)
+            xlsx = c.get("/admin/billing/journal/export/", {"dataset": dataset, "format": "xlsx", **params})
+            assert load_workbook(io.BytesIO(xlsx.content)).active.max_row == 1, (dataset, params)
