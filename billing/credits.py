@@ -28,12 +28,38 @@ from dos.audit import audit_record
 from dos.authz import PermissionRefused, action, authorize
 from dos.errors import DomainError, FieldErrors
 
+COUPON_SAVE = action("coupon.save", "billing.manage")
 COUPON_REDEEM = action("coupon.redeem", "billing.manage")
 CREDIT_GRANT = action("credit.grant", "billing.manage")
 
 
 class CouponRefused(DomainError):
     status, code = 409, "coupon_refused"
+
+
+def coupon_save(*, coupon: Coupon, actor) -> Coupon:
+    """Create or change a coupon of the price book (platform finance). Redemptions already made keep
+    counting against the new limits; a code never changes once redeemed."""
+    actor = authorize(actor, COUPON_SAVE)
+    if not getattr(actor, "platform", False):
+        raise PermissionRefused("Only platform finance offers coupons.", permission="billing.manage",
+                                code="platform_only")
+    errors = {}
+    if coupon.kind == "percent" and not (coupon.percent_off and 0 < coupon.percent_off <= 100):
+        errors["percent_off"] = ["A percentage above 0 and at most 100."]
+    if coupon.kind == "fixed" and not (coupon.amount_off and coupon.amount_off > 0):
+        errors["amount_off"] = ["Won above zero."]
+    if not isinstance(coupon.plans, list) or not all(isinstance(p, str) for p in coupon.plans):
+        errors["plans"] = ["A list of plan codes."]
+    if coupon.pk:
+        before = Coupon.objects.filter(pk=coupon.pk).values_list("code", flat=True).first()
+        if before and before != coupon.code and CouponRedemption.objects.filter(coupon_id=coupon.pk).exists():
+            errors["code"] = ["A redeemed coupon keeps its code."]
+    if errors:
+        raise FieldErrors(errors)
+    coupon.code = coupon.code.strip().upper()
+    coupon.save()
+    return coupon
 
 
 def coupon_redeem(*, org_id, code: str, plan_code: str, actor, now: dt.datetime | None = None) -> CouponRedemption:

@@ -51,3 +51,47 @@ def preview_and_confirm(org, actor, plan: str, when: str, today: dt.date, **kwar
         subscription_change(subscription=sub, plan_code=plan, when=when, token=preview.token, actor=actor,
                             today=today, **kwargs)
         return preview, subscription_for(org.id)
+
+
+# --- for the permission matrix (tests/tenancy/test_permission_matrix.py): each prepares in Acme's scope
+MATRIX_DAY = dt.date(2026, 11, 21)
+
+
+def matrix_subscribed(w):
+    from billing.subscriptions import subscription_for as live_subscription
+
+    return live_subscription(w.org.id) or subscription_start(org_id=w.org.id, plan_code="pov", actor="system:test",
+                                                             today=NOV)
+
+
+def matrix_cancel_scheduled(w):
+    from billing.subscriptions import subscription_cancel
+
+    return subscription_cancel(subscription=matrix_subscribed(w), actor="system:test", today=MATRIX_DAY)
+
+
+def matrix_change(w, actor, subscription):
+    preview = change_preview(subscription=subscription, plan_code="pro", when="period_end", today=MATRIX_DAY)
+    return subscription_change(subscription=subscription, plan_code="pro", when="period_end", token=preview.token,
+                               actor=actor, today=MATRIX_DAY)
+
+
+def matrix_change_api(w, client, subscription):
+    body = {"plan": "pro", "when": "period_end"}
+    preview = client.post("/api/v1/billing/subscription/change", body, format="json")
+    if preview.status_code != 200:
+        return preview
+    return client.post("/api/v1/billing/subscription/change",
+                       {**body, "confirm": True, "token": preview.json()["preview"]["token"]}, format="json")
+
+
+def matrix_coupon(w):
+    from billing.models import Coupon
+
+    return Coupon.objects.create(code="MATRIX", name="Matrix", kind="fixed", amount_off=1000)
+
+
+def matrix_draft_price(w):
+    from billing.models import PricePlan
+
+    return PricePlan.objects.get(code="pov")

@@ -86,3 +86,46 @@ def test_every_subledger_and_report_page_is_empty_for_an_outsider(client, acme_b
             assert csv_rows.content.decode("utf-8-sig").count("\r\n") == 1, (dataset, params)
             xlsx = c.get("/admin/billing/journal/export/", {"dataset": dataset, "format": "xlsx", **params})
             assert load_workbook(io.BytesIO(xlsx.content)).active.max_row == 1, (dataset, params)
+
+
+@pytest.fixture
+def acme_subscribed(acme):
+    """Acme on PoV with a billing account, prepaid credit, a coupon and seat levels."""
+    from billing.accounts import billing_account_update
+    from billing.credits import coupon_redeem, credit_grant
+    from billing.models import Coupon
+    from billing.seats import seats_set
+    from tests.billing.subscription_support import NOV, fiona, subscribe
+
+    sub = subscribe(acme, "pov")
+    Coupon.objects.create(code="ACME5", name="Acme", kind="fixed", amount_off=5_000)
+    with scope.org_scope(acme.id):
+        account = billing_account_update(org_id=acme.id, changes={"legal_name": "Acme Lending"}, actor="system:test")
+        grant = credit_grant(org_id=acme.id, amount=50_000, reason="goodwill", actor=fiona())
+        redemption = coupon_redeem(org_id=acme.id, code="ACME5", plan_code="pov", actor="system:test")
+        level = seats_set(org_id=acme.id, role="agent", quantity=7, since=NOV, actor=fiona(), reason="contract")
+    return {"subscription": sub, "billingaccount": account, "creditgrant": grant, "couponredemption": redemption,
+            "seatlevel": level}
+
+
+def test_the_subscription_endpoints_show_an_outsider_nothing_of_acme(acme_subscribed, outsider):
+    spy = api_client(make_key(outsider, scopes=["billing.read", "billing.manage"], name="spy"))
+    assert spy.get("/api/v1/billing/subscription").status_code == 404
+    response = spy.post("/api/v1/billing/subscription/change", {"plan": "pro", "when": "now"}, format="json")
+    assert response.status_code == 404 and response.json()["code"] == "no_subscription"
+
+
+def test_every_pricing_and_account_admin_page_is_empty_for_an_outsider(client, acme_subscribed, mallory):
+    c = verified_client(client, mallory)  # the outsider's owner: billing.read and billing.manage in her own org
+    for page, obj in acme_subscribed.items():
+        response = c.get(f"/admin/billing/{page}/")
+        assert response.status_code == 200 and response.context_data["cl"].result_count == 0, page
+        assert c.get(f"/admin/billing/{page}/{obj.pk}/change/").status_code == 302, page
+    # The price book is the platform's: an org's owner neither reads nor drafts it.
+    from billing.models import PriceVersion
+
+    version = PriceVersion.objects.filter(plan__code="pov").first()
+    for url in ("/admin/billing/priceplan/", "/admin/billing/priceversion/", "/admin/billing/coupon/",
+                "/admin/billing/priceversion/add/", f"/admin/billing/priceversion/{version.pk}/change/"):
+        assert c.get(url).status_code in (302, 403, 404), url
+    assert c.get(f"/admin/billing/priceversion/{version.pk}/diff/").status_code == 404

@@ -22,8 +22,11 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from rest_framework.test import APIClient
 
+from billing import accounts as billing_accounts
+from billing import credits as billing_credits
 from billing import drift as billing_drift
-from billing import subledger
+from billing import pricebook, subledger, subscriptions
+from billing import seats as billing_seats
 from decisions import services as decision_services
 from decisions.choices import VersionStatus
 from dos import scope
@@ -42,6 +45,7 @@ from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
 from tenancy.models import Membership, Org, PlatformRole, Project
 from tenancy.roles import ROLE_PERMISSIONS
+from tests.billing import subscription_support as bs
 from tests.decisions.test_decide_api import BASE
 from tests.factories import UserFactory, add_member, as_member, default_project, verified_client
 
@@ -293,6 +297,36 @@ MATRIX: dict[str, Entry] = {
         admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"})),
     "billing.drift.compute": Entry(_none, lambda w, a, o: billing_drift.invoice_drift_compute(
         org_id=w.org.id, month=_NOV.date(), actor=a), platform_only=True),
+    # Pricing: the price book, credit, seats and tax status are platform finance's; the org's billing
+    # manager keeps its account, redeems coupons and changes, cancels or resumes its subscription.
+    "pricebook.draft": Entry(bs.matrix_draft_price, lambda w, a, o: pricebook.price_version_draft(
+        plan=o, spec={"base": "1"}, effective_from=dt.date(2027, 1, 1), actor=a), platform_only=True),
+    "pricebook.publish": Entry(lambda w: pricebook.price_version_draft(
+        plan=bs.matrix_draft_price(w), spec={"base": "1"}, effective_from=dt.date(2027, 1, 1), actor=bs.fiona()),
+        lambda w, a, o: pricebook.price_version_publish(version=o, actor=a), platform_only=True),
+    "billing_account.update": Entry(_none, lambda w, a, o: billing_accounts.billing_account_update(
+        org_id=w.org.id, changes={"legal_name": "Acme Lending Co."}, actor=a)),
+    "billing_account.tax_status": Entry(_none, lambda w, a, o: billing_accounts.billing_account_tax_status_set(
+        org_id=w.org.id, status="exempt", reason="matrix", evidence=[{"kind": "doc", "reference": "M"}], actor=a),
+        platform_only=True),
+    "seats.set": Entry(_none, lambda w, a, o: billing_seats.seats_set(
+        org_id=w.org.id, role="agent", quantity=9, since=bs.NOV, actor=a, reason="matrix"), platform_only=True),
+    "coupon.redeem": Entry(bs.matrix_coupon, lambda w, a, o: billing_credits.coupon_redeem(
+        org_id=w.org.id, code=o.code, plan_code="pov", actor=a)),
+    "coupon.save": Entry(_none, lambda w, a, o: billing_credits.coupon_save(
+        coupon=billing_credits.Coupon(code="m2", name="Matrix", kind="fixed", amount_off=1), actor=a),
+        platform_only=True),
+    "credit.grant": Entry(_none, lambda w, a, o: billing_credits.credit_grant(
+        org_id=w.org.id, amount=1000, reason="matrix", actor=a), platform_only=True),
+    "subscription.start": Entry(_none, lambda w, a, o: subscriptions.subscription_start(
+        org_id=w.org.id, plan_code="pov", actor=a, today=bs.NOV), platform_only=True),
+    "subscription.change": Entry(bs.matrix_subscribed, bs.matrix_change, api=bs.matrix_change_api),
+    "subscription.cancel": Entry(bs.matrix_subscribed, lambda w, a, o: subscriptions.subscription_cancel(
+        subscription=o, actor=a, today=bs.MATRIX_DAY)),
+    "subscription.resume": Entry(bs.matrix_cancel_scheduled, lambda w, a, o: subscriptions.subscription_resume(
+        subscription=o, actor=a)),
+    "subscription.status": Entry(bs.matrix_subscribed, lambda w, a, o: subscriptions.subscription_status_set(
+        subscription=o, status="past_due", actor=a, reason="matrix"), platform_only=True),
 }
 
 

@@ -1,0 +1,141 @@
+"""Back office for billing accounts and subscriptions. A tenant's billing admin sees and edits its
+own account and subscription; platform finance sees every org (with filters) and alone sets tax
+status or moves a subscription's standing. Every change goes through the services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from billing.accounts import EDITABLE, billing_account_tax_status_set, billing_account_update
+from billing.models import BillingAccount, Subscription, SubscriptionEvent, SubscriptionPhase, SubscriptionStatus
+from billing.periods import seoul_day
+from billing.subscriptions import subscription_cancel, subscription_resume, subscription_status_set
+from dos.admin_base import DosModelAdmin
+from dos.errors import DomainError
+
+
+@admin.register(BillingAccount)
+class BillingAccountAdmin(DosModelAdmin):
+    permission_map = {"view": "billing.read", "change": "billing.manage"}
+    list_display = ["legal_name", "registration", "tax_exempt", "contact_email", "payment_method_label", "updated_at"]
+    list_filter = ["tax_exempt", "tax_country"]
+    search_fields = ["legal_name", "=registration_number", "contact_email"]
+    fieldsets = [
+        (_("Company"), {"fields": ["legal_name", "registration_number", "address", "business_type", "business_item"]}),
+        (_("Contact"), {"fields": ["contact_name", "contact_email"]}),
+        (_("Payment method (provider token only)"),
+         {"fields": ["payment_provider", "payment_method_token", "payment_method_label"]}),
+        (_("Tax"), {"fields": ["currency", "tax_country", "tax_exempt", "tax_exempt_reason", "tax_exempt_evidence"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["currency", "tax_country"]
+        if not self._is_platform(request):
+            fixed += ["tax_exempt", "tax_exempt_reason", "tax_exempt_evidence"]
+        return fixed
+
+    @admin.display(description=_("사업자등록번호"), ordering="registration_number")
+    def registration(self, obj):
+        return obj.registration_number_display()
+
+    def save_model(self, request, obj, form, change):
+        actor = self.principal(request)
+        changed = set(form.changed_data)
+        try:
+            fields = {k: form.cleaned_data[k] for k in EDITABLE if k in changed}
+            if fields:
+                billing_account_update(org_id=obj.org_id, changes=fields, actor=actor)
+            if changed & {"tax_exempt", "tax_exempt_reason", "tax_exempt_evidence"}:
+                evidence = form.cleaned_data.get("tax_exempt_evidence") or []
+                stored = BillingAccount.objects.get(pk=obj.pk).tax_exempt_evidence
+                billing_account_tax_status_set(org_id=obj.org_id, status=form.cleaned_data["tax_exempt"],
+                                               reason=form.cleaned_data.get("tax_exempt_reason", ""),
+                                               evidence=evidence[len(stored):], actor=actor)
+        except DomainError as exc:
+            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+            messages.error(request, f"{exc} {detail}".strip())
+
+
+class PhaseInline(admin.TabularInline):
+    model = SubscriptionPhase
+    fields = ["start", "end", "price_version", "billing_cycle"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(PhaseInline):
+    model = SubscriptionEvent
+    fields = ["at", "kind", "actor", "data"]
+    readonly_fields = fields
+    ordering = ["-at", "-id"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(DosModelAdmin):
+    permission_map = {"view": "billing.read", "change": "billing.manage"}
+    list_display = ["plan", "price_version", "status_badge", "billing_cycle", "started_on", "trial_ends_on",
+                    "ends", "scheduled"]
+    list_filter = ["status", "plan", "billing_cycle", "cancel_at_period_end"]
+    list_select_related = ["plan", "price_version__plan", "scheduled_plan"]
+    date_hierarchy = "started_on"
+    inlines = [PhaseInline, EventInline]
+    actions = ["cancel_at_period_end_selected", "resume_selected", "mark_past_due", "mark_active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        colour = {"active": "#2e7d32", "trial": "#1565c0", "past_due": "#c62828", "cancelled": "#757575"}
+        return format_html('<b style="color:{}">{}</b>', colour.get(obj.status, "#000"), obj.get_status_display())
+
+    @admin.display(description=_("ends"))
+    def ends(self, obj):
+        return obj.cancelled_on or "—"
+
+    @admin.display(description=_("scheduled change"))
+    def scheduled(self, obj):
+        if not obj.scheduled_plan_id:
+            return "—"
+        return f"→ {obj.scheduled_plan.code} ({obj.scheduled_cycle or obj.billing_cycle}) {obj.scheduled_for}"
+
+    def _today(self):
+        return seoul_day(timezone.now())
+
+    @admin.action(description=_("Cancel at the end of the period"), permissions=["change"])
+    def cancel_at_period_end_selected(self, request, queryset):
+        return self.confirm_action(
+            request, queryset.exclude(status=SubscriptionStatus.CANCELLED), action="cancel_at_period_end_selected",
+            title=_("Cancel subscriptions at the period end"), verb=_("Scheduled the cancellation of"),
+            detail=_("Billing stops on the first day of next month; the organisation falls back to Sandbox then."),
+            apply=lambda s: subscription_cancel(subscription=s, actor=self.principal(request), today=self._today()))
+
+    @admin.action(description=_("Resume (undo a scheduled cancellation or change)"), permissions=["change"])
+    def resume_selected(self, request, queryset):
+        return self.confirm_action(
+            request, queryset, action="resume_selected", title=_("Resume subscriptions"), verb=_("Resumed"),
+            apply=lambda s: subscription_resume(subscription=s, actor=self.principal(request)))
+
+    @admin.action(description=_("Mark past due"), permissions=["change"])
+    def mark_past_due(self, request, queryset):
+        return self.confirm_action(
+            request, queryset, action="mark_past_due", title=_("Mark subscriptions past due"), verb=_("Marked"),
+            apply=lambda s: subscription_status_set(subscription=s, status="past_due", actor=self.principal(request),
+                                                    reason="admin"))
+
+    @admin.action(description=_("Mark active (paid)"), permissions=["change"])
+    def mark_active(self, request, queryset):
+        return self.confirm_action(
+            request, queryset, action="mark_active", title=_("Mark subscriptions active"), verb=_("Marked"),
+            apply=lambda s: subscription_status_set(subscription=s, status="active", actor=self.principal(request),
+                                                    reason="admin"))

@@ -1,0 +1,111 @@
+"""The pricing back office: platform finance drafts, publishes (with a typed confirmation) and diffs
+price versions, grants credit, and sees every org's subscriptions; a tenant's billing admin sees and
+acts on its own subscription and account."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing.models import BillingAccount, CreditGrant, PriceVersion, Subscription
+from dos import scope
+from dos.scope import ScopeError
+from tenancy.models import PlatformRole
+from tests.billing.subscription_support import live, subscribe
+from tests.factories import UserFactory, add_member, query_count, verified_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fiona(db):
+    user = UserFactory(email="fiona@decisionos.example")
+    PlatformRole.objects.create(user=user, role="platform_finance")
+    return user
+
+
+@pytest.fixture
+def bill(acme):
+    user = UserFactory(email="bill@acme.example")
+    add_member(acme, user, "billing_admin")
+    return user
+
+
+SPEC = '{"base": "350000", "metrics": {"decision_calls": {"model": "standard", "unit_price": "18"}}, ' \
+       '"seats": {"agent": {"included": 5, "monthly_price": "10000"}}}'
+
+
+def test_platform_finance_drafts_publishes_and_diffs_a_price(client, fiona):
+    c = verified_client(client, fiona)
+    pov = PriceVersion.objects.get(plan__code="pov", version=1).plan
+    response = c.post("/admin/billing/priceversion/add/", {"plan": pov.pk, "effective_from": "2027-01-01",
+                                                           "spec": SPEC, "quote_ref": "", "notes": "2027"})
+    assert response.status_code == 302, response.content[:500]
+    draft = PriceVersion.objects.get(plan=pov, version=2)
+    assert draft.status == "draft" and draft.created_by.startswith("user:")
+    action = {"action": "publish_selected", "_selected_action": [str(draft.pk)]}
+    confirm = c.post("/admin/billing/priceversion/", action)
+    assert confirm.status_code == 200 and b"typed_count" in confirm.content
+    c.post("/admin/billing/priceversion/", {**action, "confirmed": "yes", "typed_count": "1"})
+    draft.refresh_from_db()
+    assert draft.status == "published" and len(draft.spec_sha256) == 64
+    page = c.get(f"/admin/billing/priceversion/{draft.pk}/diff/").content.decode()
+    assert "metrics.decision_calls.unit_price" in page and "350000" in page and "300000" in page
+
+
+def test_platform_finance_grants_credit_and_sees_every_orgs_subscriptions(client, fiona, acme, outsider):
+    subscribe(acme, "pov")
+    subscribe(outsider, "pilot")
+    c = verified_client(client, fiona)
+    page = c.get("/admin/billing/subscription/")
+    assert page.context_data["cl"].result_count == 2
+    narrowed = c.get("/admin/billing/subscription/", {"org__id__exact": str(acme.id)})
+    assert narrowed.context_data["cl"].result_count == 1
+    response = c.post("/admin/billing/creditgrant/add/", {"org": str(acme.id), "amount": "50000",
+                                                          "reason": "Outage in November"})
+    assert response.status_code == 302, response.content[:500]
+    with scope.org_scope(acme.id):
+        assert CreditGrant.objects.get().amount == 50_000
+    assert c.get("/admin/billing/creditgrant/").status_code == 200
+
+
+def test_a_billing_admin_cancels_its_subscription_at_the_period_end_with_confirmation(client, bill, acme):
+    sub = subscribe(acme, "pov")
+    c = verified_client(client, bill)
+    action = {"action": "cancel_at_period_end_selected", "_selected_action": [str(sub.pk)]}
+    assert c.post("/admin/billing/subscription/", action).status_code == 200  # the confirmation page
+    assert not live(acme).cancel_at_period_end
+    c.post("/admin/billing/subscription/", {**action, "confirmed": "yes"})
+    assert live(acme).cancel_at_period_end
+    # Standing (past due / active) is platform finance's: the action reports the refusal.
+    c.post("/admin/billing/subscription/", {"action": "mark_past_due", "_selected_action": [str(sub.pk)],
+                                            "confirmed": "yes"})
+    assert live(acme).status == "active"
+
+
+def test_a_billing_admin_edits_the_account_but_not_its_tax_status(client, bill, acme):
+    with scope.org_scope(acme.id):
+        account = BillingAccount.objects.create(org_id=acme.id, legal_name="Acme")
+    c = verified_client(client, bill)
+    form = {"legal_name": "에이크미 렌딩", "registration_number": "134-86-72683", "address": "", "business_type": "",
+            "business_item": "", "contact_name": "김민수", "contact_email": "", "payment_provider": "",
+            "payment_method_token": "", "payment_method_label": "", "tax_exempt": "exempt"}
+    response = c.post(f"/admin/billing/billingaccount/{account.pk}/change/", form)
+    assert response.status_code == 302, response.content[:500]
+    with scope.org_scope(acme.id):
+        account.refresh_from_db()
+    assert account.legal_name == "에이크미 렌딩" and account.registration_number == "1348672683"
+    assert account.tax_exempt == "none"
+
+
+def test_the_changelists_run_a_constant_number_of_queries(client, fiona, acme, outsider):
+    c = verified_client(client, fiona)
+    subscribe(acme, "pov")
+    pages = ("subscription", "priceversion", "priceplan", "coupon", "creditgrant", "seatlevel", "billingaccount")
+    before = {page: query_count(c, f"/admin/billing/{page}/") for page in pages}
+    subscribe(outsider, "pro")
+    with scope.org_scope(outsider.id):
+        BillingAccount.objects.create(org_id=outsider.id, legal_name="Outsider")
+    after = {page: query_count(c, f"/admin/billing/{page}/") for page in pages}
+    assert after == before
+    with pytest.raises(ScopeError):  # outside a scope the ORM fails closed
+        Subscription.objects.count()
