@@ -72,3 +72,31 @@ def invoice_drift_daily(month: str | None = None) -> dict:
 
     target = dt.date.fromisoformat(f"{month}-01") if month else previous_month(seoul_day(timezone.now()))
     return invoice_drift_run(month=target, actor="system:billing.invoice_drift")
+
+
+ORGS_WITH_LIVE_SUBSCRIPTIONS = "SELECT DISTINCT org_id FROM billing_subscription WHERE status <> 'cancelled'"
+
+
+@shared_task(name="billing.tasks.subscriptions_daily", ignore_result=True, acks_late=True)
+def subscriptions_daily(day: str | None = None) -> int:
+    """The day's subscription work, per org in its own scope: trials that ended become active,
+    period-end cancellations and scheduled plan changes take effect, and today's seat levels are
+    recorded from memberships. Every org whatever its status (a frozen org is still billed and its
+    cancellation still takes effect). Every step is idempotent: a redelivered run changes nothing more."""
+    from billing.seats import seats_sync
+    from billing.subscriptions import subscription_for, subscription_roll
+    from dos.authz import system_actor
+
+    actor = system_actor("billing.subscriptions_daily")
+    now = timezone.now()
+    today = dt.date.fromisoformat(day) if day else seoul_day(now)
+
+    def work(org_id) -> int:
+        subscription = subscription_for(org_id)
+        changes = len(subscription_roll(subscription=subscription, today=today, actor=actor)) if subscription else 0
+        if subscription_for(org_id) is not None:
+            changes += len(seats_sync(org_id=org_id, actor=actor, now=now))
+        return changes
+
+    return sum(for_each_org(job="subscriptions (daily: orgs with a live subscription)",
+                            sql=ORGS_WITH_LIVE_SUBSCRIPTIONS, work=work, every_status=True))

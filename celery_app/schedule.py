@@ -28,6 +28,11 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "billing.tasks.usage_reconcile_daily",
         "schedule": crontab(hour=15, minute=30),  # 00:30 Asia/Seoul, for the day before
     },
+    # Trials ending, period-end cancellations and plan changes, today's seat levels — before the close.
+    "billing-subscriptions-daily": {
+        "task": "billing.tasks.subscriptions_daily",
+        "schedule": crontab(hour=15, minute=10),  # 00:10 Asia/Seoul
+    },
     # The month close runs daily and acts on the 1st in Seoul; drafts are issued after their review window.
     "billing-month-close": {
         "task": "billing.tasks.month_close",

@@ -184,3 +184,16 @@ def test_an_annual_prepay_changes_only_at_the_period_end(acme):
 
         with pytest.raises(FieldErrors):
             change_preview(subscription=sub, plan_code="pro", when="now", today=NOV_21)
+
+
+def test_the_daily_job_rolls_subscriptions_and_records_seats_once(acme, olivia):
+    from billing.models import SeatLevel
+    from billing.tasks import subscriptions_daily
+
+    sub = subscribe(acme, "pov", trial_days=14)
+    assert subscriptions_daily(day="2026-11-15") >= 1
+    assert subscriptions_daily(day="2026-11-15") == 0  # redelivered: nothing more
+    with scope.org_scope(acme.id):
+        assert subscription_for(acme.id).status == SubscriptionStatus.ACTIVE
+        assert SeatLevel.objects.get(role="admin").quantity == 1  # olivia, the owner
+        assert sub.pk == subscription_for(acme.id).pk
