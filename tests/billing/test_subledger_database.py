@@ -11,7 +11,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from billing.models import Journal
-from billing.subledger import SourceRef, post
+from billing.subledger import SourceRef, post, reverse
 from dos import scope
 from dos.authz import system_actor
 from tests.dos.test_append_only import as_app_role
@@ -106,3 +106,26 @@ def test_the_owner_cannot_rewrite_a_journal_either(booked):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute("SELECT set_config('dos.platform', 'on', true)")
             cur.execute("UPDATE billing_journalline SET amount = 0 WHERE org_id = %s", [booked.id])
+
+
+@pytest.mark.django_db
+def test_every_journal_is_held_against_its_billing_chain_entry(acme):
+    from billing.subledger.chain import journal_records_check
+
+    with scope.org_scope(acme.id):
+        journal = post("invoice.issued", org_id=acme.id, source=SourceRef("billing.invoice", "1", "DOS-1"),
+                       occurred_at=NOV, actor=system_actor("test"), amounts={"net": 100, "tax": 10, "total": 110})
+        reverse(journal, actor=system_actor("test"), reason="void", occurred_at=NOV)
+        assert journal_records_check(org_id=acme.id) == (2, [])
+        with connection.cursor() as cur:
+            # What only someone able to switch the triggers off could do: move ₩5 between lines.
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the bookings' COMMIT-time checks, run now
+            cur.execute("ALTER TABLE billing_journalline DISABLE TRIGGER billing_journalline_append_only")
+            cur.execute("UPDATE billing_journalline SET amount = amount + 5 WHERE org_id = %s AND journal_id = %s "
+                        "AND account = 'ar'", [acme.id, journal.pk])
+            cur.execute("UPDATE billing_journalline SET amount = amount - 5 WHERE org_id = %s AND journal_id = %s "
+                        "AND account = 'revenue'", [acme.id, journal.pk])
+            cur.execute("ALTER TABLE billing_journalline ENABLE TRIGGER billing_journalline_append_only")
+        checked, problems = journal_records_check(org_id=acme.id)
+    assert checked == 2 and [(p.record_id, p.seq) for p in problems] == [(str(journal.pk), journal.chain_seq)]
+    assert "differs from what the billing chain recorded" in problems[0].reason
