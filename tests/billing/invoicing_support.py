@@ -72,3 +72,24 @@ def launch_price_book() -> None:
 
     if not PricePlan.objects.exists():
         importlib.import_module("billing.migrations.0009_seed_price_book").seed(apps, None)
+
+
+# For the permission matrix: a draft, an issued invoice, a credit note awaiting its second person.
+MATRIX_LATER = ISSUED_AT + dt.timedelta(days=1)
+
+
+def matrix_draft(w):
+    return draft_for(w.org)
+
+
+def matrix_issued(w):
+    return issued_for(w.org)
+
+
+def matrix_pending_note(w):
+    from billing.credit_notes import credit_note_create
+
+    invoice = issued_for(w.org, rating=pov_rating(calls=100_000))  # ₩2,552,000 with VAT
+    with scope.org_scope(w.org.id):
+        return credit_note_create(invoice=invoice, actor=finance_person("fiona.matrix@decisionos.example"),
+                                  amount=1_500_000, reason="matrix", now=MATRIX_LATER)

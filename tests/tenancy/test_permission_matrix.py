@@ -24,6 +24,8 @@ from rest_framework.test import APIClient
 
 from billing import accounts as billing_accounts
 from billing import credits as billing_credits
+from billing import close as billing_close
+from billing import credit_notes, invoicing
 from billing import drift as billing_drift
 from billing import pricebook, subledger, subscriptions
 from billing import seats as billing_seats
@@ -46,6 +48,7 @@ from tenancy.choices import OrgRole
 from tenancy.models import Membership, Org, PlatformRole, Project
 from tenancy.roles import ROLE_PERMISSIONS
 from tests.billing import subscription_support as bs
+from tests.billing import invoicing_support as inv
 from tests.decisions.test_decide_api import BASE
 from tests.factories import UserFactory, add_member, as_member, default_project, verified_client
 
@@ -297,6 +300,26 @@ MATRIX: dict[str, Entry] = {
         admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"})),
     "billing.drift.compute": Entry(_none, lambda w, a, o: billing_drift.invoice_drift_compute(
         org_id=w.org.id, month=_NOV.date(), actor=a), platform_only=True),
+    # Invoicing is platform finance's: no org role drafts, issues, settles or credits its own invoices.
+    "invoice.draft": Entry(_none, lambda w, a, o: inv.draft_for(w.org, actor=a), platform_only=True),
+    "invoice.issue": Entry(inv.matrix_draft, lambda w, a, o: invoicing.invoice_issue(invoice=o, actor=a),
+                           platform_only=True),
+    "invoice.void": Entry(inv.matrix_issued, lambda w, a, o: invoicing.invoice_void(
+        invoice=o, actor=a, reason="matrix", now=inv.MATRIX_LATER), platform_only=True),
+    "invoice.uncollectible": Entry(inv.matrix_issued, lambda w, a, o: invoicing.invoice_mark_uncollectible(
+        invoice=o, actor=a, reason="matrix", now=inv.MATRIX_LATER), platform_only=True),
+    "invoice.paid": Entry(inv.matrix_issued, lambda w, a, o: invoicing.invoice_mark_paid(
+        invoice=o, actor=a, reference="matrix", now=inv.MATRIX_LATER), platform_only=True),
+    "invoice.issue_due": Entry(_none, lambda w, a, o: billing_close.invoices_issue_due(actor=a), platform_only=True),
+    "billing.close": Entry(_none, lambda w, a, o: billing_close.month_close(
+        month=inv.NOVEMBER, actor=a, now=inv.ISSUED_AT), platform_only=True),
+    "credit_note.create": Entry(
+        inv.matrix_issued, lambda w, a, o: credit_notes.credit_note_create(
+            invoice=o, actor=a, amount=1_000, reason="matrix", now=inv.MATRIX_LATER), platform_only=True,
+        cli=lambda w, o: ["billing", "credit-note", "create", "--org", w.org.slug, "--invoice", o.number,
+                          "--amount", "1000", "--reason", "matrix"]),
+    "credit_note.decide": Entry(inv.matrix_pending_note, lambda w, a, o: credit_notes.credit_note_approve(
+        note=o, actor=a, now=inv.MATRIX_LATER), platform_only=True),
     # Pricing: the price book, credit, seats and tax status are platform finance's; the org's billing
     # manager keeps its account, redeems coupons and changes, cancels or resumes its subscription.
     "pricebook.draft": Entry(bs.matrix_draft_price, lambda w, a, o: pricebook.price_version_draft(
