@@ -17,7 +17,7 @@ from billing.exports import FORMATS, export
 from billing.models import Journal, JournalLine
 from billing.subledger import reverse as journal_reverse
 from billing.subledger import trial_balance
-from billing.subledger.trial_balance import journal_months, unbalanced_journals
+from billing.subledger.trial_balance import journal_months, monthly_revenue, unbalanced_journals
 from dos.admin_base import DosModelAdmin
 from dos.errors import DomainError
 from tenancy.models import Org
@@ -145,10 +145,14 @@ class JournalAdmin(DosModelAdmin):
                 f"{r.account},{r.opening},{r.debit},{r.credit},{r.closing}" for r in report.rows]
             return download(("\n".join(lines) + "\n").encode(), FORMATS["csv"], f"trial-balance-{month:%Y-%m}.csv")
         peak = max([abs(r.closing) for r in report.rows] + [1])
+        trend = monthly_revenue(until=month, org_id=org_id)
+        trend_peak = max([abs(m["revenue"]) for m in trend] + [1])
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "title": _("Trial balance"),
             "report": report, "month": month, "months": months, "orgs": orgs, "org_id": org_id,
             "unbalanced": unbalanced_journals(month=month, org_id=org_id),
+            "trend": [{**m, "revenue_won": won(m["revenue"]), "vat_won": won(m["vat"]),
+                       "pct": int(max(m["revenue"], 0) * 100 / trend_peak)} for m in trend],
             "rows": [{"row": r, "opening": won(r.opening), "debit": won(r.debit), "credit": won(r.credit),
                       "closing_debit": won(r.closing_debit) if r.closing_debit else "",
                       "closing_credit": won(r.closing_credit) if r.closing_credit else "",

@@ -120,3 +120,24 @@ def unbalanced_journals(*, month: dt.date | None = None, org_id=None) -> list[in
     if org_id is not None:
         qs = qs.filter(org_id=org_id)
     return list(qs.annotate(net=Sum("lines__amount", default=0)).exclude(net=0).values_list("pk", flat=True))
+
+
+def monthly_revenue(*, until: dt.date, months: int = 12, org_id=None) -> list[dict]:
+    """Revenue and VAT booked per month (net of credit notes and reversals), the ``months`` months up
+    to ``until``, oldest first — the trend beside the trial balance. One query."""
+    until = until.replace(day=1)
+    first = until
+    for _ in range(months - 1):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    lines = JournalLine.objects.filter(journal__period__gte=first, journal__period__lte=until,
+                                       account__in=[Account.REVENUE, Account.TAX_PAYABLE])
+    if org_id is not None:
+        lines = lines.filter(org_id=org_id)
+    sums = {(row["journal__period"], row["account"]): -int(row["total"]) for row in
+            lines.values("journal__period", "account").annotate(total=Sum("amount")).order_by()}
+    series, month = [], first
+    while month <= until:
+        series.append({"month": month, "revenue": sums.get((month, Account.REVENUE), 0),
+                       "vat": sums.get((month, Account.TAX_PAYABLE), 0)})
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return series

@@ -84,6 +84,8 @@ def test_the_trial_balance_page_shows_a_balanced_month_in_won(client, bill, book
     assert page.status_code == 200 and 'id="trial-balance"' in text
     assert 'data-month="2026-12" data-balanced="yes" data-journals="1"' in text
     assert f"₩{invoice.total:,}" in text and f"₩{invoice.tax:,}" in text
+    assert f'data-month="2026-12" data-revenue="{invoice.subtotal}"' in text  # the revenue trend, 12 months
+    assert text.count('<tr data-month="') == 12 and 'data-month="2026-01" data-revenue="0"' in text
 
 
 def test_platform_finance_trial_balance_spans_orgs_unless_narrowed(client, fiona, books, acme, outsider):
