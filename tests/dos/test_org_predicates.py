@@ -3,8 +3,9 @@
 Row-level security keeps orgs apart, but a sharded database routes a statement to one node only
 when the statement itself says ``org_id = …``: a policy on a setting fans out to every shard. These
 tests capture the SQL of /decide, /decide/batch, the decision list and detail, the review inbox
-(API and admin), the usage API, the invoice and credit-note API, issuing and the month close, and fail on any statement that reads a tenant table without an
-org predicate (tests/dos/org_predicates.py says what counts).
+(API and admin), the usage API, the invoice and credit-note API, issuing and the month close, and
+fail on any statement that reads a tenant table without an org predicate (tests/dos/org_predicates.py
+says what counts).
 """
 
 from __future__ import annotations
