@@ -13,13 +13,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins
 from rest_framework.response import Response
 
+from billing.accounts import billing_profile
 from billing.api import invoice_serializers as s
 from billing.invoicing import vat_for
 from billing.models import CreditNote, CreditNoteStatus, Invoice, InvoiceLine, InvoiceStatus
 from billing.pdf import credit_note_pdf, invoice_pdf
 from billing.periods import month_of, next_month
 from billing.rating import rate
-from billing.accounts import billing_profile
 from billing.subscriptions import rating_input, subscription_for
 from dos.api.errors import Problem, invalid_fields
 from dos.api.views import DosApiView, DosViewSet

@@ -82,7 +82,8 @@ def invoice_issue(*, invoice: Invoice, actor, now: dt.datetime | None = None) ->
         credits = -sum(line.amount for line in lines if line.kind == LineKind.CREDIT)
         subledger.post("invoice.issued", org_id=invoice.org_id, source=invoice, occurred_at=now, actor=actor,
                        amounts={"net": invoice.subtotal + credits, "tax": invoice.tax, "total": invoice.total,
-                                **({"credits": credits} if credits else {})}, memo=f"{invoice.number} {invoice.period_start:%Y-%m}")
+                                **({"credits": credits} if credits else {})},
+                       memo=f"{invoice.number} {invoice.period_start:%Y-%m}")
         _apply_carried_credits(invoice, now=now)
         subscriptions.on_invoice_issued(invoice, actor=actor)  # prepaid credit and coupon periods used
         audit_record(org_id=invoice.org_id, action="billing.invoice.issued", actor=actor,

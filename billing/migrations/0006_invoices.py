@@ -2,15 +2,17 @@
 composite foreign keys), the issuer's document number series, and the triggers that freeze an issued
 invoice or credit note (docs/decisions/0013-invoices-and-credit-notes.md)."""
 
+import uuid
+
 import django.db.models.deletion
 import django.db.models.expressions
 import django.db.models.manager
 import django.utils.timezone
+from django.db import migrations, models
+
 import dos.citus
 from dos.citus import tenant_keys
 from dos.rls import EnableRLS
-import uuid
-from django.db import migrations, models
 
 # Once issued, an invoice's content never changes: only its settlement moves (status forward,
 # amounts credited and paid upward, never past the total). Its lines, and an issued credit note's,

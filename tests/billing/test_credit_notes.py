@@ -133,9 +133,9 @@ def test_a_carried_credit_lowers_the_next_invoices_balance(acme, invoice, fiona)
 
 def test_an_issued_credit_note_cannot_change(invoice, fiona):
     _create(invoice, fiona, amount=1_000)
-    with scope.org_scope(invoice.org_id), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute("UPDATE billing_creditnote SET net = net + 1, total = total + 1")
+    with (scope.org_scope(invoice.org_id), pytest.raises(DatabaseError, match="append-only"), transaction.atomic(),
+          connection.cursor() as cur):
+        cur.execute("UPDATE billing_creditnote SET net = net + 1, total = total + 1")
 
 
 def test_only_platform_finance_credits_and_only_issued_invoices(acme, olivia, fiona, invoice):

@@ -125,9 +125,9 @@ def test_its_canonical_hash_is_on_the_billing_chain_and_verify_passes(acme):
 ])
 def test_an_issued_invoice_cannot_change(acme, change):
     issued_for(acme)
-    with scope.org_scope(acme.id), pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cur:
-            cur.execute(change)
+    with (scope.org_scope(acme.id), pytest.raises(DatabaseError, match="append-only"), transaction.atomic(),
+          connection.cursor() as cur):
+        cur.execute(change)
 
 
 def test_no_line_can_be_added_to_an_issued_invoice(acme):
