@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing.drift import tolerance_pct
+from billing.drift import invoice_drift_compute, tolerance_pct
 from billing.models import InvoiceDrift
 from dos.admin_base import DosModelAdmin
 
@@ -22,6 +22,29 @@ class InvoiceDriftAdmin(DosModelAdmin):
     search_fields = ["metric"]
     ordering = ["-month", "-alert", "metric"]
     date_hierarchy = "month"
+    actions = ["recompute_selected"]
+
+    def has_recompute_permission(self, request):
+        principal = self.principal(request)
+        return bool(principal and principal.platform and principal.has_perm("billing.manage"))
+
+    @admin.action(description=_("Recompute the selected org-months"), permissions=["recompute"])
+    def recompute_selected(self, request, queryset):
+        """After a fix (a late rollup, a corrected invoice): compare the month again; an alert is
+        raised again only for figures that were not alerted before."""
+        actor = self.principal(request)
+        months = sorted({(row.org_id, row.month) for row in queryset})
+        done = set()
+
+        def apply(row):
+            if (row.org_id, row.month) not in done:
+                done.add((row.org_id, row.month))
+                invoice_drift_compute(org_id=row.org_id, month=row.month, actor=actor)
+
+        return self.confirm_action(
+            request, queryset, action="recompute_selected", title=_("Recompute usage ↔ invoice drift"),
+            verb=_("Recomputed"), apply=apply,
+            detail=_("%(n)s org-months are compared again with their invoices.") % {"n": len(months)})
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]

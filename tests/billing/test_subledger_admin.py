@@ -191,3 +191,22 @@ def test_the_finance_pages_speak_korean(client, bill, books):
     page = c.get("/admin/billing/journal/trial-balance/", {"month": "2026-12"}).content.decode()
     assert "시산표" in page and "대차 일치: 분개 1건" in page and "매출채권" in page and "부가세 예수금" in page
     assert "허용 오차: 1.0 %" in c.get("/admin/billing/invoicedrift/").content.decode()
+
+
+def test_platform_finance_recomputes_drift_after_a_fix_and_the_alert_clears(client, fiona, bill, books, acme):
+    with scope.org_scope(acme.id):
+        row = InvoiceDrift.objects.get(org_id=acme.id, metric="decision_calls")
+        assert row.alert
+        UsageMonthly.objects.filter(org_id=acme.id).update(value=Decimal(12_345))  # the rollup corrected
+    action = {"action": "recompute_selected", "_selected_action": [str(row.pk)]}
+    denied = verified_client(client, bill).post("/admin/billing/invoicedrift/", {**action, "confirmed": "yes"})
+    assert denied.status_code in (200, 302)
+    with scope.org_scope(acme.id):
+        assert InvoiceDrift.objects.get(pk=row.pk).alert  # an org's own billing admin cannot recompute
+    c = verified_client(client, fiona)
+    confirm = c.post("/admin/billing/invoicedrift/", action).content.decode()
+    assert 'id="confirm-form"' in confirm
+    c.post("/admin/billing/invoicedrift/", {**action, "confirmed": "yes"})
+    with scope.org_scope(acme.id):
+        row = InvoiceDrift.objects.get(org_id=acme.id, metric="decision_calls")
+    assert (row.metered, row.invoiced, row.alert) == (Decimal(12_345), Decimal(12_345), False)

@@ -47,8 +47,8 @@ from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
 from tenancy.models import Membership, Org, PlatformRole, Project
 from tenancy.roles import ROLE_PERMISSIONS
-from tests.billing import subscription_support as bs
 from tests.billing import invoicing_support as inv
+from tests.billing import subscription_support as bs
 from tests.decisions.test_decide_api import BASE
 from tests.factories import UserFactory, add_member, as_member, default_project, verified_client
 
@@ -160,6 +160,11 @@ def _dead_event(w):
 
 
 _NOV = dt.datetime(2026, 11, 14, tzinfo=dt.UTC)
+
+
+def _drift_row(w):
+    return billing_drift.InvoiceDrift.objects.create(org_id=w.org.id, month=_NOV.date().replace(day=1),
+                                                     metric="matrix", metered=1, invoiced=1, drift_pct=0)
 
 
 def _journal(w):
@@ -298,8 +303,10 @@ MATRIX: dict[str, Entry] = {
     "billing.journal.reverse": Entry(
         _journal, lambda w, a, o: subledger.reverse(o, actor=a, reason="matrix"), platform_only=True,
         admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"})),
-    "billing.drift.compute": Entry(_none, lambda w, a, o: billing_drift.invoice_drift_compute(
-        org_id=w.org.id, month=_NOV.date(), actor=a), platform_only=True),
+    "billing.drift.compute": Entry(
+        _drift_row, lambda w, a, o: billing_drift.invoice_drift_compute(org_id=w.org.id, month=_NOV.date(), actor=a),
+        platform_only=True, admin=lambda w, c, o: c.post("/admin/billing/invoicedrift/", {
+            "action": "recompute_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
     # Invoicing is platform finance's: no org role drafts, issues, settles or credits its own invoices.
     "invoice.draft": Entry(_none, lambda w, a, o: inv.draft_for(w.org, actor=a), platform_only=True),
     "invoice.issue": Entry(inv.matrix_draft, lambda w, a, o: invoicing.invoice_issue(invoice=o, actor=a),
@@ -459,6 +466,8 @@ def _admin_changed(name: str, w: World) -> bool:
             "case.note": lambda: notes.CaseNote.objects.filter(body_md="Checked.").exists(),
             "outbox.retry": lambda: OutboxEvent.objects.filter(topic="matrix.retry", status="pending").exists(),
             "billing.journal.reverse": lambda: subledger.Journal.objects.filter(reverses__isnull=False).exists(),
+            # Recomputing a month without a billed invoice clears its rows.
+            "billing.drift.compute": lambda: not billing_drift.InvoiceDrift.objects.filter(metric="matrix").exists(),
         }[name]()
 
 
