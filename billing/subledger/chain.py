@@ -34,6 +34,6 @@ def journal_records_check(*, org_id) -> tuple[int, list[RecordProblem]]:
         if action != expected_action or chained != _as_chained(journal):
             problems.append(RecordProblem("journal", str(journal.pk), journal.chain_seq,
                                           f"J-{journal.pk} differs from what the billing chain recorded"))
-    for seq, (action, data) in sorted(entries.items()):
+    for seq, (action, _data) in sorted(entries.items()):
         problems.append(RecordProblem("journal", "", seq, f"the billing chain's {action} entry has no journal"))
     return len(journals), problems

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from billing.models import Journal, JournalLine
+from billing.models import Journal
 from billing.subledger import PostingRefused, SourceRef, post, reverse, trial_balance
 from dos import scope
 from dos.authz import PermissionRefused, system_actor

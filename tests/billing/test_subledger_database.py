@@ -42,10 +42,9 @@ def raw_journal(cur, org_id, lines) -> int:
     [],
 ], ids=["debits-exceed-credits", "one-line", "no-lines"])
 def test_a_raw_unbalanced_journal_is_refused_at_commit(acme, lines):
-    with pytest.raises(IntegrityError, match="unbalanced journal"):
-        with scope.org_scope(acme.id), connection.cursor() as cur:
-            raw_journal(cur, acme.id, lines)
-            # Inserted without complaint: the check is deferred to COMMIT, when the journal is whole.
+    # Inserted without complaint; the check is deferred to COMMIT (leaving the scope), when the journal is whole.
+    with pytest.raises(IntegrityError, match="unbalanced journal"), scope.org_scope(acme.id), connection.cursor() as cur:
+        raw_journal(cur, acme.id, lines)
     with scope.org_scope(acme.id):
         assert not Journal.objects.exists()
 
@@ -63,9 +62,8 @@ def test_a_line_added_later_to_a_committed_journal_is_refused(acme):
     with scope.org_scope(acme.id):
         journal = post("invoice.issued", org_id=acme.id, source=SourceRef("billing.invoice", "1", "DOS-1"),
                        occurred_at=NOV, actor=system_actor("test"), amounts={"net": 100, "tax": 10, "total": 110})
-    with pytest.raises(IntegrityError, match="unbalanced journal"):
-        with scope.org_scope(acme.id), connection.cursor() as cur:
-            cur.execute(INSERT_LINE, [acme.id, journal.pk, "cash", 5])
+    with pytest.raises(IntegrityError, match="unbalanced journal"), scope.org_scope(acme.id), connection.cursor() as cur:
+        cur.execute(INSERT_LINE, [acme.id, journal.pk, "cash", 5])
 
 
 @pytest.mark.django_db(transaction=True)
@@ -73,10 +71,9 @@ def test_a_line_pointing_at_another_orgs_journal_is_refused(acme, outsider):
     with scope.org_scope(acme.id):
         journal = post("invoice.issued", org_id=acme.id, source=SourceRef("billing.invoice", "1", "DOS-1"),
                        occurred_at=NOV, actor=system_actor("test"), amounts={"net": 100, "tax": 10, "total": 110})
-    with pytest.raises(DatabaseError):
-        with scope.org_scope(outsider.id), connection.cursor() as cur:
-            cur.execute(INSERT_LINE, [outsider.id, journal.pk, "ar", 5])
-            cur.execute(INSERT_LINE, [outsider.id, journal.pk, "revenue", -5])
+    with pytest.raises(DatabaseError), scope.org_scope(outsider.id), connection.cursor() as cur:
+        cur.execute(INSERT_LINE, [outsider.id, journal.pk, "ar", 5])
+        cur.execute(INSERT_LINE, [outsider.id, journal.pk, "revenue", -5])
 
 
 @pytest.fixture
@@ -95,17 +92,15 @@ def booked(transactional_db, acme):
 ])
 def test_journals_and_lines_are_append_only_even_for_the_app_role_with_every_grant(booked, superuser_dsn, table,
                                                                                    statement):
-    with as_app_role(superuser_dsn, table) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-            conn.execute(statement, [booked.id])
+    with as_app_role(superuser_dsn, table) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute(statement, [booked.id])
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_owner_cannot_rewrite_a_journal_either(booked):
-    with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute("SELECT set_config('dos.platform', 'on', true)")
-            cur.execute("UPDATE billing_journalline SET amount = 0 WHERE org_id = %s", [booked.id])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT set_config('dos.platform', 'on', true)")
+        cur.execute("UPDATE billing_journalline SET amount = 0 WHERE org_id = %s", [booked.id])
 
 
 @pytest.mark.django_db

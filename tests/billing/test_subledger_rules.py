@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.models import Account
-from billing.subledger.rules import NORMAL_SIDE, RULES, UnknownEvent, rule_for, rule_version
+from billing.subledger.rules import NORMAL_SIDE, RULES, UnknownEvent, rule_for
 
 # The published versions, as journals record them. A change to a rule is a new version with a later
 # effective_from; editing one of these would silently change how existing journals read.
