@@ -302,7 +302,8 @@ MATRIX: dict[str, Entry] = {
         amounts={"net": 100, "tax": 10, "total": 110}, occurred_at=_NOV, actor=a), platform_only=True),
     "billing.journal.reverse": Entry(
         _journal, lambda w, a, o: subledger.reverse(o, actor=a, reason="matrix"), platform_only=True,
-        admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"})),
+        admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"}),
+        cli=lambda w, o: ["ledger", "reverse", "--org", w.org.slug, "--journal", str(o.pk), "--reason", "matrix"]),
     "billing.drift.compute": Entry(
         _drift_row, lambda w, a, o: billing_drift.invoice_drift_compute(org_id=w.org.id, month=_NOV.date(), actor=a),
         platform_only=True, admin=lambda w, c, o: c.post("/admin/billing/invoicedrift/", {
