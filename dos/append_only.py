@@ -163,6 +163,7 @@ def app_role_sql(table: str, update_columns: tuple[str, ...] = ()) -> str:
 PROTECTED_TABLES: dict[str, tuple[str, ...]] = {
     "dos_ledgerentry": (), "dos_chainanchor": (), "dos_chainhead": ("seq", "hash", "updated_at"),
     "decisions_decisionrecord": (), "hitl_caseevent": (), "billing_meterevent": (),
+    "billing_journal": (), "billing_journalline": (),
 }
 
 
