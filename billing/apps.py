@@ -16,3 +16,23 @@ class BillingConfig(AppConfig):
 
         # dosctl audit verify --chain billing holds issued invoices and credit notes against their entries.
         record_check_register("billing", billing_records_check)
+
+        # The launch price book comes back after a flush (tests, a wiped scratch database), like
+        # Django's content types: the product never runs without prices.
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(launch_price_book, sender=self, dispatch_uid="billing.launch_price_book")
+
+
+def launch_price_book(sender, using="default", apps=None, **kwargs) -> None:
+    from django.db import connections
+
+    from billing.pricebook_launch import launch_price_book_ensure
+
+    if apps is None or "billing_priceversion" not in connections[using].introspection.table_names():
+        return
+    try:
+        plan, version = apps.get_model("billing", "PricePlan"), apps.get_model("billing", "PriceVersion")
+    except LookupError:
+        return
+    launch_price_book_ensure(plan, version)

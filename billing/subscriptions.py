@@ -286,10 +286,11 @@ def change_preview(*, subscription: Subscription, plan_code: str, when: str, tod
         errors["when"] = ["now or period_end."]
     if cycle not in BillingCycle.values:
         errors["billing_cycle"] = [f"One of {', '.join(BillingCycle.values)}."]
-    elif when == "now" and (cycle == BillingCycle.ANNUAL or subscription.billing_cycle == BillingCycle.ANNUAL):
-        errors["when"] = ["A prepaid year changes at the period end."]
     if errors:
         raise FieldErrors(errors)
+    if when == "now" and (cycle == BillingCycle.ANNUAL or subscription.billing_cycle == BillingCycle.ANNUAL):
+        raise SubscriptionConflict("A prepaid year starts or changes at the period end.",
+                                   code="annual_changes_at_period_end", errors={"when": ["Use period_end."]})
     if subscription.status == SubscriptionStatus.CANCELLED:
         raise SubscriptionConflict("A cancelled subscription does not change; start a new one.")
     if plan.pk == subscription.plan_id and cycle == subscription.billing_cycle:

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from billing.models import BillingCycle, SubscriptionStatus
 from billing.rating import LINE_KINDS, PRICE_MODELS, SEAT_ROLES
 from dos.api.fields import decimal_str
+from tenancy.plans import plan_names
 
 
 class DecimalText(serializers.Field):
@@ -78,23 +79,17 @@ class SubscriptionOut(serializers.Serializer):
 
 
 class ChangeIn(serializers.Serializer):
-    plan = serializers.SlugField(max_length=32, help_text="Plan code: sandbox, pov, pilot, pro (enterprise: "
-                                                          "through platform finance).")
+    plan = serializers.ChoiceField(choices=plan_names(), help_text="Plan code (enterprise: through platform finance).")
     when = serializers.ChoiceField(choices=["now", "period_end"], default="period_end",
                                    help_text="now: prorated by day from today; period_end: from the 1st.")
     billing_cycle = serializers.ChoiceField(choices=BillingCycle.choices, required=False,
                                             help_text="Defaults to the current cycle.")
     confirm = serializers.BooleanField(default=False, help_text="false: preview only; true: make the change.")
     token = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
-                                  help_text="The preview's token (required with confirm: true).")
+                                  help_text="The preview's token; confirming without it is 409 preview_stale.")
 
     class Meta:
         ref_name = "SubscriptionChangeIn"
-
-    def validate(self, attrs):
-        if attrs["confirm"] and not attrs.get("token"):
-            raise serializers.ValidationError({"token": ["Preview first, then confirm with the preview's token."]})
-        return attrs
 
 
 class RatedLineOut(serializers.Serializer):

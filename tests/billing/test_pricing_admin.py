@@ -4,6 +4,8 @@ acts on its own subscription and account."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from billing.models import BillingAccount, CreditGrant, PriceVersion, Subscription
@@ -109,3 +111,17 @@ def test_the_changelists_run_a_constant_number_of_queries(client, fiona, acme, o
     assert after == before
     with pytest.raises(ScopeError):  # outside a scope the ORM fails closed
         Subscription.objects.count()
+
+
+def test_rated_lines_and_the_pricing_pages_read_in_korean(client, fiona, acme):
+    from django.utils import translation
+
+    from billing.rating import rate
+    from tests.billing.rating_fixtures import POV, month_input
+
+    rating = rate(month_input(POV, seats=[("agent", dt.date(2026, 11, 1), 6)]))
+    with translation.override("ko"):
+        assert [translation.gettext(line.description) for line in rating.lines] == ["플랜 요금", "추가 상담원 좌석"]
+        subscribe(acme, "pov")
+        page = verified_client(client, fiona).get("/admin/billing/subscription/", HTTP_ACCEPT_LANGUAGE="ko")
+        assert "구독" in page.content.decode()

@@ -180,10 +180,9 @@ def test_an_annual_prepay_changes_only_at_the_period_end(acme):
         first = rate(rating_input(sub, NOV))
         assert first.line("plan:pov").amount == 3_600_000 and first.subtotal == 3_240_000
         assert rate(rating_input(sub, DEC)).line("plan:pov") is None
-        from dos.errors import FieldErrors
-
-        with pytest.raises(FieldErrors):
+        with pytest.raises(SubscriptionConflict) as refused:
             change_preview(subscription=sub, plan_code="pro", when="now", today=NOV_21)
+        assert refused.value.code == "annual_changes_at_period_end"
 
 
 def test_the_daily_job_rolls_subscriptions_and_records_seats_once(acme, olivia):

@@ -76,7 +76,7 @@ def test_it_refuses_a_stale_or_missing_token(acme, billing_api):
                              format="json")
     assert stale.status_code == 409 and stale.json()["code"] == "preview_stale"
     missing = billing_api.post(CHANGE, {"plan": "pro", "confirm": True}, format="json")
-    assert missing.status_code == 400 and "token" in missing.json()["errors"]
+    assert missing.status_code == 409 and "token" in missing.json()["errors"]
     assert live(acme).plan.code == "pov"
 
 
