@@ -13,10 +13,15 @@ from billing.models import InvoiceDrift
 from dos.admin_base import DosModelAdmin
 
 
+def quantity(value) -> str:
+    """12,345 or 12,345.5 — grouped, without the stored trailing zeros."""
+    return f"{value.normalize():,f}"
+
+
 @admin.register(InvoiceDrift)
 class InvoiceDriftAdmin(DosModelAdmin):
     permission_map = {"view": "billing.read"}
-    list_display = ["month_label", "metric", "metered", "invoiced", "drift", "state", "invoice_numbers",
+    list_display = ["month_label", "metric", "metered_qty", "invoiced_qty", "drift", "state", "invoice_numbers",
                     "computed_at"]
     list_filter = ["alert", "month", "metric"]
     search_fields = ["metric"]
@@ -56,6 +61,14 @@ class InvoiceDriftAdmin(DosModelAdmin):
     @admin.display(description=_("month"), ordering="month")
     def month_label(self, obj):
         return f"{obj.month:%Y-%m}"
+
+    @admin.display(description=_("metered"), ordering="metered")
+    def metered_qty(self, obj):
+        return quantity(obj.metered)
+
+    @admin.display(description=_("invoiced"), ordering="invoiced")
+    def invoiced_qty(self, obj):
+        return quantity(obj.invoiced)
 
     @admin.display(description=_("drift"), ordering="drift_pct")
     def drift(self, obj):

@@ -145,6 +145,7 @@ def test_a_reviewer_cannot_open_the_finance_pages(client, alice, books):
 def test_the_drift_report_flags_the_alerts(client, bill, books):
     page = verified_client(client, bill).get("/admin/billing/invoicedrift/", {"alert__exact": "1"}).content.decode()
     assert "decision_calls" in page and "7.493 %" in page and 'class="drift-alert"' in page
+    assert "13,345" in page and "12,345" in page and "13345.000000" not in page
     assert 'class="drift-ok"' not in page
 
 
