@@ -64,6 +64,13 @@ def _billable(month: dt.date, org_ids) -> list:
         return list(found.order_by("org_id"))
 
 
+def billable_org_chunks(month: dt.date, *, size: int = 100) -> list[list[str]]:
+    """The billable orgs of ``month`` in chunks of ``size``: the beat job hands each chunk to a billing
+    worker (``month_close(org_ids=chunk)``), so the close runs on every worker at once."""
+    ids = sorted({str(sub.org_id) for sub in _billable(month, None)})
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
 def org_month_close(*, subscription, month: dt.date, actor, now: dt.datetime) -> Invoice:
     """One org's close, in the caller's transaction and org scope: usage period closed, month rated,
     draft written (or left alone when already issued)."""

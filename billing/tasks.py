@@ -38,22 +38,32 @@ def usage_reconcile_daily(day: str | None = None) -> int:
                             work=lambda org_id: sum(1 for r in usage_reconcile(org_id=org_id, day=target) if r.alert)))
 
 
-@shared_task(name="billing.tasks.month_close", ignore_result=True, acks_late=True)
+@shared_task(name="billing.tasks.month_close", ignore_result=True)
 def month_close(period: str | None = None) -> dict:
     """Beat runs it daily; on the 1st (Asia/Seoul) it closes the month that just ended. A period
-    (``2026-11``) closes that month whatever the day (backfill). Per-org transactions make a
-    redelivered run finish the orgs the killed one did not reach."""
-    from billing.close import month_close as close
+    (``2026-11``) closes that month whatever the day (backfill). The billable orgs are handed out in
+    chunks to the billing workers (``month_close_orgs``), so the close uses every worker at once."""
+    from billing.close import billable_org_chunks
     from billing.periods import month_of
 
     now = timezone.now()
     if period is None:
         if seoul_day(now).day != 1:
             return {}
-        month = month_of(now - dt.timedelta(days=1))
-    else:
-        month = dt.date.fromisoformat(f"{period}-01")
-    return close(month=month, actor="system:billing.close", now=now).as_dict()
+        period = f"{month_of(now - dt.timedelta(days=1)):%Y-%m}"
+    chunks = billable_org_chunks(dt.date.fromisoformat(f"{period}-01"))
+    tasks = [month_close_orgs.delay(period, chunk).id for chunk in chunks]
+    return {"month": period, "orgs": sum(len(c) for c in chunks), "tasks": tasks}
+
+
+@shared_task(name="billing.tasks.month_close_orgs", acks_late=True)
+def month_close_orgs(period: str, org_ids: list[str]) -> dict:
+    """Close ``period`` for these orgs, one transaction each: a redelivered chunk (its worker was
+    killed) finishes the orgs the killed run did not reach and leaves the others as they are."""
+    from billing.close import month_close as close
+
+    month = dt.date.fromisoformat(f"{period}-01")
+    return close(month=month, actor="system:billing.close", org_ids=org_ids).as_dict()
 
 
 @shared_task(name="billing.tasks.invoices_issue_due", ignore_result=True, acks_late=True)

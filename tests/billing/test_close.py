@@ -120,11 +120,23 @@ def test_it_refuses_a_month_that_has_not_ended(customers):
         month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT - dt.timedelta(minutes=46))
 
 
-def test_the_beat_job_closes_last_month_on_the_first_only(customers, monkeypatch):
+def test_the_beat_job_does_nothing_but_on_the_first(customers, monkeypatch):
     from django.utils import timezone
 
     monkeypatch.setattr(timezone, "now", lambda: CLOSE_AT - dt.timedelta(days=1))
     assert tasks.month_close() == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_first_the_beat_job_hands_the_orgs_to_the_billing_workers(celery_worker, customers, monkeypatch):
+    from celery.result import AsyncResult
+    from django.utils import timezone
+
     monkeypatch.setattr(timezone, "now", lambda: CLOSE_AT)
-    assert tasks.month_close()["drafts"] == 3
-    assert tasks.month_close(period="2026-11")["drafts"] == 3  # a backfill of the same month changes nothing
+    started = tasks.month_close()
+    assert (started["month"], started["orgs"], len(started["tasks"])) == ("2026-11", 3, 1)
+    assert [AsyncResult(t).get(timeout=60)["drafts"] for t in started["tasks"]] == [3]
+    first = snapshot()
+    backfill = tasks.month_close(period="2026-11")  # a backfill of the same month changes nothing
+    assert [AsyncResult(t).get(timeout=60)["drafts"] for t in backfill["tasks"]] == [3]
+    assert snapshot() == first
