@@ -12,10 +12,12 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         from billing.invoicing.chain import billing_records_check
+        from billing.subledger.chain import journal_records_check
         from dos.ledger import record_check_register
 
-        # dosctl audit verify --chain billing holds issued invoices and credit notes against their entries.
+        # dosctl audit verify --chain billing holds issued invoices, credit notes and journals against their entries.
         record_check_register("billing", billing_records_check)
+        record_check_register("billing", journal_records_check)
 
         # The launch price book comes back after a flush (tests, a wiped scratch database), like
         # Django's content types: the product never runs without prices.

@@ -107,11 +107,11 @@ def test_its_canonical_hash_is_on_the_billing_chain_and_verify_passes(acme):
         entry = LedgerEntry.objects.get(chain="billing", seq=invoice.ledger_seq)
         result = chain_verify(org_id=acme.id, chain="billing")
     assert entry.action == "invoice.issued" and entry.data["content_hash"] == invoice.content_hash
-    assert result.ok and result.records_checked == 1
+    assert result.ok and result.records_checked == 2  # the invoice and its issue journal
     out = io.StringIO()
     call_command("audit", "verify", "--chain", "billing", "--json", stdout=out)
     report = json.loads(out.getvalue())
-    assert report["ok"] and [r["records_checked"] for r in report["chains"] if r["chain"] == "billing"] == [1]
+    assert report["ok"] and [r["records_checked"] for r in report["chains"] if r["chain"] == "billing"] == [2]
 
 
 @pytest.mark.parametrize("change", [

@@ -106,6 +106,7 @@ def test_the_owner_cannot_rewrite_a_journal_either(booked):
 @pytest.mark.django_db
 def test_every_journal_is_held_against_its_billing_chain_entry(acme):
     from billing.subledger.chain import journal_records_check
+    from dos.ledger import chain_verify
 
     with scope.org_scope(acme.id):
         journal = post("invoice.issued", org_id=acme.id, source=SourceRef("billing.invoice", "1", "DOS-1"),
@@ -122,5 +123,7 @@ def test_every_journal_is_held_against_its_billing_chain_entry(acme):
                         "AND account = 'revenue'", [acme.id, journal.pk])
             cur.execute("ALTER TABLE billing_journalline ENABLE TRIGGER billing_journalline_append_only")
         checked, problems = journal_records_check(org_id=acme.id)
+        verified = chain_verify(org_id=acme.id, chain="billing")  # what dosctl audit verify --chain billing runs
     assert checked == 2 and [(p.record_id, p.seq) for p in problems] == [(str(journal.pk), journal.chain_seq)]
     assert "differs from what the billing chain recorded" in problems[0].reason
+    assert (verified.ok, verified.failure, verified.first_bad_seq) == (False, "record_mismatch", journal.chain_seq)
