@@ -303,10 +303,11 @@ def change_preview(*, subscription: Subscription, plan_code: str, when: str, tod
     before, before_lines = _base_total(_base_only(subscription, month, current))
     changed = current
     if when == "now":
-        changed = tuple(PlanSegment(s.price, s.start, min(s.end, effective)) for s in current if s.start < effective)
-        changed = tuple(s for s in changed if s.start < s.end) + (
-            (PlanSegment(target_spec, max(effective, current[0].start if current else effective), next_month(month)),)
-            if not subscription.trial_ends_on or subscription.trial_ends_on <= effective else ())
+        kept = (PlanSegment(seg.price, seg.start, min(seg.end, effective)) for seg in current)
+        changed = tuple(seg for seg in kept if seg.start < seg.end)
+        new_start = max(effective, subscription.trial_ends_on or effective)  # trial days stay free
+        if new_start < next_month(month):
+            changed += (PlanSegment(target_spec, new_start, next_month(month)),)
     after, after_lines = _base_total(_base_only(subscription, month, changed))
     next_base = int(target_spec.base) if cycle == BillingCycle.MONTHLY else int(target_spec.base * 12)
     notes = []
@@ -353,6 +354,7 @@ def subscription_change(*, subscription: Subscription, plan_code: str, when: str
             subscription.scheduled_plan, subscription.scheduled_version = plan, target
             subscription.scheduled_cycle, subscription.scheduled_for = preview.billing_cycle, preview.effective_on
             subscription.revision += 1
+            subscription.updated_at = timezone.now()
             subscription.save(update_fields=["scheduled_plan", "scheduled_version", "scheduled_cycle",
                                              "scheduled_for", "revision", "updated_at"])
             _event(subscription, "change_scheduled", actor, data)
@@ -370,6 +372,7 @@ def _switch(subscription: Subscription, plan: PricePlan, version: PriceVersion, 
     subscription.scheduled_plan = subscription.scheduled_version = subscription.scheduled_for = None
     subscription.scheduled_cycle = ""
     subscription.revision += 1
+    subscription.updated_at = timezone.now()
     subscription.save()
 
 
@@ -378,6 +381,7 @@ def _transition(subscription: Subscription, to: str) -> None:
         raise IllegalTransition(f"A {subscription.status} subscription cannot become {to}.",
                                 allowed=sorted(TRANSITIONS[subscription.status]))
     subscription.status = to
+    subscription.updated_at = timezone.now()
 
 
 def subscription_cancel(*, subscription: Subscription, actor, today: dt.date, immediately: bool = False,
@@ -399,6 +403,7 @@ def subscription_cancel(*, subscription: Subscription, actor, today: dt.date, im
             subscription.cancel_at_period_end = True
             subscription.cancelled_on = next_month(today.replace(day=1))
         subscription.revision += 1
+        subscription.updated_at = timezone.now()
         subscription.save()
         _event(subscription, "cancelled" if immediately else "cancel_scheduled", actor,
                {"on": subscription.cancelled_on.isoformat(), "reason": reason})
@@ -421,6 +426,7 @@ def subscription_resume(*, subscription: Subscription, actor) -> Subscription:
         subscription.scheduled_plan = subscription.scheduled_version = subscription.scheduled_for = None
         subscription.scheduled_cycle = ""
         subscription.revision += 1
+        subscription.updated_at = timezone.now()
         subscription.save()
         _event(subscription, "resumed", actor, undone)
     return subscription
@@ -441,6 +447,7 @@ def subscription_status_set(*, subscription: Subscription, status: str, actor, r
         _transition(subscription, status)
         subscription.past_due_since = (now or timezone.now()) if status == SubscriptionStatus.PAST_DUE else None
         subscription.revision += 1
+        subscription.updated_at = timezone.now()
         subscription.save()
         _event(subscription, "status", actor, {"from": previous, "to": status, "reason": reason})
     return subscription

@@ -196,3 +196,15 @@ def test_the_daily_job_rolls_subscriptions_and_records_seats_once(acme, olivia):
         assert subscription_for(acme.id).status == SubscriptionStatus.ACTIVE
         assert SeatLevel.objects.get(role="admin").quantity == 1  # olivia, the owner
         assert sub.pk == subscription_for(acme.id).pk
+
+
+def test_a_change_during_a_trial_previews_only_the_billed_days(acme):
+    sub = subscribe(acme, "pov", trial_days=14)  # billed from 15 November
+    with scope.org_scope(acme.id):
+        preview = change_preview(subscription=sub, plan_code="pro", when="now", today=dt.date(2026, 11, 10))
+        assert [(line.code, line.amount) for line in preview.current_lines] == [("plan:pov", 160_000)]
+        assert [(line.code, line.amount) for line in preview.changed_lines] == [("plan:pro", 800_000)]
+        subscription_change(subscription=sub, plan_code="pro", when="now", token=preview.token,
+                            actor="system:test", today=dt.date(2026, 11, 10))
+        month = rate(rating_input(subscription_for(acme.id), NOV))
+    assert [(line.code, line.amount) for line in month.lines] == [("plan:pro", 800_000)]
