@@ -191,14 +191,16 @@ def _event(subscription: Subscription, kind: str, actor, data: dict) -> None:
                  target=f"subscription:{subscription.pk}", data=data)
 
 
-def _tenancy_plan(org_id, plan_code: str) -> None:
-    """Keep ``Org.plan`` (what the org may use) equal to the plan it pays."""
+def _tenancy_plan(org_id, plan_code: str) -> bool:
+    """Keep ``Org.plan`` (what the org may use) equal to the plan it pays; True when it moved."""
     from tenancy.services import org_update
 
     org = Org.objects.get(pk=org_id)
-    if org.plan != plan_code:
-        org.plan = plan_code
-        org_update(org=org, fields=["plan"], actor=TENANCY_SYNC)
+    if org.plan == plan_code:
+        return False
+    org.plan = plan_code
+    org_update(org=org, fields=["plan"], actor=TENANCY_SYNC)
+    return True
 
 
 def _pick_version(plan: PricePlan, on: dt.date, version: PriceVersion | None) -> PriceVersion:
@@ -455,7 +457,8 @@ def subscription_status_set(*, subscription: Subscription, status: str, actor, r
 
 def subscription_roll(*, subscription: Subscription, today: dt.date, actor) -> list[str]:
     """What a new day brings (idempotent; the daily job runs it): a trial that ended becomes active,
-    a period-end cancellation or scheduled change takes effect on its first day."""
+    a period-end cancellation or scheduled change takes effect on its first day, and the org's
+    tenancy plan is put back to the plan it pays if it was changed elsewhere."""
     actor = authorize(actor, SUBSCRIPTION_STATUS)
     done = []
     with transaction.atomic():
@@ -485,6 +488,10 @@ def subscription_roll(*, subscription: Subscription, today: dt.date, actor) -> l
             _event(subscription, "changed", actor, data)
             _tenancy_plan(subscription.org_id, plan.code)
             done.append("changed")
+        # The subscription is the source of truth: a plan edited by hand in tenancy comes back (audited).
+        if subscription.status != SubscriptionStatus.CANCELLED and _tenancy_plan(subscription.org_id,
+                                                                                  subscription.plan.code):
+            done.append("plan_synced")
     return done
 
 

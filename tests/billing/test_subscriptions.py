@@ -208,3 +208,17 @@ def test_a_change_during_a_trial_previews_only_the_billed_days(acme):
                             actor="system:test", today=dt.date(2026, 11, 10))
         month = rate(rating_input(subscription_for(acme.id), NOV))
     assert [(line.code, line.amount) for line in month.lines] == [("plan:pro", 800_000)]
+
+
+def test_the_daily_roll_puts_a_hand_edited_tenancy_plan_back_to_the_plan_paid(acme):
+    from tenancy.models import Org
+    from tenancy.services import org_update
+
+    sub = subscribe(acme, "pov")
+    with scope.org_scope(acme.id):
+        org = Org.objects.get(pk=acme.id)
+        org.plan = "enterprise"
+        org_update(org=org, fields=["plan"], actor="system:test")
+        assert subscription_roll(subscription=sub, today=NOV_21, actor="system:test") == ["plan_synced"]
+        assert subscription_roll(subscription=sub, today=NOV_21, actor="system:test") == []
+    assert org_plan(acme) == "pov"
