@@ -5,16 +5,39 @@ status or moves a subscription's standing. Every change goes through the service
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from billing.accounts import EDITABLE, billing_account_tax_status_set, billing_account_update
-from billing.models import BillingAccount, Subscription, SubscriptionEvent, SubscriptionPhase, SubscriptionStatus
+from billing.models import (
+    BillingAccount,
+    BillingCycle,
+    PricePlan,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionPhase,
+    SubscriptionStatus,
+)
+from billing.money import format_won
 from billing.periods import seoul_day
-from billing.subscriptions import subscription_cancel, subscription_resume, subscription_status_set
+from billing.subscriptions import (
+    change_preview,
+    subscription_cancel,
+    subscription_change,
+    subscription_resume,
+    subscription_status_set,
+)
 from dos.admin_base import DosModelAdmin
 from dos.errors import DomainError
+
+
+def _line_rows(lines) -> list[dict]:
+    return [{"code": r.code, "description": _(r.description), "quantity": r.quantity, "unit": r.unit,
+             "amount": format_won(r.amount)} for r in lines]
 
 
 @admin.register(BillingAccount)
@@ -90,6 +113,7 @@ class SubscriptionAdmin(DosModelAdmin):
     date_hierarchy = "started_on"
     inlines = [PhaseInline, EventInline]
     actions = ["cancel_at_period_end_selected", "resume_selected", "mark_past_due", "mark_active"]
+    change_form_template = "admin/billing/subscription/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -139,3 +163,41 @@ class SubscriptionAdmin(DosModelAdmin):
             request, queryset, action="mark_active", title=_("Mark subscriptions active"), verb=_("Marked"),
             apply=lambda s: subscription_status_set(subscription=s, status="active", actor=self.principal(request),
                                                     reason="admin"))
+
+    # --- change the plan: preview (nothing written), then confirm with the preview's token --------------
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.change_plan_view)
+        return [path("<int:pk>/change-plan/", view, name="billing_subscription_change_plan"), *super().get_urls()]
+
+    def change_plan_view(self, request, pk):
+        subscription = self.scoped_object_or_404(request, pk)
+        today = self._today()
+        plans = PricePlan.objects.order_by("position")
+        choice = {"plan": request.POST.get("plan", ""), "when": request.POST.get("when", "period_end"),
+                  "billing_cycle": request.POST.get("billing_cycle", subscription.billing_cycle)}
+        preview = None
+        if request.method == "POST" and self.has_change_permission(request, subscription):
+            try:
+                preview = change_preview(subscription=subscription, plan_code=choice["plan"], when=choice["when"],
+                                         today=today, billing_cycle=choice["billing_cycle"])
+                if request.POST.get("confirmed") == "yes":
+                    subscription_change(subscription=subscription, plan_code=choice["plan"], when=choice["when"],
+                                        token=request.POST.get("token", ""), actor=self.principal(request),
+                                        today=today, billing_cycle=choice["billing_cycle"])
+                    messages.success(request, _("The plan change is made."))
+                    return HttpResponseRedirect(reverse("admin:billing_subscription_change", args=[subscription.pk]))
+            except DomainError as exc:
+                detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+                messages.error(request, f"{exc} {detail}".strip())
+                preview = None
+        context = {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "original": subscription,
+            "title": _("Change the plan of %(org)s") % {"org": subscription.org},
+            "plans": plans, "cycles": BillingCycle.choices, "choice": choice,
+            "may_change": self.has_change_permission(request, subscription), "preview": preview,
+            "current_lines": _line_rows(preview.current_lines) if preview else [],
+            "changed_lines": _line_rows(preview.changed_lines) if preview else [],
+            "proration": format_won(preview.proration) if preview else "",
+            "next_base": format_won(preview.next_period_base) if preview else "",
+        }
+        return TemplateResponse(request, "admin/billing/subscription_change_plan.html", context)

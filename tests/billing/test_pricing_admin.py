@@ -125,3 +125,31 @@ def test_rated_lines_and_the_pricing_pages_read_in_korean(client, fiona, acme):
         subscribe(acme, "pov")
         page = verified_client(client, fiona).get("/admin/billing/subscription/", HTTP_ACCEPT_LANGUAGE="ko")
         assert "구독" in page.content.decode()
+
+
+def test_a_billing_admin_previews_and_confirms_a_plan_change_in_the_back_office(client, bill, acme):
+    sub = subscribe(acme, "pov")
+    c = verified_client(client, bill)
+    url = f"/admin/billing/subscription/{sub.pk}/change-plan/"
+    assert "change-plan-form" in c.get(url).content.decode()
+    preview = c.post(url, {"plan": "pro", "when": "period_end", "billing_cycle": "monthly"})
+    page = preview.content.decode()
+    assert "confirm-form" in page and "₩1,500,000" in page
+    assert live(acme).scheduled_plan is None  # a preview writes nothing
+    token = preview.context_data["preview"].token
+    done = c.post(url, {"plan": "pro", "when": "period_end", "billing_cycle": "monthly", "token": token,
+                        "confirmed": "yes"})
+    assert done.status_code == 302
+    assert live(acme).scheduled_plan.code == "pro"
+    stale = c.post(url, {"plan": "pilot", "when": "period_end", "billing_cycle": "monthly", "token": token,
+                         "confirmed": "yes"})
+    assert stale.status_code == 200 and live(acme).scheduled_plan.code == "pro"
+
+
+def test_the_change_plan_page_is_404_for_an_outsider(client, acme, mallory):
+    sub = subscribe(acme, "pov")
+    c = verified_client(client, mallory)
+    url = f"/admin/billing/subscription/{sub.pk}/change-plan/"
+    assert c.get(url).status_code == 404
+    assert c.post(url, {"plan": "pro", "when": "now", "billing_cycle": "monthly"}).status_code == 404
+    assert live(acme).plan.code == "pov"
