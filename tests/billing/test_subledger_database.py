@@ -4,6 +4,7 @@ never commits, and journals and their lines are never changed or removed once wr
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 
 import psycopg
@@ -11,7 +12,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from billing.models import Journal
-from billing.subledger import SourceRef, post, reverse
+from billing.subledger import PostingRefused, SourceRef, post, reverse
 from dos import scope
 from dos.authz import system_actor
 from tests.dos.test_append_only import as_app_role
@@ -127,3 +128,55 @@ def test_every_journal_is_held_against_its_billing_chain_entry(acme):
     assert checked == 2 and [(p.record_id, p.seq) for p in problems] == [(str(journal.pk), journal.chain_seq)]
     assert "differs from what the billing chain recorded" in problems[0].reason
     assert (verified.ok, verified.failure, verified.first_bad_seq) == (False, "record_mismatch", journal.chain_seq)
+
+
+WRITERS = 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_bookings_of_one_source_book_it_once_and_reversals_reverse_once(acme):
+    """Eight writers book the same invoice at once (a redelivered issue task, a double click), then
+    eight reverse it at once: one journal, one reversal, and every writer got an answer."""
+    source = SourceRef("billing.invoice", "race", "DOS-RACE")
+    barrier, booked, errors = threading.Barrier(WRITERS), [], []
+
+    def book():
+        try:
+            barrier.wait(timeout=30)
+            with scope.org_scope(acme.id):
+                booked.append(post("invoice.issued", org_id=acme.id, source=source, occurred_at=NOV,
+                                   actor=system_actor("test"), amounts={"net": 100, "tax": 10, "total": 110}).pk)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    def unbook(journal):
+        try:
+            barrier.wait(timeout=30)
+            with scope.org_scope(acme.id):
+                booked.append(reverse(journal, actor=system_actor("test"), reason="race", occurred_at=NOV).pk)
+        except PostingRefused as exc:
+            errors.append(exc.code)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book) for _ in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and len(booked) == WRITERS and len(set(booked)) == 1
+    with scope.org_scope(acme.id):
+        journal = Journal.objects.get()
+    booked.clear()
+    threads = [threading.Thread(target=unbook, args=(journal,)) for _ in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(booked) == 1 and errors == ["journal_already_reversed"] * (WRITERS - 1)
+    with scope.org_scope(acme.id):
+        assert Journal.objects.count() == 2 and Journal.objects.filter(reverses=journal).count() == 1
