@@ -100,7 +100,9 @@ class JournalAdmin(DosModelAdmin):
         return bool(principal and principal.platform and principal.has_perm("billing.manage"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra = {"may_reverse": self._may_reverse(request), **(extra_context or {})}
+        reversed_by = (Journal.objects.filter(reverses_id=object_id).values_list("pk", flat=True).first()
+                       if str(object_id).isdigit() else None)
+        extra = {"may_reverse": self._may_reverse(request), "reversed_by": reversed_by, **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     # --- exports -----------------------------------------------------------------------------

@@ -118,6 +118,9 @@ def test_platform_finance_reverses_a_journal_with_a_reason(client, fiona, books,
         reversal = Journal.objects.get(reverses=journal)
         assert reversal.memo.endswith("booked twice by mistake")
         assert dict(reversal.lines.values_list("account", "amount"))["ar"] == -books[acme.slug].total
+    original = c.get(f"/admin/billing/journal/{journal.pk}/change/").content.decode()
+    assert 'id="reversed-by"' in original and f"J-{reversal.pk}" in original and 'id="reverse-journal"' not in original
+    assert 'id="reverses"' in c.get(f"/admin/billing/journal/{reversal.pk}/change/").content.decode()
 
 
 @pytest.mark.parametrize("role", ["billing_admin", "auditor"])
