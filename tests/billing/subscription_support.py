@@ -95,3 +95,29 @@ def matrix_draft_price(w):
     from billing.models import PricePlan
 
     return PricePlan.objects.get(code="pov")
+
+
+def matrix_change_admin(w, client, subscription):
+    """The back office's change-plan page, previewed for today (as the page does) and confirmed."""
+    from django.utils import timezone
+
+    from billing.periods import seoul_day
+
+    with scope.org_scope(w.org.id):
+        token = change_preview(subscription=subscription, plan_code="pro", when="period_end",
+                               today=seoul_day(timezone.now())).token
+    return client.post(f"/admin/billing/subscription/{subscription.pk}/change-plan/",
+                       {"plan": "pro", "when": "period_end", "billing_cycle": "monthly", "token": token,
+                        "confirmed": "yes"})
+
+
+def matrix_changed(name: str) -> bool:
+    """What the back office's pricing actions leave behind (run in the org's scope)."""
+    from billing.models import CreditGrant, PriceVersion, Subscription
+
+    return {
+        "subscription.change": lambda: Subscription.objects.filter(scheduled_plan__code="pro").exists(),
+        "subscription.cancel": lambda: Subscription.objects.filter(cancel_at_period_end=True).exists(),
+        "credit.grant": lambda: CreditGrant.objects.exists(),
+        "pricebook.publish": lambda: PriceVersion.objects.filter(version__gt=1, status="published").exists(),
+    }[name]()

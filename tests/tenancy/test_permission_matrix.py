@@ -23,11 +23,10 @@ from django.db import transaction
 from rest_framework.test import APIClient
 
 from billing import accounts as billing_accounts
-from billing import credits as billing_credits
 from billing import close as billing_close
-from billing import credit_notes, invoicing
+from billing import credit_notes, invoicing, pricebook, subledger, subscriptions
+from billing import credits as billing_credits
 from billing import drift as billing_drift
-from billing import pricebook, subledger, subscriptions
 from billing import seats as billing_seats
 from decisions import services as decision_services
 from decisions.choices import VersionStatus
@@ -334,7 +333,9 @@ MATRIX: dict[str, Entry] = {
         plan=o, spec={"base": "1"}, effective_from=dt.date(2027, 1, 1), actor=a), platform_only=True),
     "pricebook.publish": Entry(lambda w: pricebook.price_version_draft(
         plan=bs.matrix_draft_price(w), spec={"base": "1"}, effective_from=dt.date(2027, 1, 1), actor=bs.fiona()),
-        lambda w, a, o: pricebook.price_version_publish(version=o, actor=a), platform_only=True),
+        lambda w, a, o: pricebook.price_version_publish(version=o, actor=a), platform_only=True,
+        admin=lambda w, c, o: c.post("/admin/billing/priceversion/", {
+            "action": "publish_selected", "_selected_action": [str(o.pk)], "confirmed": "yes", "typed_count": "1"})),
     "billing_account.update": Entry(_none, lambda w, a, o: billing_accounts.billing_account_update(
         org_id=w.org.id, changes={"legal_name": "Acme Lending Co."}, actor=a)),
     "billing_account.tax_status": Entry(_none, lambda w, a, o: billing_accounts.billing_account_tax_status_set(
@@ -348,12 +349,17 @@ MATRIX: dict[str, Entry] = {
         coupon=billing_credits.Coupon(code="m2", name="Matrix", kind="fixed", amount_off=1), actor=a),
         platform_only=True),
     "credit.grant": Entry(_none, lambda w, a, o: billing_credits.credit_grant(
-        org_id=w.org.id, amount=1000, reason="matrix", actor=a), platform_only=True),
+        org_id=w.org.id, amount=1000, reason="matrix", actor=a), platform_only=True,
+        admin=lambda w, c, o: c.post("/admin/billing/creditgrant/add/", {
+            "org": str(w.org.id), "amount": "1000", "reason": "matrix"})),
     "subscription.start": Entry(_none, lambda w, a, o: subscriptions.subscription_start(
         org_id=w.org.id, plan_code="pov", actor=a, today=bs.NOV), platform_only=True),
-    "subscription.change": Entry(bs.matrix_subscribed, bs.matrix_change, api=bs.matrix_change_api),
+    "subscription.change": Entry(bs.matrix_subscribed, bs.matrix_change, api=bs.matrix_change_api,
+                                 admin=bs.matrix_change_admin),
     "subscription.cancel": Entry(bs.matrix_subscribed, lambda w, a, o: subscriptions.subscription_cancel(
-        subscription=o, actor=a, today=bs.MATRIX_DAY)),
+        subscription=o, actor=a, today=bs.MATRIX_DAY),
+        admin=lambda w, c, o: c.post("/admin/billing/subscription/", {
+            "action": "cancel_at_period_end_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
     "subscription.resume": Entry(bs.matrix_cancel_scheduled, lambda w, a, o: subscriptions.subscription_resume(
         subscription=o, actor=a)),
     "subscription.status": Entry(bs.matrix_subscribed, lambda w, a, o: subscriptions.subscription_status_set(
@@ -469,7 +475,7 @@ def _admin_changed(name: str, w: World) -> bool:
             "billing.journal.reverse": lambda: subledger.Journal.objects.filter(reverses__isnull=False).exists(),
             # Recomputing a month without a billed invoice clears its rows.
             "billing.drift.compute": lambda: not billing_drift.InvoiceDrift.objects.filter(metric="matrix").exists(),
-        }[name]()
+        }.get(name, lambda: bs.matrix_changed(name))()  # pricing: tests/billing/subscription_support.py
 
 
 @pytest.mark.parametrize("role", ROLES)
