@@ -9,11 +9,13 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 
 from billing.api import subscription_serializers as s
-from billing.models import Subscription
+from billing.credits import credit_remaining
+from billing.models import CouponRedemption, Subscription
 from billing.periods import next_month, seoul_day
 from billing.pricebook import price_spec
 from billing.subscriptions import change_preview, subscription_change, subscription_for
 from dos.api.errors import Problem
+from dos.api.fields import decimal_str
 from dos.api.views import DosApiView
 from dos.scope import require_org_id
 
@@ -45,7 +47,17 @@ def subscription_data(subscription: Subscription, today: dt.date) -> dict:
             "started_on": subscription.started_on, "trial_ends_on": subscription.trial_ends_on,
             "current_period_start": month, "current_period_end": next_month(month) - dt.timedelta(days=1),
             "cancel_at_period_end": subscription.cancel_at_period_end, "cancels_on": subscription.cancelled_on,
-            "scheduled_change": scheduled, "prices": _prices(subscription), "revision": subscription.revision}
+            "scheduled_change": scheduled, "prices": _prices(subscription),
+            "credit_balance": credit_remaining(subscription.org_id), "coupons": _coupons(subscription.org_id),
+            "revision": subscription.revision}
+
+
+def _coupons(org_id) -> list[dict]:
+    rows = CouponRedemption.objects.filter(org_id=org_id).select_related("coupon").order_by("redeemed_at", "id")
+    return [{"code": r.coupon.code, "name": r.coupon.name, "kind": r.coupon.kind,
+             "value": decimal_str(r.coupon.percent_off) if r.coupon.kind == "percent" else str(r.coupon.amount_off),
+             "periods_applied": r.periods_applied, "duration_months": r.coupon.duration_months, "status": r.status}
+            for r in rows]
 
 
 def _preview_data(preview) -> dict:

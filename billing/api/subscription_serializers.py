@@ -62,6 +62,16 @@ class ScheduledChangeOut(serializers.Serializer):
     effective_on = serializers.DateField()
 
 
+class CouponHeldOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["percent", "fixed"])
+    value = serializers.CharField(help_text="Percent off, or won off per period (decimal string).")
+    periods_applied = serializers.IntegerField()
+    duration_months = serializers.IntegerField(allow_null=True, help_text="Periods it applies to; null: forever.")
+    status = serializers.ChoiceField(choices=["active", "exhausted", "expired"])
+
+
 class SubscriptionOut(serializers.Serializer):
     id = serializers.IntegerField()
     plan = PlanOut()
@@ -75,6 +85,8 @@ class SubscriptionOut(serializers.Serializer):
     cancels_on = serializers.DateField(allow_null=True, help_text="First day no longer billed.")
     scheduled_change = ScheduledChangeOut(allow_null=True)
     prices = PricesOut()
+    credit_balance = serializers.IntegerField(help_text="Prepaid credit left, in won (spent after coupons).")
+    coupons = CouponHeldOut(many=True)
     revision = serializers.IntegerField(help_text="Changes with every change; a preview is bound to it.")
 
 

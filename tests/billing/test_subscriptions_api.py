@@ -44,6 +44,23 @@ def test_it_shows_the_plan_status_period_and_prices(acme, reader_api):
                                           "package_price": None}]
     assert body["prices"]["seats"] == [{"role": "agent", "included": 5, "monthly_price": "10000"}]
     assert body["scheduled_change"] is None
+    assert body["credit_balance"] == 0 and body["coupons"] == []
+
+
+def test_it_shows_the_credit_left_and_the_coupons_held(acme, reader_api):
+    from billing.credits import coupon_redeem, credit_grant
+    from billing.models import Coupon
+    from tests.billing.subscription_support import fiona
+
+    subscribe(acme, "pov", today=month_start())
+    Coupon.objects.create(code="WELCOME10", name="Welcome", kind="percent", percent_off=10, duration_months=3)
+    with scope.org_scope(acme.id):
+        credit_grant(org_id=acme.id, amount=70_000, reason="prepaid", actor=fiona())
+        coupon_redeem(org_id=acme.id, code="WELCOME10", plan_code="pov", actor="system:test")
+    body = reader_api.get(URL).json()
+    assert body["credit_balance"] == 70_000
+    assert body["coupons"] == [{"code": "WELCOME10", "name": "Welcome", "kind": "percent", "value": "10",
+                                "periods_applied": 0, "duration_months": 3, "status": "active"}]
 
 
 def test_it_answers_404_without_a_subscription(reader_api):
