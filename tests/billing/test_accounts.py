@@ -4,8 +4,16 @@ platform finance sets, with evidence."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from billing.accounts import billing_account_tax_status_set, billing_account_update, billing_profile
+from billing.accounts import (
+    billing_account_tax_status_set,
+    billing_account_update,
+    billing_profile,
+    brn_check_digit,
+    registration_number_clean,
+)
 from billing.models import BillingAccount
 from dos import scope
 from dos.authz import PermissionRefused
@@ -75,3 +83,14 @@ def test_it_refuses_fields_the_tenant_may_not_set(acme):
     with scope.org_scope(acme.id), pytest.raises(FieldErrors) as refused:
         billing_account_update(org_id=acme.id, actor=billing_admin(acme), changes={"tax_exempt": "exempt"})
     assert "tax_exempt" in refused.value.errors
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="0123456789", min_size=9, max_size=9).filter(lambda s: s[:3] >= "101" and s[3:5] != "00"
+                                                                      and s[5:] != "0000"),
+       st.integers(min_value=1, max_value=9))
+def test_a_registration_number_is_valid_exactly_when_its_check_digit_matches(body, shift):
+    check = brn_check_digit(body)
+    assert registration_number_clean(f"{body[:3]}-{body[3:5]}-{body[5:]}{check}") == f"{body}{check}"
+    with pytest.raises(FieldErrors):
+        registration_number_clean(f"{body}{(check + shift) % 10}")
