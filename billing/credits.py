@@ -59,6 +59,11 @@ def coupon_save(*, coupon: Coupon, actor) -> Coupon:
         raise FieldErrors(errors)
     coupon.code = coupon.code.strip().upper()
     coupon.save()
+    if not coupon.active:
+        # Withdrawn: every org's running redemption ends now (drafts recomputed from here on drop it).
+        with scope.platform_scope(reason=f"coupon withdrawn {coupon.code}", actor=actor):
+            CouponRedemption.objects.filter(coupon=coupon, status=RedemptionStatus.ACTIVE).update(
+                status=RedemptionStatus.EXPIRED)
     return coupon
 
 

@@ -128,3 +128,20 @@ def test_a_coupon_outside_its_plan_date_or_cap_is_refused(acme, outsider):
                 coupon_redeem(org_id=acme.id, code=code, plan_code="pov", actor="system:test")
             assert refused.value.code == reason
         assert CouponRedemption.objects.count() == 0
+
+
+def test_a_withdrawn_coupon_and_an_expired_credit_no_longer_reduce_a_bill(acme):
+    from billing.credits import coupon_save
+
+    sub = subscribe(acme, "pov")
+    coupon = Coupon.objects.create(code="SPRING", name="Spring", kind="fixed", amount_off=20_000)
+    with scope.org_scope(acme.id):
+        coupon_redeem(org_id=acme.id, code="SPRING", plan_code="pov", actor="system:test",
+                      now=month_start_utc(NOV))
+        credit_grant(org_id=acme.id, amount=30_000, reason="promo", actor=fiona(),
+                     expires_at=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+        assert rate(rating_input(sub, NOV)).subtotal == 280_000  # the credit expired before the month ended
+        coupon.active = False
+        coupon_save(coupon=coupon, actor=fiona())
+        assert CouponRedemption.objects.get().status == "expired"
+        assert rate(rating_input(sub, NOV)).subtotal == 300_000
