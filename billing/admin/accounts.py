@@ -4,6 +4,7 @@ status or moves a subscription's standing. Every change goes through the service
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -29,10 +30,12 @@ from billing.subscriptions import (
     subscription_cancel,
     subscription_change,
     subscription_resume,
+    subscription_start,
     subscription_status_set,
 )
 from dos.admin_base import DosModelAdmin
 from dos.errors import DomainError
+from tenancy.models import Org
 
 
 def _line_rows(lines) -> list[dict]:
@@ -103,9 +106,27 @@ class EventInline(PhaseInline):
     ordering = ["-at", "-id"]
 
 
+class SubscriptionStartForm(forms.ModelForm):
+    """Platform finance starts an org's subscription (onboarding, or an Enterprise quote)."""
+
+    org = forms.ModelChoiceField(queryset=Org.objects.none(), label=_("organisation"))
+    trial_days = forms.IntegerField(min_value=1, max_value=90, required=False, label=_("trial days"))
+
+    class Meta:
+        model = Subscription
+        fields = ["org", "plan", "price_version", "billing_cycle", "started_on", "trial_days"]
+        help_texts = {"price_version": _("Leave empty for the list price in force; pick the quote for Enterprise.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["org"].queryset = Org.objects.exclude(slug="_platform").order_by("name")
+        self.fields["price_version"].required = False
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(DosModelAdmin):
-    permission_map = {"view": "billing.read", "change": "billing.manage"}
+    permission_map = {"view": "billing.read", "change": "billing.manage", "add": "billing.manage"}
+    add_in_org_only = False
     list_display = ["plan", "price_version", "status_badge", "billing_cycle", "started_on", "trial_ends_on",
                     "ends", "scheduled"]
     list_filter = ["status", "plan", "billing_cycle", "cancel_at_period_end"]
@@ -116,7 +137,42 @@ class SubscriptionAdmin(DosModelAdmin):
     change_form_template = "admin/billing/subscription/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields] if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = SubscriptionStartForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["org", "plan", "price_version", "billing_cycle", "started_on", "trial_days"]
+        return super().get_fields(request, obj)
+
+    def has_add_permission(self, request):
+        return self._is_platform(request) and super().has_add_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # every change goes through the actions and the change-plan page
+        data = form.cleaned_data
+        started = subscription_start(org_id=data["org"].pk, plan_code=data["plan"].code,
+                                     version=data.get("price_version"), billing_cycle=data["billing_cycle"],
+                                     today=data["started_on"], trial_days=data.get("trial_days"),
+                                     actor=self.principal(request))
+        obj.pk = started.pk
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except DomainError as exc:
+            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+            messages.error(request, f"{exc} {detail}".strip())
+            return HttpResponseRedirect(reverse("admin:billing_subscription_changelist"))
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj):

@@ -153,3 +153,27 @@ def test_the_change_plan_page_is_404_for_an_outsider(client, acme, mallory):
     assert c.get(url).status_code == 404
     assert c.post(url, {"plan": "pro", "when": "now", "billing_cycle": "monthly"}).status_code == 404
     assert live(acme).plan.code == "pov"
+
+
+def test_platform_finance_starts_a_subscription_on_a_quote_and_the_tenancy_plan_follows(client, fiona, acme, bill):
+    from billing.models import PricePlan
+    from billing.pricebook import price_version_draft, price_version_publish
+    from tests.billing.subscription_support import fiona as finance_principal
+    from tests.billing.subscription_support import org_plan
+
+    enterprise = PricePlan.objects.get(code="enterprise")
+    quote = price_version_draft(plan=enterprise, spec={"base": "9000000"}, effective_from=dt.date(2026, 12, 2),
+                                quote_ref="CT-ACME-2026", actor=finance_principal())
+    quote = price_version_publish(version=quote, actor=finance_principal(), today=dt.date(2026, 12, 2))
+    c = verified_client(client, fiona)
+    response = c.post("/admin/billing/subscription/add/", {
+        "org": str(acme.id), "plan": enterprise.pk, "price_version": quote.pk, "billing_cycle": "monthly",
+        "started_on": "2026-12-02"})
+    assert response.status_code == 302, response.content[:800]
+    sub = live(acme)
+    assert (sub.plan.code, sub.price_version_id, org_plan(acme)) == ("enterprise", quote.pk, "enterprise")
+    again = c.post("/admin/billing/subscription/add/", {
+        "org": str(acme.id), "plan": enterprise.pk, "billing_cycle": "monthly", "started_on": "2026-12-02"})
+    assert again.status_code == 302 and live(acme).price_version_id == quote.pk  # one live subscription per org
+    # A tenant's billing admin does not start subscriptions.
+    assert verified_client(client, bill).get("/admin/billing/subscription/add/").status_code == 403
