@@ -158,7 +158,7 @@ def version_in_force(plan: PricePlan | str, on: dt.date) -> PriceVersion:
     before ``on`` (quotes of quoted plans are pinned explicitly, never picked here)."""
     code = plan if isinstance(plan, str) else plan.code
     version = (PriceVersion.objects.select_related("plan")
-               .filter(plan__code=code, status=PriceVersionStatus.PUBLISHED, effective_from__lte=on)
+               .filter(plan__code=code, status=PriceVersionStatus.PUBLISHED, effective_from__lte=on, quote_ref="")
                .order_by("-effective_from", "-version").first())
     if version is None:
         raise NoPriceInForce(f"No published price of plan '{code}' is in force on {on}.")

@@ -64,5 +64,4 @@ def launch_price_book_ensure(PricePlan, PriceVersion) -> None:
             "status": "published", "effective_from": dt.date(2026, 1, 1), "spec": spec,
             "spec_sha256": sha256_hex(canonical_json(spec)), "created_by": "migration",
             "published_by": "migration", "published_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-            "quote_ref": "list price template: publish a quote per contract" if quoted else "",
-            "notes": "Launch price book."})
+            "notes": "Launch price book." + (" A template: each contract is a quote version." if quoted else "")})

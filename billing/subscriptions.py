@@ -279,8 +279,9 @@ def _base_only(subscription: Subscription, month: dt.date, segments) -> RatingIn
 
 
 def change_preview(*, subscription: Subscription, plan_code: str, when: str, today: dt.date,
-                   billing_cycle: str | None = None, actor=None) -> ChangePreview:
-    """Price a change without making it (reads only). ``when``: ``now`` | ``period_end``."""
+                   billing_cycle: str | None = None, version: PriceVersion | None = None) -> ChangePreview:
+    """Price a change without making it (reads only). ``when``: ``now`` | ``period_end``; ``version``
+    pins a published version (an Enterprise quote) instead of the list price in force."""
     plan = _plan(plan_code)
     cycle = billing_cycle or subscription.billing_cycle
     errors = {}
@@ -295,11 +296,12 @@ def change_preview(*, subscription: Subscription, plan_code: str, when: str, tod
                                    code="annual_changes_at_period_end", errors={"when": ["Use period_end."]})
     if subscription.status == SubscriptionStatus.CANCELLED:
         raise SubscriptionConflict("A cancelled subscription does not change; start a new one.")
-    if plan.pk == subscription.plan_id and cycle == subscription.billing_cycle:
+    if plan.pk == subscription.plan_id and cycle == subscription.billing_cycle and (
+            version is None or version.pk == subscription.price_version_id):
         raise SubscriptionConflict(f"The subscription is already on {plan.code} ({cycle}).", code="no_change")
     month = today.replace(day=1)
     effective = today if when == "now" else next_month(month)
-    target = version_in_force(plan, effective)
+    target = _pick_version(plan, effective, version)
     target_spec = price_spec(target)
     current = _segments(subscription, month)
     before, before_lines = _base_total(_base_only(subscription, month, current))
@@ -329,22 +331,23 @@ def _lock(subscription: Subscription) -> Subscription:
 
 
 def subscription_change(*, subscription: Subscription, plan_code: str, when: str, token: str, actor,
-                        today: dt.date, billing_cycle: str | None = None) -> Subscription:
+                        today: dt.date, billing_cycle: str | None = None,
+                        version: PriceVersion | None = None) -> Subscription:
     """Confirm a previewed change. Refused when the preview is stale (the subscription, the price in
     force or the proration moved since): preview again and confirm what was shown."""
     actor = authorize(actor, SUBSCRIPTION_CHANGE)
     with transaction.atomic():
         subscription = _lock(subscription)
         plan = _plan(plan_code)
-        if (plan.quoted or not plan.self_serve) and not getattr(actor, "platform", False):
+        if (plan.quoted or not plan.self_serve or version is not None) and not getattr(actor, "platform", False):
             raise PermissionRefused(f"{plan.title} is priced per contract: platform finance makes this change.",
                                     permission="billing.manage", code="platform_only")
         preview = change_preview(subscription=subscription, plan_code=plan_code, when=when, today=today,
-                                 billing_cycle=billing_cycle)
+                                 billing_cycle=billing_cycle, version=version)
         if not token or token != preview.token:
             raise PreviewStale("The change no longer matches its preview; preview it again.",
                                errors={"token": ["Stale or missing preview token."]})
-        target = version_in_force(plan, preview.effective_on)
+        target = _pick_version(plan, preview.effective_on, version)
         data = {"from": subscription.plan.code, "to": plan.code, "price_version": target.version,
                 "billing_cycle": preview.billing_cycle, "when": when, "effective_on": preview.effective_on.isoformat(),
                 "proration": preview.proration}

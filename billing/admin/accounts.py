@@ -18,6 +18,8 @@ from billing.models import (
     BillingAccount,
     BillingCycle,
     PricePlan,
+    PriceVersion,
+    PriceVersionStatus,
     Subscription,
     SubscriptionEvent,
     SubscriptionPhase,
@@ -230,16 +232,22 @@ class SubscriptionAdmin(DosModelAdmin):
         today = self._today()
         plans = PricePlan.objects.order_by("position")
         choice = {"plan": request.POST.get("plan", ""), "when": request.POST.get("when", "period_end"),
-                  "billing_cycle": request.POST.get("billing_cycle", subscription.billing_cycle)}
+                  "billing_cycle": request.POST.get("billing_cycle", subscription.billing_cycle),
+                  "version": request.POST.get("version", "")}
+        platform = self._is_platform(request)
+        # Platform finance may pin a published version (an Enterprise quote); tenants get the list price.
+        versions = (PriceVersion.objects.filter(status=PriceVersionStatus.PUBLISHED).select_related("plan")
+                    .order_by("plan__position", "-version")) if platform else PriceVersion.objects.none()
+        version = versions.filter(pk=choice["version"]).first() if choice["version"].isdigit() else None
         preview = None
         if request.method == "POST" and self.has_change_permission(request, subscription):
             try:
                 preview = change_preview(subscription=subscription, plan_code=choice["plan"], when=choice["when"],
-                                         today=today, billing_cycle=choice["billing_cycle"])
+                                         today=today, billing_cycle=choice["billing_cycle"], version=version)
                 if request.POST.get("confirmed") == "yes":
                     subscription_change(subscription=subscription, plan_code=choice["plan"], when=choice["when"],
                                         token=request.POST.get("token", ""), actor=self.principal(request),
-                                        today=today, billing_cycle=choice["billing_cycle"])
+                                        today=today, billing_cycle=choice["billing_cycle"], version=version)
                     messages.success(request, _("The plan change is made."))
                     return HttpResponseRedirect(reverse("admin:billing_subscription_change", args=[subscription.pk]))
             except DomainError as exc:
@@ -249,7 +257,7 @@ class SubscriptionAdmin(DosModelAdmin):
         context = {
             **self.admin_site.each_context(request), "opts": self.model._meta, "original": subscription,
             "title": _("Change the plan of %(org)s") % {"org": subscription.org},
-            "plans": plans, "cycles": BillingCycle.choices, "choice": choice,
+            "plans": plans, "cycles": BillingCycle.choices, "choice": choice, "versions": versions,
             "may_change": self.has_change_permission(request, subscription), "preview": preview,
             "current_lines": _line_rows(preview.current_lines) if preview else [],
             "changed_lines": _line_rows(preview.changed_lines) if preview else [],

@@ -222,3 +222,27 @@ def test_the_daily_roll_puts_a_hand_edited_tenancy_plan_back_to_the_plan_paid(ac
         assert subscription_roll(subscription=sub, today=NOV_21, actor="system:test") == ["plan_synced"]
         assert subscription_roll(subscription=sub, today=NOV_21, actor="system:test") == []
     assert org_plan(acme) == "pov"
+
+
+def test_a_quote_is_pinned_by_platform_finance_and_never_picked_as_a_list_price(acme, outsider):
+    from billing.models import PricePlan
+    from billing.pricebook import price_version_draft, price_version_publish, version_in_force
+
+    enterprise = PricePlan.objects.get(code="enterprise")
+    quote = price_version_draft(plan=enterprise, spec={"base": "9000000"}, effective_from=NOV_21,
+                                quote_ref="CT-ACME-2026", actor=fiona())
+    quote = price_version_publish(version=quote, actor=fiona(), today=NOV_21)
+    assert version_in_force("enterprise", DEC).quote_ref == ""  # another org never lands on Acme's quote
+    subscribe(acme, "pov")
+    with scope.org_scope(acme.id):
+        sub = subscription_for(acme.id)
+        with pytest.raises(PermissionRefused):  # a tenant cannot pin a version
+            preview = change_preview(subscription=sub, plan_code="pro", when="period_end", today=NOV_21,
+                                     version=version_in_force("pro", DEC))
+            subscription_change(subscription=sub, plan_code="pro", when="period_end", token=preview.token,
+                                actor=billing_admin(acme), today=NOV_21, version=version_in_force("pro", DEC))
+        preview = change_preview(subscription=sub, plan_code="enterprise", when="now", today=NOV_21, version=quote)
+        assert preview.proration == 3_000_000 - 100_000  # 10 of 30 days: +₩9,000,000/3, -₩300,000/3
+        subscription_change(subscription=sub, plan_code="enterprise", when="now", token=preview.token,
+                            actor=fiona(), today=NOV_21, version=quote)
+        assert subscription_for(acme.id).price_version_id == quote.pk
