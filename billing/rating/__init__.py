@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_noop as _noop
 
-from billing.money import div, mul, round_minor
+from billing.money import ROUNDING, div, mul, round_minor
 from billing.rating.models import price_metric
 from billing.rating.proration import billed_days, prorate, seat_days
 from billing.rating.types import (  # noqa: F401  (the public names of the package)
@@ -102,7 +102,8 @@ def rate(inp: RatingInput) -> Rating:
         lines += _coupon_lines(inp, sum(line.amount for line in lines))
         lines += _credit_line(inp, sum(line.amount for line in lines))
     subtotal = sum(line.amount for line in lines)
-    assert subtotal >= 0, "rating produced a negative subtotal"
+    if subtotal < 0:  # reductions are capped at what is left, so this is a defect, never a bill
+        raise ValueError(f"rating produced a negative subtotal ({subtotal})")
     return Rating(lines=tuple(lines), subtotal=subtotal, meta={
         "price_version_id": price.version_id if price else None,
         "plan": price.plan if price else None,
@@ -169,7 +170,7 @@ def _seat_lines(inp: RatingInput, price: PriceSpec, n_days: int) -> list[RatedLi
         exact = prorate(seat.monthly_price, extra_days, n_days)
         lines.append(RatedLine(
             "seat", f"seat:{seat.role}", _SEAT_DESCRIPTIONS.get(seat.role, _noop("Extra seats")), Decimal(extra_days),
-            "seat-day", div(seat.monthly_price, n_days).quantize(Decimal("0.0001")), round_minor(exact),
+            "seat-day", div(seat.monthly_price, n_days).quantize(Decimal("0.0001"), rounding=ROUNDING), round_minor(exact),
             {"role": seat.role, "included": seat.included, "monthly_price": str(seat.monthly_price),
              "days_in_period": n_days, "seat_days": extra_days, "exact": str(exact), "days": runs}))
     return lines
