@@ -43,6 +43,12 @@ def test_it_lists_issued_invoices_newest_period_first(billing_api, acme_invoices
     assert billing_api.get("/api/v1/invoices", {"status": "draft"}).status_code == 400
 
 
+@pytest.mark.parametrize("query", ["period_to=", "period_from=", "period_from=2026-13-01", "status="])
+def test_it_refuses_a_filter_outside_the_schema(billing_api, query):
+    response = billing_api.get(f"/api/v1/invoices?{query}")
+    assert response.status_code == 400 and query.split("=")[0] in response.json()["errors"]
+
+
 def test_it_shows_one_invoice_with_its_lines_and_their_explanations(billing_api, acme_invoices):
     november = acme_invoices[0]
     body = billing_api.get(f"/api/v1/invoices/{november.id}").json()
