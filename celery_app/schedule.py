@@ -28,6 +28,25 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "billing.tasks.usage_reconcile_daily",
         "schedule": crontab(hour=15, minute=30),  # 00:30 Asia/Seoul, for the day before
     },
+    # Trials ending, period-end cancellations and plan changes, today's seat levels — before the close.
+    "billing-subscriptions-daily": {
+        "task": "billing.tasks.subscriptions_daily",
+        "schedule": crontab(hour=15, minute=10),  # 00:10 Asia/Seoul
+    },
+    # The month close runs daily and acts on the 1st in Seoul; drafts are issued after their review window.
+    "billing-month-close": {
+        "task": "billing.tasks.month_close",
+        "schedule": crontab(hour=15, minute=45),  # 00:45 Asia/Seoul, after the daily reconcile
+    },
+    "billing-invoices-issue-due": {
+        "task": "billing.tasks.invoices_issue_due",
+        "schedule": crontab(minute=15),
+    },
+    # Usage ↔ invoice drift of last month, after the close and the morning's issuing.
+    "billing-invoice-drift-daily": {
+        "task": "billing.tasks.invoice_drift_daily",
+        "schedule": crontab(hour=16, minute=20),  # 01:20 Asia/Seoul
+    },
     "idempotency-purge": {
         "task": "dos.tasks.idempotency_purge_expired",
         "schedule": timedelta(hours=1),

@@ -164,6 +164,7 @@ PROTECTED_TABLES: dict[str, tuple[str, ...]] = {
     "dos_ledgerentry": (), "dos_chainanchor": (), "dos_chainhead": ("seq", "hash", "updated_at"),
     "decisions_decisionrecord": (), "hitl_caseevent": (), "billing_meterevent": (),
     "privacy_consent": (), "privacy_consentevent": (), "privacy_dsarstep": (), "privacy_dsarevent": (),
+    "billing_journal": (), "billing_journalline": (),
 }
 
 

@@ -51,6 +51,12 @@ REFERENCE_TABLES: dict[str, str] = {
     "guardian_userobjectpermission": "django-guardian's generic table, unused: object grants live in "
                                      "tenancy_projectuserobjectpermission",
     "guardian_groupobjectpermission": "django-guardian's generic table, unused",
+    "billing_priceplan": "the platform price book's plans, read by every org's subscription and rating (ADR 0012)",
+    "billing_priceversion": "the platform price book's effective-dated price versions subscriptions pin (ADR 0012)",
+    "billing_coupon": "coupons the platform offers; each org's use is the tenant table billing_couponredemption",
+    "billing_documentseries": "the issuer's gapless legal invoice and credit-note series (one row per issuer, kind "
+                              "and year), spanning every org: advanced under a row lock in the issuing transaction, "
+                              "a few thousand times a month (ADR 0013)",
 }
 
 # Stay on the coordinator: bookkeeping of the frameworks, never joined with tenant data.

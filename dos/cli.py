@@ -19,6 +19,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "audit": ("audit", "verify the hash chains (names the first broken entry), list entries"),
     "backup": ("backup", "back up the database and media, rehearse restores, restore, prune"),
     "usage": ("usage", "show usage, run or backfill rollups, reconcile metered vs observed"),
+    "billing": ("billing", "close a month into invoice drafts, issue them, show an invoice, credit one"),
+    "ledger": ("ledger", "subledger: a month's trial balance, usage ↔ invoice drift, CSV/XLSX exports, reversals"),
     "policy": ("policy", "install a pack, lint, eval, simulate; submit, approve, publish, rollback versions"),
     "decision": ("decision", "replay or explain a recorded decision"),
     "hitl": ("hitl", "review desk: list queues, act on a case, SLA and throughput report"),

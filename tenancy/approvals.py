@@ -24,6 +24,7 @@ APPROVAL_ACTIONS = {
     "vault.unseal": "vault.unseal",
     "keys.rotate": "keys.rotate",
     "billing.refund": "billing.manage",
+    "billing.credit_note": "billing.manage",
     "access.elevate": "members.manage",
 }
 

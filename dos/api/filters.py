@@ -14,8 +14,9 @@ from rest_framework.exceptions import ValidationError
 
 BOOLEANS = {"true", "false"}
 # Typed in the schema (date-time, boolean, number, uuid, enum): an empty value is not one of them.
-TYPED = (django_filters.IsoDateTimeFilter, django_filters.DateTimeFilter, django_filters.BooleanFilter,
-         django_filters.NumberFilter, django_filters.UUIDFilter, django_filters.ChoiceFilter)
+TYPED = (django_filters.IsoDateTimeFilter, django_filters.DateTimeFilter, django_filters.DateFilter,
+         django_filters.BooleanFilter, django_filters.NumberFilter, django_filters.UUIDFilter,
+         django_filters.ChoiceFilter)
 
 
 def _problem(filter_, filterset, value: str) -> str | None:

@@ -3,8 +3,9 @@
 Row-level security keeps orgs apart, but a sharded database routes a statement to one node only
 when the statement itself says ``org_id = …``: a policy on a setting fans out to every shard. These
 tests capture the SQL of /decide, /decide/batch, the decision list and detail, the review inbox
-(API and admin) and the usage API, and fail on any statement that reads a tenant table without an
-org predicate (tests/dos/org_predicates.py says what counts).
+(API and admin), the usage API, the invoice and credit-note API, issuing and the month close, and
+fail on any statement that reads a tenant table without an org predicate (tests/dos/org_predicates.py
+says what counts).
 """
 
 from __future__ import annotations
@@ -210,3 +211,47 @@ def test_related_fetches_updates_and_deletes_name_the_org(acme, lender):
         case.save(update_fields=["priority"])
         case.refresh_from_db()
     assert_routed(captured)
+
+
+def test_the_invoice_and_credit_note_endpoints_name_the_org(acme):
+    import datetime as dt
+
+    from billing.credit_notes import credit_note_create
+    from tests.billing.invoicing_support import ISSUED_AT, issued_for
+
+    invoice = issued_for(acme)
+    with scope.org_scope(acme.id):
+        note = credit_note_create(invoice=invoice, actor="system:test", amount=1_000, reason="Outage",
+                                  now=ISSUED_AT + dt.timedelta(days=1))
+    finance = api_client(make_key(acme, scopes=["billing.read"], name="finance"))
+    with statements_run() as captured:
+        for url in ("/api/v1/invoices", f"/api/v1/invoices/{invoice.pk}", f"/api/v1/invoices/{invoice.pk}?format=pdf",
+                    "/api/v1/credit-notes", f"/api/v1/credit-notes/{note.pk}"):
+            assert finance.get(url).status_code == 200, url
+    assert_routed(captured)
+
+
+def test_issuing_an_invoice_names_the_org(acme):
+    from billing.invoicing import invoice_issue
+    from tests.billing.invoicing_support import ISSUED_AT, draft_for
+
+    draft = draft_for(acme)
+    with scope.org_scope(acme.id), statements_run() as captured:
+        invoice_issue(invoice=draft, actor="system:test", now=ISSUED_AT)
+    assert_routed(captured)
+
+
+def test_the_month_close_works_one_org_at_a_time(acme):
+    import datetime as dt
+
+    from billing.close import month_close
+    from tests.billing.invoicing_support import NOVEMBER, launch_price_book
+    from tests.billing.test_close import _customer
+
+    launch_price_book()
+    _customer(acme, calls=12_345, agents=7)
+    with statements_run() as captured:
+        assert month_close(month=NOVEMBER, actor="system:test",
+                           now=dt.datetime(2026, 11, 30, 16, tzinfo=dt.UTC)).drafts == 1
+    # Finding the billable subscriptions is the close's one cross-org statement (docs/scale.md).
+    assert_routed([sql for sql in captured if '"billing_subscription"."started_on" <' not in sql])
