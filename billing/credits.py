@@ -51,10 +51,7 @@ def coupon_save(*, coupon: Coupon, actor) -> Coupon:
         errors["amount_off"] = ["Won above zero."]
     if not isinstance(coupon.plans, list) or not all(isinstance(p, str) for p in coupon.plans):
         errors["plans"] = ["A list of plan codes."]
-    if coupon.pk:
-        before = Coupon.objects.filter(pk=coupon.pk).values_list("code", flat=True).first()
-        if before and before != coupon.code and CouponRedemption.objects.filter(coupon_id=coupon.pk).exists():
-            errors["code"] = ["A redeemed coupon keeps its code."]
+    errors = coupon_errors(coupon)
     if errors:
         raise FieldErrors(errors)
     coupon.code = coupon.code.strip().upper()
@@ -65,6 +62,26 @@ def coupon_save(*, coupon: Coupon, actor) -> Coupon:
             CouponRedemption.objects.filter(coupon=coupon, status=RedemptionStatus.ACTIVE).update(
                 status=RedemptionStatus.EXPIRED)
     return coupon
+
+
+def coupon_errors(coupon: Coupon) -> dict[str, list[str]]:
+    """What is wrong with a coupon about to be saved, by field (empty when nothing): forms run it in
+    their validation so a bad coupon is a field error, never a half-saved page."""
+    if coupon.pk:
+        before = Coupon.objects.filter(pk=coupon.pk).values_list("code", flat=True).first()
+        if before and before != coupon.code and CouponRedemption.objects.filter(coupon_id=coupon.pk).exists():
+            errors["code"] = ["A redeemed coupon keeps its code."]
+    return errors
+
+
+def credit_grant_errors(*, amount, reason: str) -> dict[str, list[str]]:
+    """What is wrong with a credit grant's amount and reason, by field (empty when nothing)."""
+    errors = {}
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        errors["amount"] = ["A whole number of won above zero."]
+    if not (reason or "").strip():
+        errors["reason"] = ["Say why the credit is given."]
+    return errors
 
 
 def coupon_redeem(*, org_id, code: str, plan_code: str, actor, now: dt.datetime | None = None) -> CouponRedemption:
@@ -104,11 +121,7 @@ def credit_grant(*, org_id, amount: int, reason: str, actor, expires_at: dt.date
     if not getattr(actor, "platform", False):
         raise PermissionRefused("Only platform finance grants credit.", permission="billing.manage",
                                 code="platform_only")
-    errors = {}
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        errors["amount"] = ["A whole number of won above zero."]
-    if not reason.strip():
-        errors["reason"] = ["Say why the credit is given."]
+    errors = credit_grant_errors(amount=amount, reason=reason)
     if errors:
         raise FieldErrors(errors)
     with transaction.atomic():
