@@ -176,7 +176,9 @@ def rating_input(subscription: Subscription, month: dt.date) -> RatingInput:
 
 def on_invoice_issued(invoice, *, actor) -> None:
     """Record what an issued invoice used: credit consumed per grant, one period of each coupon.
-    Called by the issuing transaction; idempotent per invoice."""
+    Called by the issuing transaction; idempotent per invoice. Raises ``credits.CreditsChanged`` (409)
+    when another invoice used that credit or coupon period since the draft was computed, so the issue
+    is refused whole and the draft is recomputed."""
     credits.usage_record(org_id=invoice.org_id, invoice_ref=str(invoice.pk), month=invoice.period_start,
                          lines=list(invoice.lines.all()), actor=actor)
 
