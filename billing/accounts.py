@@ -107,6 +107,24 @@ def billing_account_update(*, org_id, changes: dict, actor) -> BillingAccount:
     return account
 
 
+def tax_status_errors(*, status: str, reason: str, evidence) -> dict[str, list[str]]:
+    """What is wrong with a tax status change, by field (empty when nothing): a known status, and for
+    anything but taxable a reason and at least one document ``{kind, reference}``."""
+    if status not in TaxExempt.values:
+        return {"tax_exempt": [f"One of {', '.join(TaxExempt.values)}."]}
+    errors = {}
+    if not isinstance(evidence, list):
+        errors["tax_exempt_evidence"] = ["A list of documents: [{kind, reference}, …]."]
+    elif evidence and not all(isinstance(e, dict) and e.get("kind") and e.get("reference") for e in evidence):
+        errors["tax_exempt_evidence"] = ["Each document names its kind and reference: {kind, reference}."]
+    if status != TaxExempt.NONE:
+        if not (reason or "").strip():
+            errors["tax_exempt_reason"] = ["Say why this customer is not charged VAT."]
+        if not evidence and "tax_exempt_evidence" not in errors:
+            errors["tax_exempt_evidence"] = ["Give at least one document: {kind, reference}."]
+    return errors
+
+
 def billing_account_tax_status_set(*, org_id, status: str, reason: str, evidence: list[dict], actor) -> BillingAccount:
     """Set zero-rated / exempt (or back to taxable). Platform finance only, with a reason and at
     least one piece of evidence for anything but taxable."""
@@ -114,16 +132,9 @@ def billing_account_tax_status_set(*, org_id, status: str, reason: str, evidence
     if not getattr(actor, "platform", False):
         raise PermissionRefused("Only platform finance changes a tax status.", permission="billing.manage",
                                 code="platform_only")
-    if status not in TaxExempt.values:
-        raise FieldErrors({"tax_exempt": [f"One of {', '.join(TaxExempt.values)}."]})
-    if status != TaxExempt.NONE:
-        errors = {}
-        if not reason.strip():
-            errors["tax_exempt_reason"] = ["Say why this customer is not charged VAT."]
-        if not evidence or not all(isinstance(e, dict) and e.get("kind") and e.get("reference") for e in evidence):
-            errors["tax_exempt_evidence"] = ["Give at least one document: {kind, reference}."]
-        if errors:
-            raise FieldErrors(errors)
+    errors = tax_status_errors(status=status, reason=reason, evidence=evidence)
+    if errors:
+        raise FieldErrors(errors)
     with transaction.atomic():
         account = BillingAccount.objects.select_for_update().filter(org_id=org_id).first() or billing_profile(org_id)
         previous = account.tax_exempt

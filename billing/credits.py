@@ -37,6 +37,13 @@ class CouponRefused(DomainError):
     status, code = 409, "coupon_refused"
 
 
+class CreditsChanged(DomainError):
+    """An invoice would use prepaid credit or a coupon period that another issued invoice has used
+    since its draft was computed: the issue is refused and the draft must be recomputed."""
+
+    status, code = 409, "credits_changed"
+
+
 def coupon_save(*, coupon: Coupon, actor) -> Coupon:
     """Create or change a coupon of the price book (platform finance). Redemptions already made keep
     counting against the new limits; a code never changes once redeemed."""
@@ -44,6 +51,22 @@ def coupon_save(*, coupon: Coupon, actor) -> Coupon:
     if not getattr(actor, "platform", False):
         raise PermissionRefused("Only platform finance offers coupons.", permission="billing.manage",
                                 code="platform_only")
+    errors = coupon_errors(coupon)
+    if errors:
+        raise FieldErrors(errors)
+    coupon.code = coupon.code.strip().upper()
+    coupon.save()
+    if not coupon.active:
+        # Withdrawn: every org's running redemption ends now (drafts recomputed from here on drop it).
+        with scope.platform_scope(reason=f"coupon withdrawn {coupon.code}", actor=actor):
+            CouponRedemption.objects.filter(coupon=coupon, status=RedemptionStatus.ACTIVE).update(
+                status=RedemptionStatus.EXPIRED)
+    return coupon
+
+
+def coupon_errors(coupon: Coupon) -> dict[str, list[str]]:
+    """What is wrong with a coupon about to be saved, by field (empty when nothing): forms run it in
+    their validation so a bad coupon is a field error, never a half-saved page."""
     errors = {}
     if coupon.kind == "percent" and not (coupon.percent_off and 0 < coupon.percent_off <= 100):
         errors["percent_off"] = ["A percentage above 0 and at most 100."]
@@ -55,16 +78,17 @@ def coupon_save(*, coupon: Coupon, actor) -> Coupon:
         before = Coupon.objects.filter(pk=coupon.pk).values_list("code", flat=True).first()
         if before and before != coupon.code and CouponRedemption.objects.filter(coupon_id=coupon.pk).exists():
             errors["code"] = ["A redeemed coupon keeps its code."]
-    if errors:
-        raise FieldErrors(errors)
-    coupon.code = coupon.code.strip().upper()
-    coupon.save()
-    if not coupon.active:
-        # Withdrawn: every org's running redemption ends now (drafts recomputed from here on drop it).
-        with scope.platform_scope(reason=f"coupon withdrawn {coupon.code}", actor=actor):
-            CouponRedemption.objects.filter(coupon=coupon, status=RedemptionStatus.ACTIVE).update(
-                status=RedemptionStatus.EXPIRED)
-    return coupon
+    return errors
+
+
+def credit_grant_errors(*, amount, reason: str) -> dict[str, list[str]]:
+    """What is wrong with a credit grant's amount and reason, by field (empty when nothing)."""
+    errors = {}
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        errors["amount"] = ["A whole number of won above zero."]
+    if not (reason or "").strip():
+        errors["reason"] = ["Say why the credit is given."]
+    return errors
 
 
 def coupon_redeem(*, org_id, code: str, plan_code: str, actor, now: dt.datetime | None = None) -> CouponRedemption:
@@ -104,11 +128,7 @@ def credit_grant(*, org_id, amount: int, reason: str, actor, expires_at: dt.date
     if not getattr(actor, "platform", False):
         raise PermissionRefused("Only platform finance grants credit.", permission="billing.manage",
                                 code="platform_only")
-    errors = {}
-    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        errors["amount"] = ["A whole number of won above zero."]
-    if not reason.strip():
-        errors["reason"] = ["Say why the credit is given."]
+    errors = credit_grant_errors(amount=amount, reason=reason)
     if errors:
         raise FieldErrors(errors)
     with transaction.atomic():
@@ -152,9 +172,19 @@ def coupon_grants(org_id, *, plan_code: str, month: dt.date) -> list[CouponGrant
     return out
 
 
+def _stale(what: str) -> CreditsChanged:
+    return CreditsChanged(f"{what} Recompute the draft before issuing it.",
+                          errors={"lines": [f"{what} Recompute the draft."]})
+
+
 def usage_record(*, org_id, invoice_ref: str, month: dt.date, lines, actor) -> dict:
     """Record what an issued invoice's lines used: a consumption per credit grant named in the credit
-    line's meta, one applied period per coupon line. Idempotent per invoice."""
+    line's meta, one applied period per coupon line. Idempotent per invoice.
+
+    Each grant and redemption is locked and re-checked first: credit another invoice consumed after
+    this draft was computed, or a coupon whose periods ran out (or that was withdrawn) since, raise
+    ``CreditsChanged`` so the issuing transaction refuses and the draft is recomputed — credit is
+    never spent twice, a coupon never applies beyond its duration."""
     spent, coupons = [], []
     for line in lines:
         meta = line.meta or {}
@@ -162,6 +192,14 @@ def usage_record(*, org_id, invoice_ref: str, month: dt.date, lines, actor) -> d
             for part in meta.get("grants", []):
                 if part.get("grant_id") is None or part["amount"] <= 0:
                     continue
+                grant = CreditGrant.objects.select_for_update().filter(org_id=org_id, pk=part["grant_id"]).first()
+                if grant is None:
+                    raise _stale(f"Prepaid credit {part['grant_id']} no longer exists.")
+                others = (CreditConsumption.objects.filter(org_id=org_id, grant_id=grant.pk)
+                          .exclude(invoice_ref=invoice_ref).aggregate(s=Sum("amount"))["s"] or 0)
+                if grant.amount - others < part["amount"]:
+                    raise _stale(f"Only ₩{max(0, grant.amount - others):,} of prepaid credit {grant.pk} is left, "
+                                 f"not the ₩{part['amount']:,} this draft applies.")
                 try:
                     with transaction.atomic():
                         CreditConsumption.objects.create(org_id=org_id, grant_id=part["grant_id"],
@@ -172,8 +210,13 @@ def usage_record(*, org_id, invoice_ref: str, month: dt.date, lines, actor) -> d
         elif line.kind == "discount" and meta.get("redemption_id"):
             r = CouponRedemption.objects.select_for_update().select_related("coupon").filter(
                 org_id=org_id, pk=meta["redemption_id"]).first()
-            if r is None or month.isoformat() in r.applied_months:
+            if r is None:
+                raise _stale(f"Coupon redemption {meta['redemption_id']} no longer exists.")
+            if month.isoformat() in r.applied_months:
                 continue
+            if r.status != RedemptionStatus.ACTIVE or (
+                    r.coupon.duration_months is not None and r.periods_applied >= r.coupon.duration_months):
+                raise _stale(f"Coupon {r.coupon.code} has no period left for {month:%Y-%m}.")
             r.applied_months = [*r.applied_months, month.isoformat()]
             r.periods_applied = len(r.applied_months)
             if r.coupon.duration_months is not None and r.periods_applied >= r.coupon.duration_months:

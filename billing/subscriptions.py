@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from billing import credits
@@ -107,13 +107,19 @@ def subscription_for(org_id) -> Subscription | None:
 
 def billable_subscriptions(month: dt.date) -> QuerySet[Subscription]:
     """Subscriptions with at least one billed day in ``month``: live ones started (and out of trial)
-    before it ends, and ones cancelled during it; never the free Sandbox. Cross-org: the caller
+    before it ends, and ones cancelled during it, that spent any day of the month on a paid plan. The
+    month's phases decide, not the plan the subscription is on now: a switch to Sandbox late in the
+    month (or after it ends, before the close) still bills the paid days. Cross-org: the caller
     evaluates it in platform scope (the month close) and then works on each org in that org's scope
     (docs/scale.md)."""
     end = next_month(month)
+    paid_phase = (SubscriptionPhase.objects.filter(org_id=OuterRef("org_id"), subscription_id=OuterRef("pk"),
+                                                   start__lt=end)
+                  .filter(Q(end__isnull=True) | Q(end__gt=month))
+                  .exclude(price_version__plan__code__in=FREE_PLANS))
     return (Subscription.objects.select_related("plan", "price_version")
             .filter(started_on__lt=end)
-            .exclude(plan__code__in=FREE_PLANS)
+            .filter(Exists(paid_phase))
             .filter(Q(trial_ends_on__isnull=True) | Q(trial_ends_on__lt=end))
             .filter(~Q(status=SubscriptionStatus.CANCELLED) | Q(cancelled_on__gt=month))
             .order_by("org_id", "id"))
@@ -164,7 +170,8 @@ def rating_input(subscription: Subscription, month: dt.date) -> RatingInput:
     segments = _segments(subscription, month)
     seats = tuple(RatingSeatLevel(level.role, level.since, level.quantity)
                   for level in SeatLevel.objects.filter(org_id=org_id, since__lt=next_month(month)).order_by("since"))
-    plan_code = segments[-1].price.plan if segments else subscription.plan.code
+    rated = RatingInput(org_id=str(org_id), period_start=month, period_end=next_month(month), segments=segments).price
+    plan_code = rated.plan if rated else subscription.plan.code  # coupons follow the price that rates the month
     return RatingInput(
         org_id=str(org_id), period_start=month, period_end=next_month(month), segments=segments,
         usage=_usage(org_id, month), seats=seats,
@@ -176,7 +183,9 @@ def rating_input(subscription: Subscription, month: dt.date) -> RatingInput:
 
 def on_invoice_issued(invoice, *, actor) -> None:
     """Record what an issued invoice used: credit consumed per grant, one period of each coupon.
-    Called by the issuing transaction; idempotent per invoice."""
+    Called by the issuing transaction; idempotent per invoice. Raises ``credits.CreditsChanged`` (409)
+    when another invoice used that credit or coupon period since the draft was computed, so the issue
+    is refused whole and the draft is recomputed."""
     credits.usage_record(org_id=invoice.org_id, invoice_ref=str(invoice.pk), month=invoice.period_start,
                          lines=list(invoice.lines.all()), actor=actor)
 
@@ -339,7 +348,8 @@ def subscription_change(*, subscription: Subscription, plan_code: str, when: str
     with transaction.atomic():
         subscription = _lock(subscription)
         plan = _plan(plan_code)
-        if (plan.quoted or not plan.self_serve or version is not None) and not getattr(actor, "platform", False):
+        platform = bool(getattr(actor, "platform", False))
+        if (plan.quoted or not plan.self_serve or version is not None) and not platform:
             raise PermissionRefused(f"{plan.title} is priced per contract: platform finance makes this change.",
                                     permission="billing.manage", code="platform_only")
         preview = change_preview(subscription=subscription, plan_code=plan_code, when=when, today=today,
@@ -348,11 +358,24 @@ def subscription_change(*, subscription: Subscription, plan_code: str, when: str
             raise PreviewStale("The change no longer matches its preview; preview it again.",
                                errors={"token": ["Stale or missing preview token."]})
         target = _pick_version(plan, preview.effective_on, version)
+        if not platform and _platform_scheduled(subscription):
+            raise PermissionRefused("Platform finance scheduled this subscription's next change; ask them to "
+                                    "change or withdraw it.", permission="billing.manage", code="platform_scheduled")
+        term_end = _annual_term_end(subscription, preview.effective_on)
+        if term_end is not None and not platform:
+            raise SubscriptionConflict(
+                f"A prepaid year changes at its end ({term_end:%Y-%m-%d}); platform finance can change it earlier "
+                "with a credit for the unused months.", code="annual_term_running",
+                errors={"when": [f"The prepaid year ends on {term_end:%Y-%m-%d}."]})
+        if when == "now" and not platform and _is_downgrade(subscription.price_version, target):
+            raise SubscriptionConflict(
+                "A move to a cheaper plan takes effect at the period end; the month is billed at the plan it "
+                "started on.", code="downgrade_at_period_end", errors={"when": ["Use period_end."]})
         data = {"from": subscription.plan.code, "to": plan.code, "price_version": target.version,
                 "billing_cycle": preview.billing_cycle, "when": when, "effective_on": preview.effective_on.isoformat(),
-                "proration": preview.proration}
+                "proration": preview.proration, "platform": platform}
         if when == "now":
-            _switch(subscription, plan, target, preview.billing_cycle, preview.effective_on)
+            _switch(subscription, plan, target, preview.billing_cycle, preview.effective_on, actor=actor)
             _event(subscription, "changed", actor, data)
             _tenancy_plan(subscription.org_id, plan.code)
         else:
@@ -366,19 +389,82 @@ def subscription_change(*, subscription: Subscription, plan_code: str, when: str
     return subscription
 
 
-def _switch(subscription: Subscription, plan: PricePlan, version: PriceVersion, cycle: str, on: dt.date) -> None:
+def _is_downgrade(current: PriceVersion, target: PriceVersion) -> bool:
+    """Whether ``target`` charges less than ``current``: a lower monthly fee or minimum, or nothing at all."""
+    now_spec, new_spec = price_spec(current), price_spec(target)
+    if not new_spec.charges:
+        return now_spec.charges
+    return (new_spec.base < now_spec.base) or ((new_spec.minimum or 0) < (now_spec.minimum or 0))
+
+
+def _annual_term_end(subscription: Subscription, on: dt.date) -> dt.date | None:
+    """For an annual subscription whose prepaid year is still running on ``on``: the first day after
+    that year. ``None`` when it is not annual or ``on`` is a term boundary (a change may start there)."""
+    first = subscription.annual_term_start
+    if subscription.billing_cycle != BillingCycle.ANNUAL or first is None or on <= first:
+        return None
+    used = _months_between(first, on) % 12
+    if used == 0:
+        return None
+    end = on.replace(day=1)
+    for _ in range(12 - used):
+        end = next_month(end)
+    return end
+
+
+def _months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _unused_prepay_credit(subscription: Subscription, on: dt.date, *, actor) -> int:
+    """A prepaid year left before its end: the unused whole months of what was paid (the year's base
+    after the annual discount, pro rata) come back as prepaid credit, granted here."""
+    first = subscription.annual_term_start
+    if subscription.billing_cycle != BillingCycle.ANNUAL or first is None or on <= first:
+        return 0
+    used = _months_between(first, on) % 12
+    if used == 0:
+        return 0  # a term boundary: the new term is billed on its own
+    spec = price_spec(subscription.price_version)
+    paid = spec.base * 12 * (100 - spec.annual_discount_pct) / 100
+    amount = int((paid * (12 - used) / 12).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+    if amount > 0:
+        credits.credit_grant(org_id=subscription.org_id, amount=amount, actor=actor, source="annual_term",
+                             source_ref=f"subscription:{subscription.pk}:{first.isoformat()}",
+                             reason=f"Unused {12 - used} of 12 prepaid months of {spec.plan} (term from "
+                                    f"{first:%Y-%m}) after a plan change on {on:%Y-%m-%d}")
+    return amount
+
+
+def _switch(subscription: Subscription, plan: PricePlan, version: PriceVersion, cycle: str, on: dt.date, *,
+            actor) -> None:
     SubscriptionPhase.objects.filter(org_id=subscription.org_id, subscription=subscription, end__isnull=True).update(
         end=on)
     SubscriptionPhase.objects.create(org_id=subscription.org_id, subscription=subscription, price_version=version,
                                      billing_cycle=cycle, start=on)
-    if cycle == BillingCycle.ANNUAL and subscription.billing_cycle != BillingCycle.ANNUAL:
-        subscription.annual_term_start = on.replace(day=1)
+    _unused_prepay_credit(subscription, on, actor=actor)
+    if cycle == BillingCycle.ANNUAL and (subscription.billing_cycle != BillingCycle.ANNUAL
+                                         or version.pk != subscription.price_version_id):
+        subscription.annual_term_start = on.replace(day=1)  # a new plan's prepaid year starts with it
     subscription.plan, subscription.price_version, subscription.billing_cycle = plan, version, cycle
     subscription.scheduled_plan = subscription.scheduled_version = subscription.scheduled_for = None
     subscription.scheduled_cycle = ""
     subscription.revision += 1
     subscription.updated_at = timezone.now()
     subscription.save()
+
+
+def _platform_scheduled(subscription: Subscription) -> bool:
+    """Whether anything scheduled for the period end (a plan change, a cancellation) was put there by
+    platform finance or a platform job: the latest event that scheduled it records who."""
+    kinds = (["change_scheduled"] if subscription.scheduled_plan_id else []) + (
+        ["cancel_scheduled"] if subscription.cancel_at_period_end else [])
+    for kind in kinds:
+        last = (SubscriptionEvent.objects.filter(org_id=subscription.org_id, subscription=subscription, kind=kind)
+                .order_by("-id").values_list("data", flat=True).first())
+        if (last or {}).get("platform"):
+            return True
+    return False
 
 
 def _transition(subscription: Subscription, to: str) -> None:
@@ -411,7 +497,8 @@ def subscription_cancel(*, subscription: Subscription, actor, today: dt.date, im
         subscription.updated_at = timezone.now()
         subscription.save()
         _event(subscription, "cancelled" if immediately else "cancel_scheduled", actor,
-               {"on": subscription.cancelled_on.isoformat(), "reason": reason})
+               {"on": subscription.cancelled_on.isoformat(), "reason": reason,
+                "platform": bool(getattr(actor, "platform", False))})
     return subscription
 
 
@@ -424,6 +511,9 @@ def subscription_resume(*, subscription: Subscription, actor) -> Subscription:
             raise IllegalTransition("A cancelled subscription does not resume; start a new one.", allowed=[])
         if not subscription.cancel_at_period_end and not subscription.scheduled_plan_id:
             raise SubscriptionConflict("Nothing is scheduled to undo.", code="nothing_scheduled")
+        if not getattr(actor, "platform", False) and _platform_scheduled(subscription):
+            raise PermissionRefused("Platform finance scheduled this; only platform finance undoes it.",
+                                    permission="billing.manage", code="platform_scheduled")
         undone = {"cancel": subscription.cancel_at_period_end,
                   "change": subscription.scheduled_plan.code if subscription.scheduled_plan_id else None}
         if subscription.cancel_at_period_end:
@@ -487,7 +577,8 @@ def subscription_roll(*, subscription: Subscription, today: dt.date, actor) -> l
             plan, version, on = subscription.scheduled_plan, subscription.scheduled_version, subscription.scheduled_for
             data = {"from": subscription.plan.code, "to": plan.code, "price_version": version.version,
                     "billing_cycle": subscription.scheduled_cycle, "when": "period_end", "effective_on": on.isoformat()}
-            _switch(subscription, plan, version, subscription.scheduled_cycle or subscription.billing_cycle, on)
+            _switch(subscription, plan, version, subscription.scheduled_cycle or subscription.billing_cycle, on,
+                    actor=actor)
             _event(subscription, "changed", actor, data)
             _tenancy_plan(subscription.org_id, plan.code)
             done.append("changed")

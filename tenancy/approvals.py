@@ -29,6 +29,18 @@ APPROVAL_ACTIONS = {
 }
 
 
+# Money the platform gives back is decided by platform finance: an org's own billing admin holds
+# ``billing.manage`` for its plan and payment method, never for approving its own refunds or credits.
+PLATFORM_APPROVED = frozenset({"billing.refund", "billing.credit_note"})
+# Kinds whose approval also does the work (issues the note, publishes the version): they are decided
+# only through their owning service, which calls ``approval_grant``/``approval_reject`` itself; the
+# generic back-office page (``generic=True``) refuses them, so a request is never approved without
+# its effect.
+DECIDED_BY_OWNER = {
+    "billing.credit_note": "the credit note's approve or reject action (Billing › Credit notes)",
+}
+
+
 class FourEyesViolation(DomainError, PermissionError):
     """The same person tried to request and approve, or the approver lacks the permission."""
 
@@ -54,11 +66,19 @@ def approval_require(*, org: Org, action: str, target: str, requested_by, payloa
 APPROVAL_DECIDE = action("approval.decide", "policy.approve")  # the primitive depends on what is approved
 
 
-def _decide(*, request: ApprovalRequest, actor, approve: bool, reason: str) -> ApprovalRequest:
+class DecidedElsewhere(DomainError):
+    status, code = 409, "decided_by_owner"
+
+
+def _decide(*, request: ApprovalRequest, actor, approve: bool, reason: str, generic: bool) -> ApprovalRequest:
     if request.action not in APPROVAL_ACTIONS:
         raise ApprovalStateError(f"Unknown two-person action '{request.action}'.")
     permission = APPROVAL_ACTIONS[request.action]
     actor = authorize(actor, APPROVAL_DECIDE, permission=permission)
+    if generic and request.action in DECIDED_BY_OWNER:
+        raise DecidedElsewhere(f"'{request.action}' is decided through {DECIDED_BY_OWNER[request.action]}.")
+    if request.action in PLATFORM_APPROVED and not getattr(actor, "platform", False):
+        raise FourEyesViolation(f"'{request.action}' is approved by platform finance only.", permission=permission)
     approver = getattr(actor, "user", None)
     if approver is None:
         raise FourEyesViolation("Four eyes need a person: approve as a member, not as a job.", permission=permission)
@@ -87,10 +107,11 @@ def _decide(*, request: ApprovalRequest, actor, approve: bool, reason: str) -> A
     return request
 
 
-def approval_grant(*, request: ApprovalRequest, actor, reason: str = "") -> ApprovalRequest:
-    """A second person approves: they hold the action's primitive and did not ask (four eyes)."""
-    return _decide(request=request, actor=actor, approve=True, reason=reason)
+def approval_grant(*, request: ApprovalRequest, actor, reason: str = "", generic: bool = False) -> ApprovalRequest:
+    """A second person approves: they hold the action's primitive and did not ask (four eyes).
+    ``generic``: decided on the generic approvals page rather than by the owning service."""
+    return _decide(request=request, actor=actor, approve=True, reason=reason, generic=generic)
 
 
-def approval_reject(*, request: ApprovalRequest, actor, reason: str = "") -> ApprovalRequest:
-    return _decide(request=request, actor=actor, approve=False, reason=reason)
+def approval_reject(*, request: ApprovalRequest, actor, reason: str = "", generic: bool = False) -> ApprovalRequest:
+    return _decide(request=request, actor=actor, approve=False, reason=reason, generic=generic)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -13,7 +14,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing.accounts import EDITABLE, billing_account_tax_status_set, billing_account_update
+from billing.accounts import (
+    EDITABLE,
+    billing_account_tax_status_set,
+    billing_account_update,
+    payment_token_clean,
+    registration_number_clean,
+    tax_status_errors,
+)
 from billing.models import (
     BillingAccount,
     BillingCycle,
@@ -36,7 +44,7 @@ from billing.subscriptions import (
     subscription_status_set,
 )
 from dos.admin_base import DosModelAdmin
-from dos.errors import DomainError
+from dos.errors import DomainError, FieldErrors
 from tenancy.models import Org
 
 
@@ -45,8 +53,52 @@ def _line_rows(lines) -> list[dict]:
              "amount": format_won(r.amount)} for r in lines]
 
 
+TAX_FIELDS = ("tax_exempt", "tax_exempt_reason", "tax_exempt_evidence")
+
+
+def _add_errors(form: forms.Form, errors: dict[str, list[str]]) -> None:
+    for name, messages_ in errors.items():
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+class BillingAccountForm(forms.ModelForm):
+    """Runs the services' own checks while the page is still a form: a bad number, token, company
+    name or tax evidence is a field error, and nothing is written unless all of it is valid."""
+
+    class Meta:
+        model = BillingAccount
+        fields = ["legal_name", "registration_number", "address", "business_type", "business_item", "contact_name",
+                  "contact_email", "payment_provider", "payment_method_token", "payment_method_label", *TAX_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        changed = set(self.changed_data)
+        for name, check in (("registration_number", registration_number_clean),
+                            ("payment_method_token", payment_token_clean)):
+            if name in changed and name in cleaned:
+                try:
+                    cleaned[name] = check(cleaned[name] or "")
+                except FieldErrors as exc:
+                    _add_errors(self, exc.errors)
+        if "legal_name" in changed and not (cleaned.get("legal_name") or "").strip():
+            self.add_error("legal_name", _("The company name is required."))
+        if changed & set(TAX_FIELDS) and "tax_exempt" in self.fields:
+            evidence = cleaned.get("tax_exempt_evidence")
+            stored = self.instance.tax_exempt_evidence if self.instance.pk else []
+            evidence = [] if evidence is None else evidence
+            if isinstance(evidence, list):
+                if evidence[:len(stored)] != stored:
+                    self.add_error("tax_exempt_evidence", _("Recorded evidence stays; add documents after it."))
+                evidence = evidence[len(stored):]
+            _add_errors(self, tax_status_errors(status=cleaned.get("tax_exempt"),
+                                                reason=cleaned.get("tax_exempt_reason") or "", evidence=evidence))
+            cleaned["new_evidence"] = evidence
+        return cleaned
+
+
 @admin.register(BillingAccount)
 class BillingAccountAdmin(DosModelAdmin):
+    form = BillingAccountForm
     permission_map = {"view": "billing.read", "change": "billing.manage"}
     list_display = ["legal_name", "registration", "tax_exempt", "contact_email", "payment_method_label", "updated_at"]
     list_filter = ["tax_exempt", "tax_country"]
@@ -70,21 +122,28 @@ class BillingAccountAdmin(DosModelAdmin):
         return obj.registration_number_display()
 
     def save_model(self, request, obj, form, change):
+        """Both services in one transaction: an account change never commits without the tax change
+        made with it (the form has already run their checks)."""
         actor = self.principal(request)
         changed = set(form.changed_data)
         try:
-            fields = {k: form.cleaned_data[k] for k in EDITABLE if k in changed}
-            if fields:
-                billing_account_update(org_id=obj.org_id, changes=fields, actor=actor)
-            if changed & {"tax_exempt", "tax_exempt_reason", "tax_exempt_evidence"}:
-                evidence = form.cleaned_data.get("tax_exempt_evidence") or []
-                stored = BillingAccount.objects.get(pk=obj.pk).tax_exempt_evidence
-                billing_account_tax_status_set(org_id=obj.org_id, status=form.cleaned_data["tax_exempt"],
-                                               reason=form.cleaned_data.get("tax_exempt_reason", ""),
-                                               evidence=evidence[len(stored):], actor=actor)
+            with transaction.atomic():
+                fields = {k: form.cleaned_data[k] for k in EDITABLE if k in changed}
+                if fields:
+                    billing_account_update(org_id=obj.org_id, changes=fields, actor=actor)
+                if changed & set(TAX_FIELDS) and "tax_exempt" in form.fields:
+                    billing_account_tax_status_set(org_id=obj.org_id, status=form.cleaned_data["tax_exempt"],
+                                                   reason=form.cleaned_data.get("tax_exempt_reason") or "",
+                                                   evidence=form.cleaned_data.get("new_evidence") or [], actor=actor)
         except DomainError as exc:
+            request._billing_refused = True
             detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
             messages.error(request, f"{exc} {detail}".strip())
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        if getattr(request, "_billing_refused", False) and level == messages.SUCCESS:
+            return  # the change was refused and rolled back: never say it succeeded
+        super().message_user(request, message, level, *args, **kwargs)
 
 
 class PhaseInline(admin.TabularInline):

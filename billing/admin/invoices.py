@@ -8,19 +8,32 @@ and audited there. A tenant's billing admin sees its own org's issued invoices a
 
 from __future__ import annotations
 
+import datetime as dt
+
+import structlog
 from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import Count
 from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from billing import tasks as billing_tasks
+from billing.close import BILLING_CLOSE, billable_org_chunks
 from billing.credit_notes import credit_note_approve, credit_note_create, credit_note_reject
 from billing.invoicing import invoice_issue, invoice_mark_paid, invoice_mark_uncollectible, invoice_void
+from billing.invoicing.errors import platform_finance
 from billing.models import CreditNote, CreditNoteLine, CreditNoteStatus, Invoice, InvoiceLine, InvoiceStatus
 from billing.money import format_won
 from billing.pdf import credit_note_pdf, invoice_pdf
+from billing.periods import month_of
 from dos.admin_base import DosModelAdmin
 from dos.errors import DomainError
+
+log = structlog.get_logger(__name__)
 
 
 def won(amount) -> str:
@@ -138,7 +151,43 @@ class InvoiceAdmin(DosModelAdmin):
     # --- the invoice page: PDF, settlement and credit ----------------------------------------
     def get_urls(self):
         view = self.admin_site.admin_view
-        return [path("<uuid:pk>/pdf/", view(self.pdf_view), name="billing_invoice_pdf"), *super().get_urls()]
+        return [path("<uuid:pk>/pdf/", view(self.pdf_view), name="billing_invoice_pdf"),
+                path("close/", view(self.close_view), name="billing_invoice_close"), *super().get_urls()]
+
+    def close_view(self, request):
+        """Start the close of a month on the billing workers, and follow it: billable orgs against the
+        month's invoices by status (the page refreshes itself while drafts are still missing)."""
+        if not self._finance(request):
+            raise Http404("Platform finance only.")
+        last = month_of(timezone.now()).replace(day=1) - dt.timedelta(days=1)
+        period = request.POST.get("period") or request.GET.get("period") or f"{last:%Y-%m}"
+        try:
+            month = dt.datetime.strptime(period, "%Y-%m").date()
+        except ValueError:
+            messages.error(request, _("Write the month as YYYY-MM, e.g. 2026-11."))
+            month = last.replace(day=1)
+        if request.method == "POST":
+            try:
+                actor = platform_finance(self.principal(request), BILLING_CLOSE)
+                if month_of(timezone.now()) <= month:
+                    raise DomainError(_("%(month)s has not ended yet.") % {"month": f"{month:%Y-%m}"})
+            except DomainError as exc:
+                messages.error(request, str(exc))
+            else:
+                log.info("billing.close.requested", period=f"{month:%Y-%m}", actor=actor.audit_label())
+                transaction.on_commit(lambda: billing_tasks.month_close.delay(f"{month:%Y-%m}"))
+                messages.success(request, _("The close of %(month)s is on its way to the billing workers.")
+                                 % {"month": f"{month:%Y-%m}"})
+            return HttpResponseRedirect(f"{reverse('admin:billing_invoice_close')}?period={month:%Y-%m}")
+        billable = sum(len(chunk) for chunk in billable_org_chunks(month))
+        by_status = dict(Invoice.objects.filter(kind="period", period_start=month).values_list("status")
+                         .annotate(n=Count("id")).values_list("status", "n"))
+        done = sum(by_status.values())
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "period": f"{month:%Y-%m}",
+                   "title": _("Month close %(month)s") % {"month": f"{month:%Y-%m}"}, "billable": billable,
+                   "done": done, "percent": round(100 * done / billable) if billable else 100,
+                   "by_status": [(InvoiceStatus(k).label, v) for k, v in sorted(by_status.items())]}
+        return TemplateResponse(request, "admin/billing/invoice/close.html", context)
 
     def pdf_view(self, request, pk):
         invoice = self.scoped_object_or_404(request, pk)

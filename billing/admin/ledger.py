@@ -27,11 +27,17 @@ def won(amount: int | None) -> str:
     return "" if amount in (None, "") else f"₩{amount:,}"
 
 
+# Months the reports accept: a year of arithmetic either side stays inside what dates can hold.
+MONTHS_ACCEPTED = (dt.date(2000, 1, 1), dt.date(2999, 12, 1))
+
+
 def month_param(value: str | None) -> dt.date | None:
+    """``YYYY-MM`` from a query string, or ``None`` when it is malformed or outside ``MONTHS_ACCEPTED``."""
     try:
-        return dt.datetime.strptime(value or "", "%Y-%m").date()
+        month = dt.datetime.strptime(value or "", "%Y-%m").date()
     except ValueError:
         return None
+    return month if MONTHS_ACCEPTED[0] <= month <= MONTHS_ACCEPTED[1] else None
 
 
 def download(content: bytes, content_type: str, filename: str) -> HttpResponse:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from billing.credits import coupon_save, credit_grant
+from billing.credits import coupon_errors, coupon_save, credit_grant, credit_grant_errors
 from billing.models import (
     Coupon,
     CouponRedemption,
@@ -173,8 +173,28 @@ class PriceVersionAdmin(DosModelAdmin):
         return TemplateResponse(request, "admin/billing/priceversion_diff.html", context)
 
 
+def _add_errors(form: forms.Form, errors: dict[str, list[str]]) -> None:
+    for name, messages_ in errors.items():
+        form.add_error(name if name in form.fields else None, messages_)
+
+
+class CouponForm(forms.ModelForm):
+    """The coupon service's checks run as the form's validation: a bad coupon is a field error."""
+
+    class Meta:
+        model = Coupon
+        fields = ["code", "name", "kind", "percent_off", "amount_off", "min_subtotal", "max_discount",
+                  "duration_months", "max_redemptions", "redeem_by", "plans", "active"]
+
+    def _post_clean(self):
+        super()._post_clean()  # builds self.instance from the cleaned data
+        if not self.errors:
+            _add_errors(self, coupon_errors(self.instance))
+
+
 @admin.register(Coupon)
 class CouponAdmin(DosModelAdmin):
+    form = CouponForm
     platform_only = True
     add_in_org_only = False
     permission_map = {"view": "billing.read", "add": "billing.manage", "change": "billing.manage"}
@@ -230,6 +250,12 @@ class CreditGrantForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["org"].queryset = Org.objects.exclude(slug="_platform").order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "amount" in cleaned:
+            _add_errors(self, credit_grant_errors(amount=cleaned.get("amount"), reason=cleaned.get("reason") or ""))
+        return cleaned
 
 
 @admin.register(CreditGrant)

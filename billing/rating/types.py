@@ -58,6 +58,11 @@ class PriceSpec:
     seats: tuple[SeatPrice, ...] = ()
     quoted: bool = False
 
+    @property
+    def charges(self) -> bool:
+        """Whether this price bills anything at all (Sandbox does not)."""
+        return bool(self.base > 0 or self.minimum or self.metrics or self.seats)
+
     def metric(self, name: str) -> MetricPrice | None:
         return next((m for m in self.metrics if m.metric == name), None)
 
@@ -136,5 +141,10 @@ class RatingInput:
 
     @property
     def price(self) -> PriceSpec | None:
-        """The version in force at the end of the period: usage and seats are rated under it."""
-        return self.segments[-1].price if self.segments else None
+        """The price usage, seats and the minimum are rated under: the one in force on the period's
+        first billed day, or — when that day's plan charges nothing (Sandbox) — the first paid one
+        after it. A plan changed during the month reprices them from the next month, so a switch
+        late in the month never reprices the whole month's usage (ADR 0012, "Which price rates usage")."""
+        if not self.segments:
+            return None
+        return next((seg.price for seg in self.segments if seg.price.charges), self.segments[0].price)

@@ -347,7 +347,7 @@ class ApprovalRequestAdmin(DosModelAdmin):
     def _decide(self, request, queryset, fn, verb):
         for item in queryset:
             try:
-                fn(request=item, actor=_actor(request), reason=f"{verb} in admin")
+                fn(request=item, actor=_actor(request), reason=f"{verb} in admin", generic=True)
                 messages.success(request, f"{verb}: {item}")
             except DomainError as exc:  # four eyes, already decided, permission, org status
                 messages.error(request, f"{item}: {exc}")

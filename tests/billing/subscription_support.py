@@ -65,9 +65,14 @@ def matrix_subscribed(w):
 
 
 def matrix_cancel_scheduled(w):
+    """A cancellation the org's own billing admin scheduled (what platform finance schedules, only
+    platform finance undoes)."""
+    import uuid
+
     from billing.subscriptions import subscription_cancel
 
-    return subscription_cancel(subscription=matrix_subscribed(w), actor="system:test", today=MATRIX_DAY)
+    tenant = billing_admin(w.org, email=f"matrix-{uuid.uuid4().hex[:8]}@{w.org.slug}.example")
+    return subscription_cancel(subscription=matrix_subscribed(w), actor=tenant, today=MATRIX_DAY)
 
 
 def matrix_change(w, actor, subscription):

@@ -9,7 +9,7 @@ from billing.models import CreditNote, CreditNoteStatus, Invoice, InvoiceStatus
 from dos import scope
 from dos.models import LedgerEntry
 from tenancy.models import PlatformRole
-from tests.billing.invoicing_support import NOVEMBER, draft_for, issued_for
+from tests.billing.invoicing_support import NOVEMBER, draft_for, issued_for, launch_price_book
 from tests.factories import UserFactory, add_member, query_count, verified_client
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +112,27 @@ def test_the_changelists_do_not_grow_a_query_per_row(client, fiona, acme, outsid
         issued_for(acme, month=NOVEMBER.replace(month=month))
         issued_for(outsider, month=NOVEMBER.replace(month=month))
     assert {page: query_count(c, f"/admin/billing/{page}/") for page in ("invoice", "creditnote")} == one
+
+
+def test_platform_finance_starts_the_month_close_and_follows_its_progress(client, fiona, acme, outsider,
+                                                                          django_capture_on_commit_callbacks):
+    from tests.billing.test_close import _customer
+
+    launch_price_book()
+    _customer(acme, calls=12_345, agents=7)
+    _customer(outsider, calls=10, agents=5, brn="1208147521")
+    draft_for(acme)  # one of the two already has its November draft
+    c = verified_client(client, fiona)
+    page = c.get("/admin/billing/invoice/close/", {"period": "2026-11"})
+    assert page.status_code == 200 and (page.context_data["billable"], page.context_data["done"]) == (2, 1)
+    assert b'http-equiv="refresh"' in page.content  # still missing a draft: the page follows the run
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert c.post("/admin/billing/invoice/close/", {"period": "2026-11"}).status_code == 302
+    assert len(callbacks) == 1  # the close is handed to the billing workers after COMMIT
+    with django_capture_on_commit_callbacks() as refused:
+        c.post("/admin/billing/invoice/close/", {"period": "2099-01"})
+    assert refused == []
+
+
+def test_the_month_close_page_is_platform_finances(client, bill):
+    assert verified_client(client, bill).get("/admin/billing/invoice/close/").status_code == 404

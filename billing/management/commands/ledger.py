@@ -3,6 +3,7 @@ report, CSV/XLSX exports of invoices and journals, and a journal's reversal."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 from pathlib import Path
@@ -33,6 +34,14 @@ def _won(amount: int) -> str:
     return f"₩{amount:,}"
 
 
+
+def journal_number(value: str) -> int:
+    """``J-123`` or ``123``: a journal's number, within what the database can hold."""
+    text = value.strip().upper().removeprefix("J-")
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 2**63:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a journal number (J-123 or 123).")
+    return int(text)
+
 class Command(DosCommand):
     help = ("The subledger: a month's trial balance, the usage ↔ invoice drift report, CSV/XLSX exports of "
             "invoices and journals, and reversing a journal. Without --org, reports span every org "
@@ -61,7 +70,7 @@ class Command(DosCommand):
         add_json_flag(out)
         rev = sub.add_parser("reverse", help="book the mirror image of a journal (platform finance)")
         rev.add_argument("--org", required=True)
-        rev.add_argument("--journal", required=True, type=int, help="journal number (J-123 → 123)")
+        rev.add_argument("--journal", required=True, type=journal_number, help="journal number (J-123 or 123)")
         rev.add_argument("--reason", required=True, help="kept on the billing and audit chains")
         add_actor_flag(rev)
         add_json_flag(rev)
