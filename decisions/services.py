@@ -282,6 +282,12 @@ def _consent_denied(verdict: ConsentVerdict | None) -> bool:
     return verdict is not None and not verdict.covered and verdict.mode == "deny"
 
 
+def consent_denied(record) -> bool:
+    """A record denied for want of consent: recorded and chained, never evaluated nor metered."""
+    return (isinstance(record, DecisionRecord) and (record.refs or {}).get("consent") == "missing"
+            and not record.rule_path and [c.get("code") for c in record.reason_codes or []] == [CONSENT_MISSING])
+
+
 def _consent_fields(verdict: ConsentVerdict | None) -> tuple[str, dict]:
     """(consent_ref, refs) for a record: the covering consent or basis, or a note that none did."""
     if verdict is None:
