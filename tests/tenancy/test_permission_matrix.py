@@ -432,6 +432,10 @@ MATRIX: dict[str, Entry] = {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
 }
 
+from tests.privacy import matrix_support  # noqa: E402  (the privacy app's later rows)
+
+MATRIX.update(matrix_support.entries(Entry))
+
 
 def expected(name: str, role: str) -> bool:
     entry = MATRIX[name]
@@ -555,6 +559,7 @@ def _admin_changed(name: str, w: World) -> bool:
             "retention.rule_save": lambda: privacy_models.RetentionRule.objects.filter(legal_basis="matrix rule").exists(),
             "retention.approve": lambda: privacy_models.RetentionRun.objects.filter(status="approved").exists(),
             "retention.reject": lambda: privacy_models.RetentionRun.objects.filter(status="rejected").exists(),
+            **matrix_support.admin_changed(w),
         }[name]()
 
 
