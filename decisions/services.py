@@ -205,8 +205,11 @@ def version_retire(*, version: PolicyVersion, actor) -> PolicyVersion:
 # -- decide ------------------------------------------------------------------------------------------
 
 def subject_token(org_id, subject_id: str) -> str:
-    """A stable per-org pseudonym for the subject; the raw id is never stored or chained."""
-    return "vt_" + salted_hmac(f"dos.subject.{org_id}", subject_id, algorithm="sha256").hexdigest()[:40]
+    """A stable per-org pseudonym for the subject; the raw id is never stored or chained.
+
+    The one place a subject id is normalised: surrounding whitespace is not part of it, so
+    ``"lead-1 "`` from one entry point and ``"lead-1"`` from another are the same subject."""
+    return "vt_" + salted_hmac(f"dos.subject.{org_id}", subject_id.strip(), algorithm="sha256").hexdigest()[:40]
 
 
 def input_hash(data) -> str:
@@ -277,6 +280,12 @@ def _consent_refused(verdict: ConsentVerdict | None, purpose: str) -> None:
 
 def _consent_denied(verdict: ConsentVerdict | None) -> bool:
     return verdict is not None and not verdict.covered and verdict.mode == "deny"
+
+
+def consent_denied(record) -> bool:
+    """A record denied for want of consent: recorded and chained, never evaluated nor metered."""
+    return (isinstance(record, DecisionRecord) and (record.refs or {}).get("consent") == "missing"
+            and not record.rule_path and [c.get("code") for c in record.reason_codes or []] == [CONSENT_MISSING])
 
 
 def _consent_fields(verdict: ConsentVerdict | None) -> tuple[str, dict]:

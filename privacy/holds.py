@@ -17,7 +17,7 @@ from dos.audit import actor_label, audit_record
 from dos.authz import action, authorize
 from dos.errors import DomainError, FieldErrors
 from privacy.models import HoldScope, LegalHold
-from privacy.retention.holds import active_holds, holds_covering_subject  # noqa: F401 (the holds API)
+from privacy.retention.holds import active_holds, case_ids, holds_covering_subject  # noqa: F401 (the holds API)
 
 HOLD_PLACE = action("legal_hold.place", "privacy.manage")
 HOLD_RELEASE = action("legal_hold.release", "privacy.manage")
@@ -36,13 +36,31 @@ def _clean_targets(scope: str, targets) -> list[str]:
     if not isinstance(targets, (list, tuple)) or not targets or len(targets) > MAX_TARGETS:
         raise FieldErrors({"targets": [f"A list of 1 to {MAX_TARGETS} names."]})
     targets = sorted({str(t).strip() for t in targets if str(t).strip()})
+    if scope == HoldScope.CASES:
+        targets = sorted({(case_ids([t]) or [t])[0] for t in targets})  # ids in their canonical form
     if scope == HoldScope.DATASETS:
         unknown = [t for t in targets if t not in DATASETS]
         if unknown:
             raise FieldErrors({"targets": [f"Unknown datasets: {', '.join(unknown)} (known: {', '.join(DATASETS)})."]})
     if scope == HoldScope.SUBJECTS and any(not t.startswith("vt_") for t in targets):
         raise FieldErrors({"targets": ["Subjects are named by their vt_ token."]})
+    if scope == HoldScope.CASES:
+        _check_cases(targets)
     return targets
+
+
+def _check_cases(targets: list[str]) -> None:
+    """Case targets are ids of review cases of this organisation (the caller's org scope)."""
+    from hitl.models import Case
+
+    ids = case_ids(targets)
+    malformed = [t for t in targets if not case_ids([t])]
+    if malformed:
+        raise FieldErrors({"targets": [f"Cases are named by their id (a UUID): {', '.join(malformed[:5])}."]})
+    known = {str(pk) for pk in Case.objects.filter(id__in=ids).values_list("id", flat=True)}
+    unknown = [t for t in ids if t not in known]
+    if unknown:
+        raise FieldErrors({"targets": [f"No such review case in this organisation: {', '.join(unknown[:5])}."]})
 
 
 def hold_place(*, org_id, actor, scope: str, targets, reason: str, reference: str = "", starts_at=None,

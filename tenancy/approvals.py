@@ -28,6 +28,10 @@ APPROVAL_ACTIONS = {
     "access.elevate": "members.manage",
 }
 
+# Actions on a tenant's personal data or keys: decided by a member of the org, never a platform
+# account (filled by the apps that own them, in their ``ready()``).
+TENANT_ONLY_ACTIONS: set[str] = set()
+
 
 # Money the platform gives back is decided by platform finance: an org's own billing admin holds
 # ``billing.manage`` for its plan and payment method, never for approving its own refunds or credits.
@@ -86,6 +90,10 @@ def _decide(*, request: ApprovalRequest, actor, approve: bool, reason: str, gene
         raise ApprovalStateError(f"This request is already {request.status}.")
     if approver.pk == request.requested_by_id:
         raise FourEyesViolation("You requested this action; a second person must approve it (four eyes).",
+                                permission=permission)
+    if request.action in TENANT_ONLY_ACTIONS and (
+            getattr(actor, "platform", False) or str(getattr(actor, "org_id", None)) != str(request.org_id)):
+        raise FourEyesViolation("Only a member of the organisation approves this; platform accounts cannot.",
                                 permission=permission)
     org = Org.objects.get(id=request.org_id)
     decision = cedar.authorize(

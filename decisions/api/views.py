@@ -28,6 +28,7 @@ class DecideApi(UsageGuardMixin, DosApiView):
     permission_map = {"post": "decisions.run"}
     entitlement = "decisions.run.basic"
     quota_metric = "decision_calls"
+    unobserved_problems = ("consent_missing",)  # refused for want of consent: free, not observed usage
 
     @extend_schema(request=s.DecideIn, responses={200: s.DecisionOut}, summary="Decide on an application or lead",
                    description="`input` is an object checked against the published policy's input contract "
@@ -41,6 +42,8 @@ class DecideApi(UsageGuardMixin, DosApiView):
             org=request.auth.org, project=active_project(request.auth), subject_id=v["subject_id"],
             purpose=v["purpose"], data=v["input"], policy=v.get("policy"), labels=v.get("labels", ()),
             corr_id=getattr(request, "corr_id", ""), actor=request.auth)
+        if services.consent_denied(decided.record):
+            self.usage_not_served(1)
         return Response(s.decision_body(decided.record, case_id=decided.case.id if decided.case else None))
 
 
@@ -71,6 +74,8 @@ class DecideBatchApi(UsageGuardMixin, DosApiView):
         decided = services.decision_make_many(org=request.auth.org, project=active_project(request.auth), items=items,
                                               policy=body.validated_data.get("policy"),
                                               corr_id=getattr(request, "corr_id", ""), actor=request.auth)
+        self.usage_not_served(sum(1 for outcome in decided if services.consent_denied(outcome) or (
+            isinstance(outcome, dict) and outcome.get("code") == "consent_missing")))
         by_index = dict(zip(parsed, decided, strict=True))
         results = []
         for index in range(len(body.validated_data["items"])):

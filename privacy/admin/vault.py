@@ -24,7 +24,7 @@ from dos.admin_base import DosModelAdmin
 from dos.errors import DomainError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault.keystore import key_provider
-from privacy.vault.rotation import rotation_request, rotation_start, vault_rotation_run
+from privacy.vault.rotation import rotation_request, rotation_resume, rotation_start
 from privacy.vault.services import APPROVAL_ACTION, INTERNAL_PURPOSES, approval_target, unseal, unseal_request
 from tenancy.choices import ApprovalStatus
 from tenancy.models import ApprovalRequest
@@ -204,11 +204,8 @@ class KekRotationAdmin(DosModelAdmin):
     @admin.action(description=_("Resume an interrupted rotation"))
     def resume_rotation(self, request, queryset):
         principal = self.principal(request)
-        if not principal or not principal.has_perm(KEYS):
-            self.message_user(request, _("Resuming needs 'keys.rotate'."), level=messages.ERROR)
-            return None
-        running = list(queryset.filter(status=RotationStatus.RUNNING))
-        for rotation in running:
-            vault_rotation_run.delay(str(rotation.org_id), str(rotation.pk))
-        self.message_user(request, _("Resumed %(n)s rotation(s).") % {"n": len(running)})
-        return None
+        return self.confirm_action(
+            request, queryset.filter(status=RotationStatus.RUNNING), action="resume_rotation",
+            title=_("Resume re-wrapping data keys"), verb=_("Resumed"),
+            detail=_("The job continues after its last committed batch; nothing is re-wrapped twice."),
+            apply=lambda rotation: rotation_resume(actor=principal, rotation=rotation))

@@ -126,6 +126,7 @@ def _token(request, attrs) -> str:
 
 def _subject_token(request, subject: str) -> str:
     """``subject`` as a token: a vt_… token as it is, anything else as your applicant id."""
+    subject = subject.strip()
     return subject if TOKEN_RE.fullmatch(subject) else subject_token_of(request.auth.org.id, subject)
 
 
@@ -141,7 +142,7 @@ class ConsentApi(DosApiView):
         description="Your id of the applicant, or the subject's vt_… token.")],
         responses={200: ConsentHistoryOut}, summary="A subject's consents with their history (newest first)")
     def get(self, request):
-        subject = request.query_params.get("subject", "")
+        subject = request.query_params.get("subject", "").strip()
         if not subject or len(subject) > SUBJECT_MAX:
             raise invalid_fields({"subject": [f"Give the subject: 1–{SUBJECT_MAX} characters."]})
         token = _subject_token(request, subject)

@@ -50,7 +50,7 @@ class DsarDetailsIn(serializers.Serializer):
 
 class DsarCreateIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=DsarKind.choices)
-    subject_id = StrictCharField(max_length=SUBJECT_MAX, required=False, trim_whitespace=False,
+    subject_id = StrictCharField(max_length=SUBJECT_MAX, required=False,
                                  help_text="Your id of the applicant, as sent to /decide (stored only as a token). "
                                            "Exactly one of subject_id and subject_token.")
     subject_token = StrictCharField(max_length=TOKEN_MAX, required=False, trim_whitespace=False,

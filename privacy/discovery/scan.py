@@ -100,7 +100,10 @@ def _read(content: bytes) -> tuple[list[str], csv.reader]:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:  # e.g. a header field over the csv module's field size limit
+        raise FieldErrors({"file": [f"Not readable as CSV: {exc}"]}) from exc
     if not header or not any(h.strip() for h in header):
         raise FieldErrors({"file": ["The first row must name the columns."]})
     if len(header) > MAX_COLUMNS:

@@ -23,6 +23,7 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError, FieldErrors
 from dos.pii import mask_deep, mask_text
+from privacy.principals import refuse_platform
 from privacy.models import DsarEvent, DsarKind, DsarRequest, DsarState, VerificationMethod
 
 SUBMIT = action("dsar.submit", "dsar.fulfil")
@@ -154,7 +155,7 @@ def dsar_verify(*, request: DsarRequest, actor, method: str, note: str = "", now
     from tenancy.approvals import approval_require
     from tenancy.models import Org
 
-    actor = authorize(actor, VERIFY)
+    actor = refuse_platform(authorize(actor, VERIFY), permission="dsar.fulfil", org_id=request.org_id)
     user = getattr(actor, "user", None)
     if user is None:
         raise PermissionRefused("Verifying a subject's identity needs a person.", permission="dsar.fulfil",
@@ -224,7 +225,7 @@ def export_download(*, request: DsarRequest, actor) -> bytes:
     from privacy.dsar.export import export_bytes
     from privacy.models import DsarExport
 
-    actor = authorize(actor, EXPORT_DOWNLOAD)
+    actor = refuse_platform(authorize(actor, EXPORT_DOWNLOAD), permission="dsar.fulfil", org_id=request.org_id)
     if getattr(actor, "user", None) is None:
         raise PermissionRefused("Handing out a subject's data needs a person.", permission="dsar.fulfil",
                                 code="person_required")

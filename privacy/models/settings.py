@@ -15,6 +15,7 @@ from privacy.models.consent import LawfulBasis
 DSAR_KINDS = ("access", "rectification", "erasure", "restriction")
 DEFAULT_DSAR_DAYS = 10  # PIPA Enforcement Decree Art. 41: within 10 days
 LEGAL_MAX_DAYS = 30
+MAX_WARNING_HOURS = LEGAL_MAX_DAYS * 24  # a warning earlier than the legal maximum warns at intake anyway
 INTERNAL_TARGET_DAYS = 7
 DEFAULT_WARNING_HOURS = 48
 
@@ -77,7 +78,9 @@ class PrivacySettings(TenantModel):
         return received_at + timedelta(days=self.dsar_days(kind))
 
     def dsar_warn_at(self, kind: str, received_at):
-        return self.dsar_due_at(kind, received_at) - timedelta(hours=self.dsar_warning_hours)
+        # Capped like clean() caps it: a row saved before the cap must not break every intake.
+        hours = min(self.dsar_warning_hours or 0, MAX_WARNING_HOURS)
+        return self.dsar_due_at(kind, received_at) - timedelta(hours=hours)
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
@@ -101,6 +104,8 @@ class PrivacySettings(TenantModel):
             elif bad:
                 errors["dsar_due_days"] = [str(_("Days must be whole numbers from 1 to the legal maximum (%(max)s): "
                                                  "%(k)s.") % {"max": self.dsar_legal_max_days, "k": ", ".join(bad)})]
+        if isinstance(self.dsar_warning_hours, int) and self.dsar_warning_hours > MAX_WARNING_HOURS:
+            errors["dsar_warning_hours"] = [str(_("At most %s hours (the legal maximum in hours).") % MAX_WARNING_HOURS)]
         if self.dsar_legal_max_days and self.dsar_legal_max_days > LEGAL_MAX_DAYS:
             errors["dsar_legal_max_days"] = [str(_("The law allows %s days at most.") % LEGAL_MAX_DAYS)]
         if self.dsar_target_days and self.dsar_legal_max_days and self.dsar_target_days > self.dsar_legal_max_days:

@@ -34,7 +34,7 @@ from privacy.models import (
     Sensitivity,
 )
 from privacy.retention.datasets import DATASETS, Dataset
-from privacy.retention.holds import active_holds
+from privacy.retention.holds import active_holds, case_ids
 
 RULE_SAVE = action("retention.rule_save", "privacy.manage")
 PLAN = action("retention.plan", "privacy.manage")
@@ -109,12 +109,13 @@ def _holds_filter(spec: Dataset, at) -> Q | None:
         if hold.scope == HoldScope.SUBJECTS and spec.subject_path:
             held |= Q(**{f"{spec.subject_path}__in": targets})
         if hold.scope == HoldScope.CASES:
+            cases = case_ids(targets)  # a malformed target (placed before ids were checked) holds nothing
             if spec.case_path:
-                held |= Q(**{f"{spec.case_path}__in": targets})
+                held |= Q(**{f"{spec.case_path}__in": cases})
             elif spec.subject_path == "subject_token":  # decision records of the held cases
                 from hitl.models import Case
 
-                held |= Q(id__in=Case.objects.filter(id__in=targets).values("decision_id"))
+                held |= Q(id__in=Case.objects.filter(id__in=cases).values("decision_id"))
     return held
 
 

@@ -23,6 +23,7 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError
 from dos.scope import org_scope
+from privacy.principals import refuse_platform
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault.keystore import key_provider
 from privacy.vault.services import data_keys, kek_lock_id, org_kek_state, unwrap
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 ROTATE_REQUEST = action("vault.rotate_request", "keys.rotate")
 ROTATE_START = action("vault.rotate_start", "keys.rotate")
+ROTATE_RESUME = action("vault.rotate_resume", "keys.rotate")
 APPROVAL_ACTION = "keys.rotate"
 BATCH = 500
 JOB = system_actor("vault.rotation")
@@ -55,7 +57,7 @@ def rotation_request(*, actor, org_id, to_version: int | None = None, reason: st
     from tenancy.approvals import approval_require
     from tenancy.models import Org
 
-    actor = authorize(actor, ROTATE_REQUEST)
+    actor = refuse_platform(authorize(actor, ROTATE_REQUEST), permission="keys.rotate", org_id=org_id)
     user = getattr(actor, "user", None)
     if user is None:
         raise PermissionRefused("A key rotation is proposed by a person (four eyes).", permission="keys.rotate",
@@ -94,7 +96,7 @@ def rotation_start(*, actor, rotation: KekRotation, run: bool = True) -> KekRota
     from tenancy.choices import ApprovalStatus
     from tenancy.models import ApprovalRequest
 
-    actor = authorize(actor, ROTATE_START)
+    actor = refuse_platform(authorize(actor, ROTATE_START), permission="keys.rotate", org_id=rotation.org_id)
     with org_scope(rotation.org_id):
         _exclusive(rotation.org_id)
         rotation = KekRotation.objects.select_for_update().get(pk=rotation.pk)
@@ -114,6 +116,21 @@ def rotation_start(*, actor, rotation: KekRotation, run: bool = True) -> KekRota
         if run:
             org_id, rotation_id = str(rotation.org_id), str(rotation.pk)
             transaction.on_commit(lambda: vault_rotation_run.delay(org_id, rotation_id))
+    return rotation
+
+
+def rotation_resume(*, actor, rotation: KekRotation) -> KekRotation:
+    """Send the re-wrapping job again for a running rotation whose job stopped (it resumes after its
+    last committed batch). Only a member of the org holding ``keys.rotate``; recorded on the audit chain."""
+    actor = refuse_platform(authorize(actor, ROTATE_RESUME), permission="keys.rotate", org_id=rotation.org_id)
+    with org_scope(rotation.org_id), transaction.atomic():
+        rotation = KekRotation.objects.select_for_update().get(pk=rotation.pk)
+        if rotation.status != RotationStatus.RUNNING:
+            raise RotationRefused(f"Only a running rotation resumes; this one is {rotation.get_status_display()}.")
+        audit_record(org_id=rotation.org_id, action="vault.rotation_resumed", actor=actor_label(actor),
+                     target=f"kek_rotation:{rotation.pk}", data={"done": rotation.done, "total": rotation.total})
+        org_id, rotation_id = str(rotation.org_id), str(rotation.pk)
+        transaction.on_commit(lambda: vault_rotation_run.delay(org_id, rotation_id))
     return rotation
 
 

@@ -31,6 +31,7 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize
 from dos.scope import org_scope
 from dos.vault import Erased, VaultError
+from privacy.principals import refuse_platform
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault.keystore import KeystoreError, key_provider
 
@@ -251,7 +252,7 @@ def approval_target(sealed) -> str:
 def unseal(*, actor, org_id, sealed, purpose: str, approval=None, now=None) -> bytes:
     """The plaintext of a sealed value, for an actor holding ``vault.unseal`` (a person: with an
     approved four-eyes request), for a purpose the subject's consent or a lawful basis covers."""
-    actor = authorize(actor, UNSEAL)
+    actor = refuse_platform(authorize(actor, UNSEAL), permission="vault.unseal", org_id=org_id)
     parsed = crypto.parse(sealed)
     try:
         return _unseal(actor, org_id, sealed, parsed, purpose, approval, now or timezone.now())
@@ -284,7 +285,7 @@ def unseal_request(*, actor, org_id, sealed, reason: str = ""):
     from tenancy.approvals import approval_require
     from tenancy.models import Org
 
-    actor = authorize(actor, UNSEAL_REQUEST)
+    actor = refuse_platform(authorize(actor, UNSEAL_REQUEST), permission="vault.unseal", org_id=org_id)
     user = getattr(actor, "user", None)
     if user is None:
         raise UnsealRefused("Asking to read personal data needs a person.", code="person_required")

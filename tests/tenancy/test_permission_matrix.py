@@ -523,6 +523,10 @@ MATRIX: dict[str, Entry] = {
         subscription=o, status="past_due", actor=a, reason="matrix"), platform_only=True),
 }
 
+from tests.privacy import matrix_support  # noqa: E402  (the privacy app's later rows)
+
+MATRIX.update(matrix_support.entries(Entry))
+
 
 def expected(name: str, role: str) -> bool:
     entry = MATRIX[name]
@@ -649,6 +653,7 @@ def _admin_changed(name: str, w: World) -> bool:
             "billing.journal.reverse": lambda: subledger.Journal.objects.filter(reverses__isnull=False).exists(),
             # Recomputing a month without a billed invoice clears its rows.
             "billing.drift.compute": lambda: not billing_drift.InvoiceDrift.objects.filter(metric="matrix").exists(),
+            **matrix_support.admin_changed(w),
         }.get(name, lambda: bs.matrix_changed(name))()  # pricing: tests/billing/subscription_support.py
 
 
