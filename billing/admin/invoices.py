@@ -9,6 +9,7 @@ and audited there. A tenant's billing admin sees its own org's issued invoices a
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import structlog
 from django.contrib import admin, messages
@@ -31,13 +32,25 @@ from billing.money import format_won
 from billing.pdf import credit_note_pdf, invoice_pdf
 from billing.periods import month_of
 from dos.admin_base import DosModelAdmin
-from dos.errors import DomainError
+from dos.errors import DomainError, field_error
 
 log = structlog.get_logger(__name__)
+WON_TYPED = re.compile(r"[0-9]+")
 
 
 def won(amount) -> str:
     return "" if amount is None else format_won(amount)
+
+
+def _won_typed(text: str) -> int | None:
+    """Whole won as typed on the invoice page ("120,000"); empty is None. Only the ASCII digits 0-9
+    count: "²" or "١٢" are digits to ``str.isdigit`` but no amount, and are refused as a field error."""
+    text = (text or "").replace(",", "").strip()
+    if not text:
+        return None
+    if not WON_TYPED.fullmatch(text) or len(text) > 15:
+        raise field_error("amount", str(_("Whole won in digits 0-9, e.g. 120,000.")))
+    return int(text)
 
 
 def _pdf_response(content: bytes, name: str) -> HttpResponse:
@@ -200,8 +213,11 @@ class InvoiceAdmin(DosModelAdmin):
             return self._operate(request, object_id)
         extra = {"may_act": self._finance(request), "credit_notes": [], **(extra_context or {})}
         invoice = self.get_object(request, object_id)
-        if invoice is not None:
-            extra["credit_notes"] = list(invoice.credit_notes.order_by("created_at"))
+        if invoice is not None:  # a tenant sees the notes it received, not requests under review or refused
+            notes = invoice.credit_notes.order_by("created_at")
+            if not self._is_platform(request):
+                notes = notes.filter(status=CreditNoteStatus.ISSUED)
+            extra["credit_notes"] = list(notes)
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def _operate(self, request, object_id):
@@ -213,9 +229,8 @@ class InvoiceAdmin(DosModelAdmin):
             elif op == "paid":
                 invoice_mark_paid(invoice=invoice, actor=actor, reference=post.get("reason", ""))
             elif op == "credit":
-                amount = post.get("amount", "").replace(",", "").strip()
                 credit_note_create(invoice=invoice, actor=actor, reason=post.get("reason", ""),
-                                   full=post.get("full") == "on", amount=int(amount) if amount.isdigit() else None,
+                                   full=post.get("full") == "on", amount=_won_typed(post.get("amount", "")),
                                    application=post.get("application", "applied"))
             else:
                 raise Http404("Unknown operation.")
