@@ -138,7 +138,12 @@ def _reason(reason: str) -> str:
 
 def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | None = None) -> Invoice:
     """Cancel an issued invoice nothing was credited or paid against (otherwise credit it): its number
-    stays used, the issue journal is reversed."""
+    stays used, the issue journal is reversed.
+
+    A credit note that stands against the invoice refuses the void: an issued one (applied, or
+    carried to a later invoice — it is a legal document of its own and its journal stands) means the
+    invoice is corrected by crediting the rest, and one awaiting its second person is rejected first.
+    Voiding never takes a credit note down with it."""
     actor = platform_finance(actor, INVOICE_VOID)
     reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
@@ -146,6 +151,7 @@ def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | Non
         if invoice.amount_credited or invoice.amount_paid:
             raise InvoiceStateError(f"{invoice} has credits or payments against it; issue a credit note instead.",
                                     allowed=[], current=invoice.status)
+        _refuse_standing_credit_notes(invoice)
         invoice = _settle(invoice, actor=actor, action_name="invoice.voided", status=InvoiceStatus.VOID, reason=reason,
                           allowed_from=(InvoiceStatus.ISSUED,), doing="voided", now=now)
         journal = Journal.objects.filter(
@@ -154,6 +160,20 @@ def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | Non
         if journal is not None:
             subledger.reverse(journal, actor=actor, reason=f"{invoice.number} voided: {reason}", occurred_at=now)
     return invoice
+
+
+def _refuse_standing_credit_notes(invoice: Invoice) -> None:
+    notes = list(CreditNote.objects.select_for_update().filter(
+        org_id=invoice.org_id, invoice=invoice,
+        status__in=(CreditNoteStatus.ISSUED, CreditNoteStatus.PENDING_APPROVAL)).order_by("created_at"))
+    pending = [note for note in notes if note.status == CreditNoteStatus.PENDING_APPROVAL]
+    if pending:
+        raise InvoiceStateError(f"{invoice} has a credit note awaiting its second person; reject it before voiding "
+                                "the invoice.", allowed=[], current=invoice.status, credit_notes=[str(n.pk) for n in pending])
+    if notes:
+        raise InvoiceStateError(f"{invoice} has credit note {notes[0].number} against it; credit the rest of the "
+                                "invoice instead of voiding it.", allowed=[], current=invoice.status,
+                                credit_notes=[n.number for n in notes])
 
 
 def invoice_mark_uncollectible(*, invoice: Invoice, actor, reason: str, now: dt.datetime | None = None) -> Invoice:

@@ -1,0 +1,164 @@
+"""What platform finance cannot do to an invoice by accident or by splitting: void one a credit note
+still stands against, split a credit under the four-eyes amount, or leave a voided month stuck; a
+month close that one org breaks still closes the others; the invoice page shows a tenant only the
+credit notes it received and refuses amounts that are not won."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from billing.credit_notes import credit_note_create, credit_note_reject
+from billing.invoicing import InvoiceStateError, invoice_void
+from billing.models import CreditNote, CreditNoteStatus, Invoice, InvoiceStatus, Journal
+from dos import scope
+from tenancy.models import PlatformRole
+from tests.billing.invoicing_support import ISSUED_AT, NOVEMBER, finance_person, issued_for, pov_rating
+from tests.factories import UserFactory, add_member, verified_client
+
+pytestmark = pytest.mark.django_db
+LATER = ISSUED_AT + dt.timedelta(days=1)
+VOIDED_AT = ISSUED_AT + dt.timedelta(days=2)
+
+
+@pytest.fixture
+def fiona(db):
+    return finance_person()
+
+
+@pytest.fixture
+def felix(db):
+    return finance_person("felix@decisionos.example")
+
+
+def _note(invoice, actor, **kwargs):
+    with scope.org_scope(invoice.org_id):
+        return credit_note_create(invoice=invoice, actor=actor, reason=kwargs.pop("reason", "Outage"), now=LATER,
+                                  **kwargs)
+
+
+def _void(invoice, actor):
+    with scope.org_scope(invoice.org_id):
+        return invoice_void(invoice=invoice, actor=actor, reason="Billed the wrong plan", now=VOIDED_AT)
+
+
+def _fresh(invoice):
+    with scope.org_scope(invoice.org_id):
+        return Invoice.objects.get(pk=invoice.pk)
+
+
+# ------------------------------------------------------- M3: no void under a standing credit note
+
+
+def test_an_invoice_with_a_carried_credit_note_cannot_be_voided(acme, fiona):
+    invoice = issued_for(acme)
+    _note(invoice, fiona, amount=100_000, application="carried")
+    with pytest.raises(InvoiceStateError, match="credit note"):
+        _void(invoice, fiona)
+    assert _fresh(invoice).status == InvoiceStatus.ISSUED
+    with scope.org_scope(acme.id):  # nothing was reversed: the issue and the note stand in the subledger
+        assert not Journal.objects.filter(reverses__isnull=False).exists()
+    december = issued_for(acme, month=NOVEMBER.replace(month=12), now=ISSUED_AT + dt.timedelta(days=30))
+    assert december.amount_credited == 110_000  # the note still reaches the next invoice, backed by a live one
+
+
+def test_a_pending_credit_note_blocks_the_void_until_it_is_rejected(acme, fiona, felix, settings):
+    settings.BILLING_CREDIT_NOTE_FOUR_EYES_ABOVE = 100_000
+    invoice = issued_for(acme)
+    note = _note(invoice, fiona, amount=200_000)
+    assert note.status == CreditNoteStatus.PENDING_APPROVAL
+    with pytest.raises(InvoiceStateError, match="awaiting"):
+        _void(invoice, fiona)
+    with scope.org_scope(acme.id):
+        credit_note_reject(note=note, actor=felix, reason="Void instead")
+    assert _void(invoice, fiona).status == InvoiceStatus.VOID
+
+
+# ------------------------------------------------------- M5: four eyes on what the invoice is credited in all
+
+
+def test_splitting_a_credit_under_the_four_eyes_amount_still_needs_a_second_person(acme, fiona):
+    invoice = issued_for(acme, rating=pov_rating(calls=250_000))  # ₩5,300,000 + VAT
+    first = _note(invoice, fiona, amount=500_000)  # ₩550,000 in all: under ₩1,000,000
+    assert first.status == CreditNoteStatus.ISSUED
+    second = _note(invoice, fiona, amount=500_000)  # ₩1,100,000 credited on the invoice: above
+    assert second.status == CreditNoteStatus.PENDING_APPROVAL and second.number == ""
+    third = _note(invoice, fiona, amount=1_000)  # pending notes count too
+    assert third.status == CreditNoteStatus.PENDING_APPROVAL
+
+
+def test_a_rejected_note_no_longer_counts_towards_the_four_eyes_amount(acme, fiona, felix):
+    invoice = issued_for(acme, rating=pov_rating(calls=250_000))
+    pending = _note(invoice, fiona, amount=950_000)
+    assert pending.status == CreditNoteStatus.PENDING_APPROVAL
+    with scope.org_scope(acme.id):
+        credit_note_reject(note=pending, actor=felix, reason="No")
+    assert _note(invoice, fiona, amount=800_000).status == CreditNoteStatus.ISSUED
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command("billing", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_shell_credits_small_amounts_only_and_not_in_slices(acme):
+    issued_for(acme, rating=pov_rating(calls=250_000))
+    create = ("credit-note", "create", "--org", "acme", "--invoice", "DOS-2026-000001", "--reason", "Goodwill")
+    assert "DOS-CN-2026-000001" in run(*create, "--amount", "600000")
+    with pytest.raises(CommandError, match="second person"):
+        run(*create, "--amount", "600000")  # ₩1,320,000 credited in all: a person asks in the back office
+    with scope.org_scope(acme.id):
+        assert CreditNote.objects.count() == 1
+
+
+# ------------------------------------------------------- L5 and L4: the invoice page
+
+
+def _finance_user(email="fiona.page@decisionos.example"):
+    user = UserFactory(email=email)
+    PlatformRole.objects.create(user=user, role="platform_finance")
+    return user
+
+
+def test_a_tenant_sees_only_the_credit_notes_it_received_on_the_invoice_page(client, acme, fiona, felix, settings):
+    settings.BILLING_CREDIT_NOTE_FOUR_EYES_ABOVE = 100_000
+    invoice = issued_for(acme)
+    _note(invoice, fiona, amount=10_000, reason="Outage on the 3rd")
+    rejected = _note(invoice, fiona, amount=150_000, reason="Internal: sales promised it")
+    with scope.org_scope(acme.id):
+        credit_note_reject(note=rejected, actor=felix, reason="No")
+    _note(invoice, fiona, amount=120_000, reason="Internal: churn risk")
+    bill = UserFactory(email="bill@acme.example")
+    add_member(acme, bill, "billing_admin")
+    page = verified_client(client, bill).get(f"/admin/billing/invoice/{invoice.pk}/change/")
+    assert page.status_code == 200
+    assert [n.status for n in page.context["credit_notes"]] == [CreditNoteStatus.ISSUED]
+    assert b"Outage on the 3rd" in page.content and b"Internal" not in page.content
+    client.logout()
+    staff = verified_client(client, _finance_user()).get(f"/admin/billing/invoice/{invoice.pk}/change/")
+    assert len(staff.context["credit_notes"]) == 3  # platform finance sees every request
+
+
+@pytest.mark.parametrize("typed", ["²", "١٢٠٠٠", "12e3", "-5", "9" * 20])
+def test_the_invoice_page_refuses_an_amount_that_is_not_won(client, acme, typed):
+    invoice = issued_for(acme)
+    c = verified_client(client, _finance_user())
+    response = c.post(f"/admin/billing/invoice/{invoice.pk}/change/",
+                      {"op": "credit", "amount": typed, "application": "applied", "reason": "Outage"}, follow=True)
+    assert response.status_code == 200
+    assert "Whole won" in " ".join(str(m) for m in response.context["messages"])
+    with scope.org_scope(acme.id):
+        assert not CreditNote.objects.exists()
+
+
+def test_the_invoice_page_takes_won_with_separators(client, acme):
+    invoice = issued_for(acme)
+    verified_client(client, _finance_user()).post(f"/admin/billing/invoice/{invoice.pk}/change/", {
+        "op": "credit", "amount": "10,000", "application": "applied", "reason": "Outage"})
+    with scope.org_scope(acme.id):
+        assert CreditNote.objects.get().net == 10_000
