@@ -11,14 +11,18 @@ import io
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, transaction
+from structlog.testing import capture_logs
 
+from billing.close import invoices_issue_due, month_close
 from billing.credit_notes import credit_note_create, credit_note_reject
 from billing.invoicing import InvoiceStateError, invoice_void
 from billing.models import CreditNote, CreditNoteStatus, Invoice, InvoiceStatus, Journal
 from dos import scope
 from tenancy.models import PlatformRole
-from tests.billing.invoicing_support import ISSUED_AT, NOVEMBER, finance_person, issued_for, pov_rating
-from tests.factories import UserFactory, add_member, verified_client
+from tests.billing.invoicing_support import ISSUED_AT, NOVEMBER, finance_person, issued_for, launch_price_book, pov_rating
+from tests.billing.test_close import CLOSE_AT, CLOSER, _customer
+from tests.factories import UserFactory, add_member, make_org, verified_client
 
 pytestmark = pytest.mark.django_db
 LATER = ISSUED_AT + dt.timedelta(days=1)
@@ -162,3 +166,54 @@ def test_the_invoice_page_takes_won_with_separators(client, acme):
         "op": "credit", "amount": "10,000", "application": "applied", "reason": "Outage"})
     with scope.org_scope(acme.id):
         assert CreditNote.objects.get().net == 10_000
+
+
+# ------------------------------------------------------- L3: one broken org never stops the run
+
+
+@pytest.fixture
+def customers(db):
+    launch_price_book()
+    return [_customer(make_org("Acme Lending", slug="acme-close"), calls=12_345, agents=7),
+            _customer(make_org("Beta Credit", slug="beta-close"), calls=0, agents=5, brn="1208147521"),
+            _customer(make_org("Gamma Capital", slug="gamma-close"), calls=2_000_000, agents=12, brn="1078155843")]
+
+
+def _break_invoices_of(org, operation: str) -> None:
+    """The database fails one org's invoice writes the way a real fault does (a DatabaseError that is
+    no refusal of ours): a trigger, inside the test's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            CREATE FUNCTION pg_temp.broken_org() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.org_id = '{org.id}'::uuid THEN RAISE EXCEPTION 'disk full (simulated)'; END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER broken_org BEFORE {operation} ON billing_invoice
+                FOR EACH ROW EXECUTE FUNCTION pg_temp.broken_org();""")
+
+
+def test_a_close_reports_an_org_that_fails_unexpectedly_and_closes_the_others(customers):
+    broken, *others = customers
+    _break_invoices_of(broken, "INSERT")
+    with capture_logs() as logs:
+        report = month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT)
+    assert (report.orgs, report.drafts) == (3, 2) and not report.ok
+    assert list(report.failed) == [str(broken.id)] and "disk full" in report.failed[str(broken.id)]
+    failed = [e for e in logs if e["event"] == "billing.close.org_failed"]
+    assert len(failed) == 1 and failed[0]["exc_info"] and failed[0]["org_id"] == str(broken.id)
+    for org in others:
+        with transaction.atomic(), scope.org_scope(org.id):
+            assert Invoice.objects.get().status == InvoiceStatus.DRAFT
+
+
+def test_issuing_due_drafts_reports_one_that_fails_and_issues_the_others(customers):
+    broken = customers[1]
+    month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT)
+    _break_invoices_of(broken, "UPDATE")
+    with capture_logs() as logs:
+        report = invoices_issue_due(actor="system:billing.issue", now=CLOSE_AT + dt.timedelta(hours=72))
+    assert len(report.issued) == 2 and len(report.failed) == 1 and "disk full" in next(iter(report.failed.values()))
+    assert [e["org_id"] for e in logs if e["event"] == "billing.issue_due.refused"] == [str(broken.id)]
+    with transaction.atomic(), scope.org_scope(broken.id):
+        assert Invoice.objects.get().status == InvoiceStatus.DRAFT  # left in the review queue
