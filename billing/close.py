@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import subscriptions
-from billing.invoicing import invoice_draft_save, invoice_issue
+from billing.invoicing import invoice_draft_save, invoice_issue, invoice_void
 from billing.invoicing.config import review_window
 from billing.invoicing.errors import platform_finance
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -164,3 +164,30 @@ def invoices_issue_due(*, actor, now: dt.datetime | None = None) -> IssueReport:
             _log_failure("billing.issue_due.refused", exc, org_id=str(org_id), invoice=str(pk))
     log.info("billing.issue_due.done", issued=len(report.issued), failed=len(report.failed))
     return report
+
+
+def invoice_void_and_redraft(*, invoice: Invoice, actor, reason: str,
+                             now: dt.datetime | None = None) -> tuple[Invoice, Invoice | None]:
+    """Void an issued invoice and, for a monthly one, draft its month again at once: the replacement
+    is rated afresh (with the credit and coupon periods the void gave back) and waits in the review
+    queue for its window. Returns (the void invoice, the replacement draft or None).
+
+    The void is its own transaction and stands whatever happens next; when the month cannot be
+    drafted now (the org is no longer billable, or rating fails — logged), the next close of the
+    month drafts it."""
+    now = now or timezone.now()
+    with transaction.atomic(), scope.org_scope(invoice.org_id):
+        voided = invoice_void(invoice=invoice, actor=actor, reason=reason, now=now)
+    if voided.kind != InvoiceKind.PERIOD:
+        return voided, None
+    month = voided.period_start
+    try:
+        subs = _billable(month, [voided.org_id])
+        if not subs:
+            return voided, None
+        with transaction.atomic(), scope.org_scope(voided.org_id):
+            draft = org_month_close(subscription=subs[0], month=month, actor=actor, now=now)
+    except Exception as exc:  # noqa: BLE001 — the void stands; the next close drafts the month
+        _log_failure("billing.void.redraft_failed", exc, org_id=str(voided.org_id), month=f"{month:%Y-%m}")
+        return voided, None
+    return voided, draft

@@ -23,9 +23,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from billing import tasks as billing_tasks
-from billing.close import BILLING_CLOSE, billable_org_chunks
+from billing.close import BILLING_CLOSE, billable_org_chunks, invoice_void_and_redraft
 from billing.credit_notes import credit_note_approve, credit_note_create, credit_note_reject
-from billing.invoicing import invoice_issue, invoice_mark_paid, invoice_mark_uncollectible, invoice_void
+from billing.invoicing import invoice_issue, invoice_mark_paid, invoice_mark_uncollectible
 from billing.invoicing.errors import platform_finance
 from billing.models import CreditNote, CreditNoteLine, CreditNoteStatus, Invoice, InvoiceLine, InvoiceStatus
 from billing.money import format_won
@@ -195,7 +195,7 @@ class InvoiceAdmin(DosModelAdmin):
         billable = sum(len(chunk) for chunk in billable_org_chunks(month))
         by_status = dict(Invoice.objects.filter(kind="period", period_start=month).values_list("status")
                          .annotate(n=Count("id")).values_list("status", "n"))
-        done = sum(by_status.values())
+        done = sum(n for status, n in by_status.items() if status != InvoiceStatus.VOID)  # a void one was replaced
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "period": f"{month:%Y-%m}",
                    "title": _("Month close %(month)s") % {"month": f"{month:%Y-%m}"}, "billable": billable,
                    "done": done, "percent": round(100 * done / billable) if billable else 100,
@@ -206,7 +206,7 @@ class InvoiceAdmin(DosModelAdmin):
         invoice = self.scoped_object_or_404(request, pk)
         return _pdf_response(invoice_pdf(invoice), invoice.number or f"draft-{invoice.period_start:%Y-%m}")
 
-    OPS = {"void": invoice_void, "uncollectible": invoice_mark_uncollectible}
+    OPS = {"uncollectible": invoice_mark_uncollectible}
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST" and request.POST.get("op"):
@@ -226,6 +226,12 @@ class InvoiceAdmin(DosModelAdmin):
         try:
             if op in self.OPS:
                 self.OPS[op](invoice=invoice, actor=actor, reason=post.get("reason", ""))
+            elif op == "void":  # and its month drafted again, into the review queue
+                _voided, replacement = invoice_void_and_redraft(invoice=invoice, actor=actor,
+                                                                reason=post.get("reason", ""))
+                if replacement is not None:
+                    messages.info(request, _("The replacement draft of %(month)s is in the review queue.")
+                                  % {"month": f"{replacement.period_start:%Y-%m}"})
             elif op == "paid":
                 invoice_mark_paid(invoice=invoice, actor=actor, reference=post.get("reason", ""))
             elif op == "credit":

@@ -19,6 +19,7 @@ from billing.invoicing.config import issuer, payment_terms
 from billing.invoicing.documents import document_hash, invoice_document
 from billing.invoicing.errors import InvoiceIncomplete, InvoiceStateError, platform_finance
 from billing.invoicing.numbering import number_take
+from billing.invoicing.release import usage_release
 from billing.models import (
     CreditApplication,
     CreditNote,
@@ -143,7 +144,9 @@ def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | Non
     A credit note that stands against the invoice refuses the void: an issued one (applied, or
     carried to a later invoice — it is a legal document of its own and its journal stands) means the
     invoice is corrected by crediting the rest, and one awaiting its second person is rejected first.
-    Voiding never takes a credit note down with it."""
+    Voiding never takes a credit note down with it. The prepaid credit and coupon periods the invoice
+    used are given back (``release.usage_release``) and its month may be invoiced again: the next
+    close of the month drafts the replacement (``billing.close.invoice_void_and_redraft`` does both)."""
     actor = platform_finance(actor, INVOICE_VOID)
     reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
@@ -159,6 +162,7 @@ def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | Non
             source_id=str(invoice.pk), reverses__isnull=True).first()
         if journal is not None:
             subledger.reverse(journal, actor=actor, reason=f"{invoice.number} voided: {reason}", occurred_at=now)
+        usage_release(invoice, actor=actor)  # its credit and coupon periods serve the replacement invoice
     return invoice
 
 

@@ -12,12 +12,23 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.db.models import Sum
 from structlog.testing import capture_logs
 
-from billing.close import invoices_issue_due, month_close
+from billing.close import invoice_void_and_redraft, invoices_issue_due, month_close
 from billing.credit_notes import credit_note_create, credit_note_reject
-from billing.invoicing import InvoiceStateError, invoice_void
-from billing.models import CreditNote, CreditNoteStatus, Invoice, InvoiceStatus, Journal
+from billing.credits import coupon_redeem, coupon_save, credit_grant, credit_remaining
+from billing.invoicing import InvoiceStateError, invoice_issue, invoice_void
+from billing.models import (
+    Coupon,
+    CouponRedemption,
+    CreditConsumption,
+    CreditNote,
+    CreditNoteStatus,
+    Invoice,
+    InvoiceStatus,
+    Journal,
+)
 from dos import scope
 from tenancy.models import PlatformRole
 from tests.billing.invoicing_support import ISSUED_AT, NOVEMBER, finance_person, issued_for, launch_price_book, pov_rating
@@ -217,3 +228,78 @@ def test_issuing_due_drafts_reports_one_that_fails_and_issues_the_others(custome
     assert [e["org_id"] for e in logs if e["event"] == "billing.issue_due.refused"] == [str(broken.id)]
     with transaction.atomic(), scope.org_scope(broken.id):
         assert Invoice.objects.get().status == InvoiceStatus.DRAFT  # left in the review queue
+
+
+# ------------------------------------------------------- L1: a void gives the month back
+
+
+def _with_credit_and_coupon(org, fiona):
+    coupon_save(coupon=Coupon(code="WELCOME", name="Welcome", kind="fixed", amount_off=50_000, duration_months=1),
+                actor=fiona)
+    with transaction.atomic(), scope.org_scope(org.id):
+        credit_grant(org_id=org.id, amount=200_000, reason="Prepaid", actor=fiona)
+        coupon_redeem(org_id=org.id, code="WELCOME", plan_code="pov", actor=fiona,
+                      now=dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
+
+
+def _month(org) -> list[Invoice]:
+    with transaction.atomic(), scope.org_scope(org.id):
+        return list(Invoice.objects.filter(period_start=NOVEMBER).order_by("created_at"))
+
+
+def _used(org) -> tuple[int, int, str]:
+    with transaction.atomic(), scope.org_scope(org.id):
+        redemption = CouponRedemption.objects.get()
+        return credit_remaining(org.id), redemption.periods_applied, redemption.status
+
+
+def _lines(invoice) -> dict[str, int]:
+    with transaction.atomic(), scope.org_scope(invoice.org_id):
+        return dict(invoice.lines.values_list("code", "amount"))
+
+
+def test_a_void_gives_back_credit_and_coupon_and_the_month_is_drafted_again(customers):
+    acme, fiona = customers[0], finance_person("fiona.void@decisionos.example")
+    _with_credit_and_coupon(acme, fiona)
+    month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT, org_ids=[acme.id])
+    with transaction.atomic(), scope.org_scope(acme.id):
+        first = invoice_issue(invoice=Invoice.objects.get(), actor=fiona, now=CLOSE_AT + dt.timedelta(days=1))
+    charged = _lines(first)
+    assert charged["credit"] == -200_000 and charged["coupon:WELCOME"] == -50_000
+    assert _used(acme) == (0, 1, "exhausted")
+
+    voided, replacement = invoice_void_and_redraft(invoice=first, actor=fiona, reason="Wrong seat count",
+                                                   now=CLOSE_AT + dt.timedelta(days=2))
+    assert voided.status == InvoiceStatus.VOID and _used(acme) == (200_000, 0, "active")  # given back
+    assert replacement.status == InvoiceStatus.DRAFT and replacement.pk != first.pk
+    assert _lines(replacement) == charged and replacement.total == first.total  # the same month, rated again
+    with transaction.atomic(), scope.org_scope(acme.id):
+        again = invoice_issue(invoice=replacement, actor=fiona, now=CLOSE_AT + dt.timedelta(days=3))
+        assert CreditConsumption.objects.aggregate(s=Sum("amount"))["s"] == 400_000  # 200,000 twice, of 400,000
+    assert again.number == "DOS-2026-000002" and _used(acme) == (0, 1, "exhausted")
+    assert [i.status for i in _month(acme)] == [InvoiceStatus.VOID, InvoiceStatus.ISSUED]
+
+
+def test_after_a_plain_void_the_next_close_drafts_the_month_again(customers):
+    acme, fiona = customers[0], finance_person("fiona.void@decisionos.example")
+    month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT, org_ids=[acme.id])
+    with transaction.atomic(), scope.org_scope(acme.id):
+        first = invoice_issue(invoice=Invoice.objects.get(), actor=fiona, now=CLOSE_AT + dt.timedelta(days=1))
+        invoice_void(invoice=first, actor=fiona, reason="Wrong", now=CLOSE_AT + dt.timedelta(days=2))
+    report = month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT + dt.timedelta(days=2), org_ids=[acme.id])
+    assert (report.drafts, report.already_issued) == (1, 0)
+    assert [i.status for i in _month(acme)] == [InvoiceStatus.VOID, InvoiceStatus.DRAFT]
+    month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT + dt.timedelta(days=3), org_ids=[acme.id])
+    assert len(_month(acme)) == 2  # still one live invoice for the month
+
+
+def test_voiding_on_the_invoice_page_puts_the_replacement_in_the_review_queue(client, customers):
+    acme = customers[0]
+    month_close(month=NOVEMBER, actor=CLOSER, now=CLOSE_AT, org_ids=[acme.id])
+    first = _month(acme)[0]
+    with transaction.atomic(), scope.org_scope(acme.id):
+        invoice_issue(invoice=first, actor=finance_person("felix.void@decisionos.example"), now=CLOSE_AT)
+    response = verified_client(client, _finance_user()).post(
+        f"/admin/billing/invoice/{first.pk}/change/", {"op": "void", "reason": "Wrong seat count"}, follow=True)
+    assert "replacement draft of 2026-11" in " ".join(str(m) for m in response.context["messages"])
+    assert [i.status for i in _month(acme)] == [InvoiceStatus.VOID, InvoiceStatus.DRAFT]
