@@ -184,8 +184,26 @@ def invoice_mark_uncollectible(*, invoice: Invoice, actor, reason: str, now: dt.
     actor = platform_finance(actor, INVOICE_UNCOLLECTIBLE)
     reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
-        return _settle(_locked(invoice), actor=actor, action_name="invoice.uncollectible", status=InvoiceStatus.UNCOLLECTIBLE,
-                       reason=reason, allowed_from=(InvoiceStatus.ISSUED,), doing="written off", now=now)
+        invoice = _settle(_locked(invoice), actor=actor, action_name="invoice.uncollectible",
+                          status=InvoiceStatus.UNCOLLECTIBLE, reason=reason, allowed_from=(InvoiceStatus.ISSUED,),
+                          doing="written off", now=now)
+        # What is still owed leaves receivables for bad debts (invoice.written_off).
+        subledger.write_off(org_id=invoice.org_id, source=invoice, occurred_at=now, actor=actor,
+                            open_balance=invoice.total - invoice.amount_credited - invoice.amount_paid,
+                            memo=f"{invoice.number}: {reason}")
+    return invoice
+
+
+def _write_off_reverse(invoice: Invoice, *, actor, now: dt.datetime, reference: str) -> None:
+    """A written-off invoice paid after all: the write-off is reversed (receivable restored) before
+    the payment clears it, so bad debts keep only what was never paid."""
+    ref = subledger.source_ref(invoice)
+    booked = subledger.Journal.objects.filter(org_id=invoice.org_id, event="invoice.written_off",
+                                              source_type=ref.type, source_id=ref.id,
+                                              reverses__isnull=True, reversals__isnull=True).first()
+    if booked is not None:
+        subledger.reverse(booked, actor=actor, occurred_at=now,
+                          reason=f"{invoice.number} paid after the write-off ({reference})")
 
 
 def invoice_mark_paid(*, invoice: Invoice, actor, reference: str, now: dt.datetime | None = None) -> Invoice:
@@ -196,6 +214,8 @@ def invoice_mark_paid(*, invoice: Invoice, actor, reference: str, now: dt.dateti
     with transaction.atomic():
         locked = _locked(invoice)
         amount = locked.balance
+        if locked.status == InvoiceStatus.UNCOLLECTIBLE:
+            _write_off_reverse(locked, actor=actor, now=now, reference=reference)
         if locked.status in (InvoiceStatus.ISSUED, InvoiceStatus.UNCOLLECTIBLE):
             locked.amount_paid += amount
         invoice = _settle(locked, actor=actor, action_name="invoice.paid", status=InvoiceStatus.PAID,

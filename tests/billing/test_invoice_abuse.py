@@ -303,3 +303,24 @@ def test_voiding_on_the_invoice_page_puts_the_replacement_in_the_review_queue(cl
         f"/admin/billing/invoice/{first.pk}/change/", {"op": "void", "reason": "Wrong seat count"}, follow=True)
     assert "2026-11" in " ".join(str(m) for m in response.context["messages"])  # the replacement draft of 2026-11
     assert [i.status for i in _month(acme)] == [InvoiceStatus.VOID, InvoiceStatus.DRAFT]
+
+
+def test_a_write_off_books_bad_debts_and_a_later_payment_reverses_it_first(fiona):
+    """Uncollectible moves the open balance from receivables to bad debts; if the customer pays
+    after all, the write-off is reversed before the payment clears the receivable."""
+    from billing.invoicing import invoice_mark_paid, invoice_mark_uncollectible
+    from billing.subledger import trial_balance
+
+    launch_price_book()
+    org = make_org("Written Off", slug="written-off")
+    invoice = issued_for(org, rating=pov_rating())
+    with scope.org_scope(org.id):
+        invoice = invoice_mark_uncollectible(invoice=invoice, actor=fiona, reason="no answer for 90 days", now=LATER)
+        write_off = Journal.objects.get(org_id=org.id, event="invoice.written_off")
+        amounts = {line.account: line.amount for line in write_off.lines.all()}
+        assert amounts == {"bad_debt": invoice.total, "ar": -invoice.total}
+        invoice_mark_paid(invoice=invoice, actor=fiona, reference="late transfer", now=VOIDED_AT)
+        assert Journal.objects.filter(org_id=org.id, reverses=write_off).count() == 1
+        balance = trial_balance(month=LATER.date().replace(day=1), org_id=org.id)
+    accounts = {row.account: row.closing for row in balance.rows}
+    assert balance.balanced and accounts.get("bad_debt", 0) == 0 and accounts.get("ar", 0) == 0
