@@ -161,7 +161,7 @@ def main() -> int:
         rerun = snapshot(NOVEMBER)
         print(f"close again (idempotent) of {again['orgs']} orgs: {again['wall']:.2f} s wall")
         started = time.perf_counter()
-        numbers = invoices_issue_due(actor=ACTOR, now=CLOSE_NOVEMBER + dt.timedelta(days=3))
+        numbers = invoices_issue_due(actor=ACTOR, now=CLOSE_NOVEMBER + dt.timedelta(days=3)).issued
         issue_seconds = time.perf_counter() - started
         print(f"issued {len(numbers)} invoices in {issue_seconds:.2f} s, "
               f"{issue_seconds / max(len(numbers), 1) * 1000:.2f} ms each ({numbers[0]} … {numbers[-1]})")

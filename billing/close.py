@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import subscriptions
-from billing.invoicing import invoice_draft_save, invoice_issue
+from billing.invoicing import invoice_draft_save, invoice_issue, invoice_void
 from billing.invoicing.config import review_window
 from billing.invoicing.errors import platform_finance
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
@@ -85,8 +85,9 @@ def org_month_close(*, subscription, month: dt.date, actor, now: dt.datetime) ->
 
 def month_close(*, month: dt.date, actor, now: dt.datetime | None = None, org_ids=None,
                 progress: Callable[[int, int], None] | None = None) -> CloseReport:
-    """Close ``month`` for every billable org (or the ``org_ids`` given). An org that fails is reported
-    and skipped; the others are closed. ``progress(done, total)`` is called after each org."""
+    """Close ``month`` for every billable org (or the ``org_ids`` given). An org that fails — a refusal
+    or any other error — is rolled back, logged with its traceback, reported in ``failed`` and
+    skipped; the others are closed. ``progress(done, total)`` is called after each org."""
     actor = platform_finance(actor, BILLING_CLOSE)
     now = now or timezone.now()
     month = month.replace(day=1)
@@ -104,10 +105,9 @@ def month_close(*, month: dt.date, actor, now: dt.datetime | None = None, org_id
                 report.drafts += 1
             else:
                 report.already_issued += 1
-        except DomainError as exc:
-            report.failed[str(subscription.org_id)] = str(exc)
-            log.warning("billing.close.org_failed", org_id=str(subscription.org_id), month=f"{month:%Y-%m}",
-                        error=str(exc))
+        except Exception as exc:  # noqa: BLE001 — one org's failure, whatever it is, never stops the others
+            report.failed[str(subscription.org_id)] = _failure(exc)
+            _log_failure("billing.close.org_failed", exc, org_id=str(subscription.org_id), month=f"{month:%Y-%m}")
         if progress is not None:
             progress(done, len(subs))
     report.seconds = time.perf_counter() - started
@@ -115,19 +115,79 @@ def month_close(*, month: dt.date, actor, now: dt.datetime | None = None, org_id
     return report
 
 
-def invoices_issue_due(*, actor, now: dt.datetime | None = None) -> list[str]:
-    """Issue every draft whose review window has passed, one org at a time. Returns the numbers."""
+@dataclass
+class IssueReport:
+    """What ``invoices_issue_due`` did: the numbers issued and, per draft left in the review queue,
+    why (``{invoice id: reason}``)."""
+
+    issued: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict:
+        return {"issued": self.issued, "failed": self.failed}
+
+
+def _failure(exc: BaseException) -> str:
+    """How a failed org is named in a report: a refusal by its message, anything else by its type too
+    (the traceback is in the log)."""
+    return str(exc) if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _log_failure(event: str, exc: BaseException, **data) -> None:
+    if isinstance(exc, DomainError):  # a refusal the review queue explains; the traceback helps anyway
+        log.warning(event, error=str(exc), code=exc.code, exc_info=exc, **data)
+    else:
+        log.error(event, error=f"{type(exc).__name__}: {exc}", exc_info=exc, **data)
+
+
+def invoices_issue_due(*, actor, now: dt.datetime | None = None) -> IssueReport:
+    """Issue every draft whose review window has passed, one org at a time. A draft that cannot be
+    issued, for whatever reason, stays in the review queue, is logged and reported; the others are
+    issued."""
     actor = platform_finance(actor, INVOICES_ISSUE_DUE)
     now = now or timezone.now()
     with transaction.atomic(), scope.platform_scope(reason="issue invoices whose review window passed"):
         due = list(Invoice.objects.filter(status=InvoiceStatus.DRAFT, kind=InvoiceKind.PERIOD, review_until__lte=now)
                    .order_by("org_id", "period_start").values_list("org_id", "pk"))
-    numbers = []
+    report = IssueReport()
     for org_id, pk in due:
         try:
             with transaction.atomic(), scope.org_scope(org_id):
                 invoice = Invoice.objects.get(pk=pk)
-                numbers.append(invoice_issue(invoice=invoice, actor=actor, now=now).number)
-        except DomainError as exc:  # left as a draft for a person to look at in the review queue
-            log.warning("billing.issue_due.refused", org_id=str(org_id), invoice=str(pk), error=str(exc))
-    return numbers
+                report.issued.append(invoice_issue(invoice=invoice, actor=actor, now=now).number)
+        except Exception as exc:  # noqa: BLE001 — left as a draft for a person to look at in the review queue
+            report.failed[str(pk)] = _failure(exc)
+            _log_failure("billing.issue_due.refused", exc, org_id=str(org_id), invoice=str(pk))
+    log.info("billing.issue_due.done", issued=len(report.issued), failed=len(report.failed))
+    return report
+
+
+def invoice_void_and_redraft(*, invoice: Invoice, actor, reason: str,
+                             now: dt.datetime | None = None) -> tuple[Invoice, Invoice | None]:
+    """Void an issued invoice and, for a monthly one, draft its month again at once: the replacement
+    is rated afresh (with the credit and coupon periods the void gave back) and waits in the review
+    queue for its window. Returns (the void invoice, the replacement draft or None).
+
+    The void is its own transaction and stands whatever happens next; when the month cannot be
+    drafted now (the org is no longer billable, or rating fails — logged), the next close of the
+    month drafts it."""
+    now = now or timezone.now()
+    with transaction.atomic(), scope.org_scope(invoice.org_id):
+        voided = invoice_void(invoice=invoice, actor=actor, reason=reason, now=now)
+    if voided.kind != InvoiceKind.PERIOD:
+        return voided, None
+    month = voided.period_start
+    try:
+        subs = _billable(month, [voided.org_id])
+        if not subs:
+            return voided, None
+        with transaction.atomic(), scope.org_scope(voided.org_id):
+            draft = org_month_close(subscription=subs[0], month=month, actor=actor, now=now)
+    except Exception as exc:  # noqa: BLE001 — the void stands; the next close drafts the month
+        _log_failure("billing.void.redraft_failed", exc, org_id=str(voided.org_id), month=f"{month:%Y-%m}")
+        return voided, None
+    return voided, draft

@@ -4,8 +4,11 @@ VAT is reversed in proportion to the invoice's: after every note, the VAT revers
 invoice's VAT × (net credited so far ÷ invoice subtotal), rounded half up to the won — so a full
 credit, in one note or in several, reverses exactly the VAT that was charged. A note is *applied*
 (it lowers the invoice's balance now) or *carried* (it lowers the next invoice's balance when that
-one is issued). Above ``BILLING_CREDIT_NOTE_FOUR_EYES_ABOVE`` won a second person must approve it,
-through the approvals choke point (``tenancy.approvals``); until then it reserves the balance.
+one is issued). When the invoice's credit notes — issued, awaiting approval and this one — add
+up to more than ``BILLING_CREDIT_NOTE_FOUR_EYES_ABOVE`` won, a second person must approve it (so a
+credit split into small notes needs one all the same), through the approvals choke point
+(``tenancy.approvals``); until then it reserves the balance. Only a person requests such a note,
+never ``system:dosctl``.
 Credit notes have their own gapless series (``DOS-CN-2026-000007``) and are chained like invoices.
 """
 
@@ -129,7 +132,7 @@ def credit_note_create(*, invoice: Invoice, actor, reason: str, amount: int | No
         if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.UNCOLLECTIBLE):
             raise InvoiceStateError(f"{invoice} is {invoice.get_status_display().lower()}; only an issued invoice "
                                     "with a balance can be credited.", allowed=[], current=invoice.status)
-        net_before, tax_before, _ = _credited(invoice)
+        net_before, tax_before, credited_total = _credited(invoice)
         available = _available(invoice)
         credit_lines = _line_amounts(invoice, lines) if lines else []
         if full:
@@ -155,14 +158,20 @@ def credit_note_create(*, invoice: Invoice, actor, reason: str, amount: int | No
         CreditNoteLine.objects.bulk_create([
             CreditNoteLine(org_id=invoice.org_id, credit_note=note, invoice_line=line, position=i, description=text,
                            amount=value) for i, (line, value, text) in enumerate(credit_lines, start=1)])
-        if note.total > credit_note_four_eyes_above():
+        credited_in_all = credited_total + note.total
+        if credited_in_all > credit_note_four_eyes_above():
             requester = getattr(actor, "user", None)
             if requester is None:
-                raise CreditNoteRefused("A credit note above the four-eyes amount is requested by a person.",
-                                        code="four_eyes")
+                limit = format_won(credit_note_four_eyes_above())
+                raise CreditNoteRefused(
+                    f"{invoice.number} would be credited {format_won(credited_in_all)} in all, above {limit}: a "
+                    "person requests this credit note in the back office and a second person approves it.",
+                    code="four_eyes", errors={"amount": [f"Credits above {limit} on one invoice need a second "
+                                                         "person."]}, credited=credited_in_all)
             request = approval_require(org=Org.objects.get(pk=invoice.org_id), action=APPROVAL_ACTION,
                                        target=f"credit_note:{note.pk}", requested_by=requester, reason=reason,
-                                       payload={"invoice": invoice.number, "total": note.total})
+                                       payload={"invoice": invoice.number, "total": note.total,
+                                                "credited_in_all": credited_in_all})
             note.status, note.approval_ref = CreditNoteStatus.PENDING_APPROVAL, str(request.pk)
             note.save(update_fields=["status", "approval_ref"])
             audit_record(org_id=invoice.org_id, action="billing.credit_note.requested", actor=actor,

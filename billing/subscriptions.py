@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
-from billing import credits
+from billing import credits, terms
 from billing.accounts import billing_profile
 from billing.models import (
     BillingCycle,
@@ -155,13 +155,6 @@ def _usage(org_id, month: dt.date) -> tuple[Usage, ...]:
     return tuple(usage)
 
 
-def _annual_term_start(subscription: Subscription, month: dt.date) -> bool:
-    first = subscription.annual_term_start
-    if subscription.billing_cycle != BillingCycle.ANNUAL or first is None or month < first:
-        return False
-    return ((month.year - first.year) * 12 + month.month - first.month) % 12 == 0
-
-
 def rating_input(subscription: Subscription, month: dt.date) -> RatingInput:
     """Everything ``billing.rating.rate`` needs for ``month`` of ``subscription``: its phases, the
     month's usage rollups and late adjustments, seat levels, coupons and credit balances. Run in the
@@ -177,7 +170,7 @@ def rating_input(subscription: Subscription, month: dt.date) -> RatingInput:
         usage=_usage(org_id, month), seats=seats,
         coupons=tuple(credits.coupon_grants(org_id, plan_code=plan_code, month=month)),
         credits=tuple(credits.credit_balances(org_id, at=month_start_utc(next_month(month)))),
-        billing_cycle=subscription.billing_cycle, annual_term_start=_annual_term_start(subscription, month),
+        billing_cycle=subscription.billing_cycle, annual_term_start=terms.annual_term_opens(subscription, month),
         meta={"subscription_id": subscription.pk})
 
 
@@ -284,13 +277,33 @@ def _base_total(inp: RatingInput) -> tuple[int, tuple]:
 def _base_only(subscription: Subscription, month: dt.date, segments) -> RatingInput:
     return RatingInput(org_id=str(subscription.org_id), period_start=month, period_end=next_month(month),
                        segments=segments, billing_cycle=subscription.billing_cycle,
-                       annual_term_start=_annual_term_start(subscription, month))
+                       annual_term_start=terms.annual_term_opens(subscription, month))
+
+
+def _tenant_limits(subscription: Subscription, target: PriceVersion, when: str, effective: dt.date) -> None:
+    """What a tenant may not change by itself (platform finance may): a schedule platform finance set,
+    a prepaid year before its end, a move to a cheaper plan before the period end (ADR 0012)."""
+    if _platform_scheduled(subscription):
+        raise PermissionRefused("Platform finance scheduled this subscription's next change; ask them to "
+                                "change or withdraw it.", permission="billing.manage", code="platform_scheduled")
+    term_end = terms.annual_term_end(subscription, effective)
+    if term_end is not None:
+        raise SubscriptionConflict(
+            f"A prepaid year changes at its end ({term_end:%Y-%m-%d}); platform finance can change it earlier "
+            "with a credit for the unused months.", code="annual_term_running",
+            errors={"when": [f"The prepaid year ends on {term_end:%Y-%m-%d}."]})
+    if when == "now" and terms.is_downgrade(subscription.price_version, target):
+        raise SubscriptionConflict(
+            "A move to a cheaper plan takes effect at the period end; the month is billed at the plan it "
+            "started on.", code="downgrade_at_period_end", errors={"when": ["Use period_end."]})
 
 
 def change_preview(*, subscription: Subscription, plan_code: str, when: str, today: dt.date,
-                   billing_cycle: str | None = None, version: PriceVersion | None = None) -> ChangePreview:
+                   billing_cycle: str | None = None, version: PriceVersion | None = None,
+                   actor=None) -> ChangePreview:
     """Price a change without making it (reads only). ``when``: ``now`` | ``period_end``; ``version``
-    pins a published version (an Enterprise quote) instead of the list price in force."""
+    pins a published version (an Enterprise quote) instead of the list price in force. With a tenant
+    ``actor`` the preview already refuses what the tenant could not confirm."""
     plan = _plan(plan_code)
     cycle = billing_cycle or subscription.billing_cycle
     errors = {}
@@ -311,6 +324,8 @@ def change_preview(*, subscription: Subscription, plan_code: str, when: str, tod
     month = today.replace(day=1)
     effective = today if when == "now" else next_month(month)
     target = _pick_version(plan, effective, version)
+    if actor is not None and not getattr(actor, "platform", False):
+        _tenant_limits(subscription, target, when, effective)
     target_spec = price_spec(target)
     current = _segments(subscription, month)
     before, before_lines = _base_total(_base_only(subscription, month, current))
@@ -326,6 +341,10 @@ def change_preview(*, subscription: Subscription, plan_code: str, when: str, tod
     notes = []
     if plan.quoted:
         notes.append("Quoted plans are priced per contract; platform finance makes this change.")
+    unused, refund = terms.unused_prepay(subscription, effective)
+    if refund:
+        notes.append(f"The prepaid year ends early: its {unused} unused months come back as ₩{refund:,} of "
+                     "prepaid credit on the change's date.")
     token = sha256_hex(canonical_json({
         "subscription": subscription.pk, "revision": subscription.revision, "plan": plan.code,
         "version": target.pk, "cycle": cycle, "when": when, "effective_on": effective, "proration": after - before}))
@@ -353,24 +372,11 @@ def subscription_change(*, subscription: Subscription, plan_code: str, when: str
             raise PermissionRefused(f"{plan.title} is priced per contract: platform finance makes this change.",
                                     permission="billing.manage", code="platform_only")
         preview = change_preview(subscription=subscription, plan_code=plan_code, when=when, today=today,
-                                 billing_cycle=billing_cycle, version=version)
+                                 billing_cycle=billing_cycle, version=version, actor=actor)
         if not token or token != preview.token:
             raise PreviewStale("The change no longer matches its preview; preview it again.",
                                errors={"token": ["Stale or missing preview token."]})
         target = _pick_version(plan, preview.effective_on, version)
-        if not platform and _platform_scheduled(subscription):
-            raise PermissionRefused("Platform finance scheduled this subscription's next change; ask them to "
-                                    "change or withdraw it.", permission="billing.manage", code="platform_scheduled")
-        term_end = _annual_term_end(subscription, preview.effective_on)
-        if term_end is not None and not platform:
-            raise SubscriptionConflict(
-                f"A prepaid year changes at its end ({term_end:%Y-%m-%d}); platform finance can change it earlier "
-                "with a credit for the unused months.", code="annual_term_running",
-                errors={"when": [f"The prepaid year ends on {term_end:%Y-%m-%d}."]})
-        if when == "now" and not platform and _is_downgrade(subscription.price_version, target):
-            raise SubscriptionConflict(
-                "A move to a cheaper plan takes effect at the period end; the month is billed at the plan it "
-                "started on.", code="downgrade_at_period_end", errors={"when": ["Use period_end."]})
         data = {"from": subscription.plan.code, "to": plan.code, "price_version": target.version,
                 "billing_cycle": preview.billing_cycle, "when": when, "effective_on": preview.effective_on.isoformat(),
                 "proration": preview.proration, "platform": platform}
@@ -389,60 +395,13 @@ def subscription_change(*, subscription: Subscription, plan_code: str, when: str
     return subscription
 
 
-def _is_downgrade(current: PriceVersion, target: PriceVersion) -> bool:
-    """Whether ``target`` charges less than ``current``: a lower monthly fee or minimum, or nothing at all."""
-    now_spec, new_spec = price_spec(current), price_spec(target)
-    if not new_spec.charges:
-        return now_spec.charges
-    return (new_spec.base < now_spec.base) or ((new_spec.minimum or 0) < (now_spec.minimum or 0))
-
-
-def _annual_term_end(subscription: Subscription, on: dt.date) -> dt.date | None:
-    """For an annual subscription whose prepaid year is still running on ``on``: the first day after
-    that year. ``None`` when it is not annual or ``on`` is a term boundary (a change may start there)."""
-    first = subscription.annual_term_start
-    if subscription.billing_cycle != BillingCycle.ANNUAL or first is None or on <= first:
-        return None
-    used = _months_between(first, on) % 12
-    if used == 0:
-        return None
-    end = on.replace(day=1)
-    for _ in range(12 - used):
-        end = next_month(end)
-    return end
-
-
-def _months_between(start: dt.date, end: dt.date) -> int:
-    return (end.year - start.year) * 12 + end.month - start.month
-
-
-def _unused_prepay_credit(subscription: Subscription, on: dt.date, *, actor) -> int:
-    """A prepaid year left before its end: the unused whole months of what was paid (the year's base
-    after the annual discount, pro rata) come back as prepaid credit, granted here."""
-    first = subscription.annual_term_start
-    if subscription.billing_cycle != BillingCycle.ANNUAL or first is None or on <= first:
-        return 0
-    used = _months_between(first, on) % 12
-    if used == 0:
-        return 0  # a term boundary: the new term is billed on its own
-    spec = price_spec(subscription.price_version)
-    paid = spec.base * 12 * (100 - spec.annual_discount_pct) / 100
-    amount = int((paid * (12 - used) / 12).quantize(Decimal(1), rounding="ROUND_HALF_UP"))
-    if amount > 0:
-        credits.credit_grant(org_id=subscription.org_id, amount=amount, actor=actor, source="annual_term",
-                             source_ref=f"subscription:{subscription.pk}:{first.isoformat()}",
-                             reason=f"Unused {12 - used} of 12 prepaid months of {spec.plan} (term from "
-                                    f"{first:%Y-%m}) after a plan change on {on:%Y-%m-%d}")
-    return amount
-
-
 def _switch(subscription: Subscription, plan: PricePlan, version: PriceVersion, cycle: str, on: dt.date, *,
             actor) -> None:
     SubscriptionPhase.objects.filter(org_id=subscription.org_id, subscription=subscription, end__isnull=True).update(
         end=on)
     SubscriptionPhase.objects.create(org_id=subscription.org_id, subscription=subscription, price_version=version,
                                      billing_cycle=cycle, start=on)
-    _unused_prepay_credit(subscription, on, actor=actor)
+    terms.unused_prepay_credit(subscription, on, actor=actor)
     if cycle == BillingCycle.ANNUAL and (subscription.billing_cycle != BillingCycle.ANNUAL
                                          or version.pk != subscription.price_version_id):
         subscription.annual_term_start = on.replace(day=1)  # a new plan's prepaid year starts with it

@@ -71,7 +71,7 @@ def invoices_issue_due() -> int:
     """Issue the drafts whose review window has passed (hourly)."""
     from billing.close import invoices_issue_due as issue_due
 
-    return len(issue_due(actor="system:billing.issue"))
+    return len(issue_due(actor="system:billing.issue").issued)
 
 
 @shared_task(name="billing.tasks.invoice_drift_daily", ignore_result=True, acks_late=True)

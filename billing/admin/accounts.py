@@ -302,7 +302,8 @@ class SubscriptionAdmin(DosModelAdmin):
         if request.method == "POST" and self.has_change_permission(request, subscription):
             try:
                 preview = change_preview(subscription=subscription, plan_code=choice["plan"], when=choice["when"],
-                                         today=today, billing_cycle=choice["billing_cycle"], version=version)
+                                         today=today, billing_cycle=choice["billing_cycle"], version=version,
+                                         actor=self.principal(request))
                 if request.POST.get("confirmed") == "yes":
                     subscription_change(subscription=subscription, plan_code=choice["plan"], when=choice["when"],
                                         token=request.POST.get("token", ""), actor=self.principal(request),

@@ -9,6 +9,7 @@ and audited there. A tenant's billing admin sees its own org's issued invoices a
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import structlog
 from django.contrib import admin, messages
@@ -22,22 +23,34 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from billing import tasks as billing_tasks
-from billing.close import BILLING_CLOSE, billable_org_chunks
+from billing.close import BILLING_CLOSE, billable_org_chunks, invoice_void_and_redraft
 from billing.credit_notes import credit_note_approve, credit_note_create, credit_note_reject
-from billing.invoicing import invoice_issue, invoice_mark_paid, invoice_mark_uncollectible, invoice_void
+from billing.invoicing import invoice_issue, invoice_mark_paid, invoice_mark_uncollectible
 from billing.invoicing.errors import platform_finance
 from billing.models import CreditNote, CreditNoteLine, CreditNoteStatus, Invoice, InvoiceLine, InvoiceStatus
 from billing.money import format_won
 from billing.pdf import credit_note_pdf, invoice_pdf
 from billing.periods import month_of
 from dos.admin_base import DosModelAdmin
-from dos.errors import DomainError
+from dos.errors import DomainError, field_error
 
 log = structlog.get_logger(__name__)
+WON_TYPED = re.compile(r"[0-9]+")
 
 
 def won(amount) -> str:
     return "" if amount is None else format_won(amount)
+
+
+def _won_typed(text: str) -> int | None:
+    """Whole won as typed on the invoice page ("120,000"); empty is None. Only the ASCII digits 0-9
+    count: "²" or "١٢" are digits to ``str.isdigit`` but no amount, and are refused as a field error."""
+    text = (text or "").replace(",", "").strip()
+    if not text:
+        return None
+    if not WON_TYPED.fullmatch(text) or len(text) > 15:
+        raise field_error("amount", str(_("Whole won in digits 0-9, e.g. 120,000.")))
+    return int(text)
 
 
 def _pdf_response(content: bytes, name: str) -> HttpResponse:
@@ -182,7 +195,7 @@ class InvoiceAdmin(DosModelAdmin):
         billable = sum(len(chunk) for chunk in billable_org_chunks(month))
         by_status = dict(Invoice.objects.filter(kind="period", period_start=month).values_list("status")
                          .annotate(n=Count("id")).values_list("status", "n"))
-        done = sum(by_status.values())
+        done = sum(n for status, n in by_status.items() if status != InvoiceStatus.VOID)  # a void one was replaced
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "period": f"{month:%Y-%m}",
                    "title": _("Month close %(month)s") % {"month": f"{month:%Y-%m}"}, "billable": billable,
                    "done": done, "percent": round(100 * done / billable) if billable else 100,
@@ -193,15 +206,18 @@ class InvoiceAdmin(DosModelAdmin):
         invoice = self.scoped_object_or_404(request, pk)
         return _pdf_response(invoice_pdf(invoice), invoice.number or f"draft-{invoice.period_start:%Y-%m}")
 
-    OPS = {"void": invoice_void, "uncollectible": invoice_mark_uncollectible}
+    OPS = {"uncollectible": invoice_mark_uncollectible}
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST" and request.POST.get("op"):
             return self._operate(request, object_id)
         extra = {"may_act": self._finance(request), "credit_notes": [], **(extra_context or {})}
         invoice = self.get_object(request, object_id)
-        if invoice is not None:
-            extra["credit_notes"] = list(invoice.credit_notes.order_by("created_at"))
+        if invoice is not None:  # a tenant sees the notes it received, not requests under review or refused
+            notes = invoice.credit_notes.order_by("created_at")
+            if not self._is_platform(request):
+                notes = notes.filter(status=CreditNoteStatus.ISSUED)
+            extra["credit_notes"] = list(notes)
         return super().change_view(request, object_id, form_url, extra_context=extra)
 
     def _operate(self, request, object_id):
@@ -210,12 +226,17 @@ class InvoiceAdmin(DosModelAdmin):
         try:
             if op in self.OPS:
                 self.OPS[op](invoice=invoice, actor=actor, reason=post.get("reason", ""))
+            elif op == "void":  # and its month drafted again, into the review queue
+                _voided, replacement = invoice_void_and_redraft(invoice=invoice, actor=actor,
+                                                                reason=post.get("reason", ""))
+                if replacement is not None:
+                    messages.info(request, _("The replacement draft of %(month)s is in the review queue.")
+                                  % {"month": f"{replacement.period_start:%Y-%m}"})
             elif op == "paid":
                 invoice_mark_paid(invoice=invoice, actor=actor, reference=post.get("reason", ""))
             elif op == "credit":
-                amount = post.get("amount", "").replace(",", "").strip()
                 credit_note_create(invoice=invoice, actor=actor, reason=post.get("reason", ""),
-                                   full=post.get("full") == "on", amount=int(amount) if amount.isdigit() else None,
+                                   full=post.get("full") == "on", amount=_won_typed(post.get("amount", "")),
                                    application=post.get("application", "applied"))
             else:
                 raise Http404("Unknown operation.")

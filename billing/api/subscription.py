@@ -104,7 +104,7 @@ class SubscriptionChangeApi(DosApiView):
             raise _no_subscription()
         today = seoul_day(timezone.now())
         preview = change_preview(subscription=subscription, plan_code=v["plan"], when=v["when"], today=today,
-                                 billing_cycle=v.get("billing_cycle"))
+                                 billing_cycle=v.get("billing_cycle"), actor=request.auth)
         if v["confirm"]:
             subscription_change(subscription=subscription, plan_code=v["plan"], when=v["when"], token=v["token"],
                                 actor=request.auth, today=today, billing_cycle=v.get("billing_cycle"))

@@ -42,5 +42,6 @@ def payment_terms() -> dt.timedelta:
 
 
 def credit_note_four_eyes_above() -> int:
-    """Credit notes whose total (VAT included) is above this many won need a second person."""
+    """A credit note needs a second person when the invoice's notes (issued, awaiting approval and
+    the new one, VAT included) add up to more than this many won."""
     return int(getattr(settings, "BILLING_CREDIT_NOTE_FOUR_EYES_ABOVE", 1_000_000))

@@ -59,15 +59,17 @@ def invoice_draft_save(*, org_id, period_start: dt.date, period_end: dt.date, ra
     """Create or recompute the monthly draft of ``org_id`` for the period (``period_end`` inclusive).
 
     Idempotent: the same rating gives the same draft (nothing is rewritten), a different one replaces
-    the lines; an invoice already issued (or settled) for the period is returned untouched."""
+    the lines; an invoice already issued (or settled) for the period is returned untouched. A void
+    invoice does not count: after a void the month gets a new draft (its replacement)."""
     actor = platform_finance(actor, INVOICE_DRAFT)
     tax_exempt = bool(customer.get("tax_exempt"))
     lines, subtotal, rate, tax = draft_lines(rating, tax_exempt=tax_exempt)
     digest = _digest(lines, customer, (period_start, period_end))
     meta = {**rating.meta, "draft_digest": digest}
     with transaction.atomic():
-        invoice = (Invoice.objects.select_for_update()
-                   .filter(org_id=org_id, kind=InvoiceKind.PERIOD, period_start=period_start).first())
+        live = (Invoice.objects.select_for_update().exclude(status=InvoiceStatus.VOID)
+                .filter(org_id=org_id, kind=InvoiceKind.PERIOD, period_start=period_start))
+        invoice = live.first()  # a void invoice stays on record; its month is drafted again beside it
         if invoice is None:
             try:
                 with transaction.atomic():
@@ -75,8 +77,7 @@ def invoice_draft_save(*, org_id, period_start: dt.date, period_end: dt.date, ra
                         org_id=org_id, kind=InvoiceKind.PERIOD, period_start=period_start, period_end=period_end,
                         issuer="", currency=rating.meta.get("currency", "KRW"), review_until=review_until)
             except IntegrityError:  # a concurrent close made it first: work on that one
-                invoice = Invoice.objects.select_for_update().get(org_id=org_id, kind=InvoiceKind.PERIOD,
-                                                                  period_start=period_start)
+                invoice = live.get()
         if invoice.status != InvoiceStatus.DRAFT or invoice.rating.get("draft_digest") == digest:
             return invoice
         invoice.lines.all().delete()

@@ -19,6 +19,7 @@ from billing.invoicing.config import issuer, payment_terms
 from billing.invoicing.documents import document_hash, invoice_document
 from billing.invoicing.errors import InvoiceIncomplete, InvoiceStateError, platform_finance
 from billing.invoicing.numbering import number_take
+from billing.invoicing.release import usage_release
 from billing.models import (
     CreditApplication,
     CreditNote,
@@ -138,7 +139,14 @@ def _reason(reason: str) -> str:
 
 def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | None = None) -> Invoice:
     """Cancel an issued invoice nothing was credited or paid against (otherwise credit it): its number
-    stays used, the issue journal is reversed."""
+    stays used, the issue journal is reversed.
+
+    A credit note that stands against the invoice refuses the void: an issued one (applied, or
+    carried to a later invoice — it is a legal document of its own and its journal stands) means the
+    invoice is corrected by crediting the rest, and one awaiting its second person is rejected first.
+    Voiding never takes a credit note down with it. The prepaid credit and coupon periods the invoice
+    used are given back (``release.usage_release``) and its month may be invoiced again: the next
+    close of the month drafts the replacement (``billing.close.invoice_void_and_redraft`` does both)."""
     actor = platform_finance(actor, INVOICE_VOID)
     reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
@@ -146,6 +154,7 @@ def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | Non
         if invoice.amount_credited or invoice.amount_paid:
             raise InvoiceStateError(f"{invoice} has credits or payments against it; issue a credit note instead.",
                                     allowed=[], current=invoice.status)
+        _refuse_standing_credit_notes(invoice)
         invoice = _settle(invoice, actor=actor, action_name="invoice.voided", status=InvoiceStatus.VOID, reason=reason,
                           allowed_from=(InvoiceStatus.ISSUED,), doing="voided", now=now)
         journal = Journal.objects.filter(
@@ -153,15 +162,48 @@ def invoice_void(*, invoice: Invoice, actor, reason: str, now: dt.datetime | Non
             source_id=str(invoice.pk), reverses__isnull=True).first()
         if journal is not None:
             subledger.reverse(journal, actor=actor, reason=f"{invoice.number} voided: {reason}", occurred_at=now)
+        usage_release(invoice, actor=actor)  # its credit and coupon periods serve the replacement invoice
     return invoice
+
+
+def _refuse_standing_credit_notes(invoice: Invoice) -> None:
+    notes = list(CreditNote.objects.select_for_update().filter(
+        org_id=invoice.org_id, invoice=invoice,
+        status__in=(CreditNoteStatus.ISSUED, CreditNoteStatus.PENDING_APPROVAL)).order_by("created_at"))
+    pending = [note for note in notes if note.status == CreditNoteStatus.PENDING_APPROVAL]
+    if pending:
+        raise InvoiceStateError(f"{invoice} has a credit note awaiting its second person; reject it before voiding "
+                                "the invoice.", allowed=[], current=invoice.status, credit_notes=[str(n.pk) for n in pending])
+    if notes:
+        raise InvoiceStateError(f"{invoice} has credit note {notes[0].number} against it; credit the rest of the "
+                                "invoice instead of voiding it.", allowed=[], current=invoice.status,
+                                credit_notes=[n.number for n in notes])
 
 
 def invoice_mark_uncollectible(*, invoice: Invoice, actor, reason: str, now: dt.datetime | None = None) -> Invoice:
     actor = platform_finance(actor, INVOICE_UNCOLLECTIBLE)
     reason, now = _reason(reason), now or timezone.now()
     with transaction.atomic():
-        return _settle(_locked(invoice), actor=actor, action_name="invoice.uncollectible", status=InvoiceStatus.UNCOLLECTIBLE,
-                       reason=reason, allowed_from=(InvoiceStatus.ISSUED,), doing="written off", now=now)
+        invoice = _settle(_locked(invoice), actor=actor, action_name="invoice.uncollectible",
+                          status=InvoiceStatus.UNCOLLECTIBLE, reason=reason, allowed_from=(InvoiceStatus.ISSUED,),
+                          doing="written off", now=now)
+        # What is still owed leaves receivables for bad debts (invoice.written_off).
+        subledger.write_off(org_id=invoice.org_id, source=invoice, occurred_at=now, actor=actor,
+                            open_balance=invoice.total - invoice.amount_credited - invoice.amount_paid,
+                            memo=f"{invoice.number}: {reason}")
+    return invoice
+
+
+def _write_off_reverse(invoice: Invoice, *, actor, now: dt.datetime, reference: str) -> None:
+    """A written-off invoice paid after all: the write-off is reversed (receivable restored) before
+    the payment clears it, so bad debts keep only what was never paid."""
+    ref = subledger.source_ref(invoice)
+    booked = subledger.Journal.objects.filter(org_id=invoice.org_id, event="invoice.written_off",
+                                              source_type=ref.type, source_id=ref.id,
+                                              reverses__isnull=True, reversals__isnull=True).first()
+    if booked is not None:
+        subledger.reverse(booked, actor=actor, occurred_at=now,
+                          reason=f"{invoice.number} paid after the write-off ({reference})")
 
 
 def invoice_mark_paid(*, invoice: Invoice, actor, reference: str, now: dt.datetime | None = None) -> Invoice:
@@ -172,6 +214,8 @@ def invoice_mark_paid(*, invoice: Invoice, actor, reference: str, now: dt.dateti
     with transaction.atomic():
         locked = _locked(invoice)
         amount = locked.balance
+        if locked.status == InvoiceStatus.UNCOLLECTIBLE:
+            _write_off_reverse(locked, actor=actor, now=now, reference=reference)
         if locked.status in (InvoiceStatus.ISSUED, InvoiceStatus.UNCOLLECTIBLE):
             locked.amount_paid += amount
         invoice = _settle(locked, actor=actor, action_name="invoice.paid", status=InvoiceStatus.PAID,

@@ -124,8 +124,10 @@ class Invoice(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["org", "number"], condition=~models.Q(number=""),
                                     name="invoice_org_number_uniq"),
-            # The month close finds (or makes) exactly one monthly invoice per org and period.
-            models.UniqueConstraint(fields=["org", "period_start"], condition=models.Q(kind="period"),
+            # The month close finds (or makes) exactly one live monthly invoice per org and period; a
+            # void one stays on record beside its replacement.
+            models.UniqueConstraint(fields=["org", "period_start"],
+                                    condition=models.Q(kind="period") & ~models.Q(status="void"),
                                     name="invoice_org_period_uniq"),
             models.CheckConstraint(condition=models.Q(status="draft") | ~models.Q(number=""),
                                    name="invoice_issued_has_number"),

@@ -28,6 +28,7 @@ class Account(models.TextChoices):
     CHARGEBACKS = "chargebacks", _("Chargebacks")
     FEES = "fees", _("Payment fees")
     CREDITS = "credits", _("Prepaid credits")
+    BAD_DEBT = "bad_debt", _("Bad debts")
 
 
 class Journal(TenantModel):

@@ -13,6 +13,7 @@ from billing.subledger.posting import (  # noqa: F401
     post,
     reverse,
     source_ref,
+    write_off,
 )
 from billing.subledger.rules import RULES, PostingRule, rule_for  # noqa: F401
 from billing.subledger.trial_balance import TrialBalance, journal_months, trial_balance, unbalanced_journals  # noqa: F401

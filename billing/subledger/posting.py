@@ -175,3 +175,15 @@ def reverse(journal: Journal, *, actor, reason: str, occurred_at: dt.datetime | 
                      target=f"journal:{journal.pk}", data={"reversal": reversal.pk, "reason": reason,
                                                           "source": ref.label or ref.id, "event": journal.event})
     return reversal
+
+
+def write_off(*, org_id, source, open_balance: int, occurred_at: dt.datetime, actor, memo: str = "") -> Journal | None:
+    """Book an invoice written off as uncollectible: Dr bad debts / Cr receivable for what it still
+    leaves owing (``invoice.written_off``), inside the caller's transaction. Nothing is booked when
+    nothing is owed; booking the same write-off again returns the journal already booked."""
+    if not isinstance(open_balance, int) or isinstance(open_balance, bool) or open_balance < 0:
+        raise field_error("open_balance", "Whole won, zero or more.")
+    if open_balance == 0:
+        return None
+    return post("invoice.written_off", org_id=org_id, source=source, amounts={"amount": open_balance},
+                occurred_at=occurred_at, actor=actor, memo=memo)

@@ -32,6 +32,7 @@ NORMAL_SIDE: dict[str, str] = {
     Account.CHARGEBACKS: DEBIT,    # contra-revenue
     Account.FEES: DEBIT,           # expense
     Account.CREDITS: CREDIT,       # prepaid balance owed to the customer (a liability)
+    Account.BAD_DEBT: DEBIT,       # expense: receivables written off as uncollectible
 }
 
 
@@ -86,6 +87,13 @@ RULES: tuple[PostingRule, ...] = (
         description="Money received against invoices: cash in, receivable down; the processor's fee, when "
                     "known, is an expense paid out of the gross (cash = amount - fee).",
         legs=(Leg(Account.CASH, DEBIT, "cash"), Leg(Account.FEES, DEBIT, "fee"), Leg(Account.AR, CREDIT, "amount")),
+    ),
+    PostingRule(
+        event="invoice.written_off", version=1, effective_from=dt.date(2026, 1, 1),
+        description="An invoice is written off as uncollectible: what it still leaves owing leaves the "
+                    "receivable and is booked as a bad-debt expense (revenue and VAT booked at issue stand; "
+                    "a later recovery is a payment, a mistaken write-off is reversed).",
+        legs=(Leg(Account.BAD_DEBT, DEBIT, "amount"), Leg(Account.AR, CREDIT, "amount")),
     ),
 )
 

@@ -142,7 +142,9 @@ def test_platform_finance_changes_a_prepaid_year_early_and_the_new_year_is_bille
         november = rate(rating_input(live(acme), NOV))
     paid = november.subtotal
     assert paid == 3_240_000  # 12 × 300,000 less the 10 % annual discount
-    preview_and_confirm(acme, fiona(), "pro", "period_end", dt.date(2026, 11, 10), billing_cycle="annual")
+    preview, _sub = preview_and_confirm(acme, fiona(), "pro", "period_end", dt.date(2026, 11, 10),
+                                        billing_cycle="annual")
+    assert any("₩2,970,000" in note for note in preview.notes)
     with scope.org_scope(acme.id):
         subscription_roll(subscription=subscription_for(acme.id), today=DEC, actor="system:test")
         sub = subscription_for(acme.id)
@@ -190,3 +192,16 @@ def test_a_tenant_still_undoes_what_it_scheduled_itself(acme):
     with scope.org_scope(acme.id):
         subscription_resume(subscription=subscription_for(acme.id), actor=bea)
     assert live(acme).scheduled_plan_id is None
+
+
+def test_the_api_preview_already_refuses_a_tenant_downgrade_now(acme):
+    from tests.conftest import api_client
+    from tests.factories import make_key
+
+    subscribe(acme, "pov")
+    client = api_client(make_key(acme, scopes=["billing.read", "billing.manage"], name="billing"))
+    response = client.post("/api/v1/billing/subscription/change",
+                                    {"plan": "sandbox", "when": "now", "confirm": False}, format="json")
+    assert response.status_code == 409, response.content
+    assert response.json()["code"] == "downgrade_at_period_end"
+    assert response["Content-Type"].startswith("application/problem+json")

@@ -21,6 +21,7 @@ PUBLISHED = {
                                                       ("ar", "credit", "total"))),
     ("payment.received", 1): (dt.date(2026, 1, 1), (("cash", "debit", "cash"), ("fees", "debit", "fee"),
                                                     ("ar", "credit", "amount"))),
+    ("invoice.written_off", 1): (dt.date(2026, 1, 1), (("bad_debt", "debit", "amount"), ("ar", "credit", "amount"))),
 }
 
 

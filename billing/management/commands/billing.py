@@ -86,9 +86,12 @@ class Command(DosCommand):
             raise SystemExit(1)
 
     def do_issue_due(self, options):
-        numbers = invoices_issue_due(actor="system:dosctl")
-        self.emit(options, {"issued": numbers},
-                  lambda d: f"Issued {len(d['issued'])} invoices" + (f": {', '.join(d['issued'])}" if d["issued"] else "."))
+        report = invoices_issue_due(actor="system:dosctl")
+        self.emit(options, report.as_dict(), lambda d: "\n".join(
+            [f"Issued {len(d['issued'])} invoices" + (f": {', '.join(d['issued'])}" if d["issued"] else ".")] +
+            [f"  LEFT IN REVIEW invoice {pk}: {error}" for pk, error in d["failed"].items()]))
+        if not report.ok:
+            raise SystemExit(1)
 
     def do_invoice(self, options):
         with self.org_scope(options) as org:
