@@ -244,6 +244,21 @@ def _check_approval(approval, *, user, org_id, target: str | None, now) -> None:
     approval.save(update_fields=["payload"])
 
 
+HANDOVER_ACTION = "dsar.export"  # an access request's four-eyes hand-over (privacy.dsar.services)
+
+
+def _check_handover(approval, *, org_id, subject_token: str, purpose: str) -> None:
+    """A job opening the subject's values for an access request's export does so under the request's
+    approved hand-over: same org, same subject, approved by a second person, for ``dsar.access``."""
+    from tenancy.choices import ApprovalStatus
+
+    approval = type(approval).objects.get(pk=approval.pk)
+    if (approval.action != HANDOVER_ACTION or purpose != "dsar.access" or approval.org_id != org_id
+            or approval.status != ApprovalStatus.APPROVED or approval.decided_by_id in (None, approval.requested_by_id)
+            or approval.payload.get("subject_token") != subject_token):
+        raise UnsealRefused("That approval does not hand this subject's data over.")
+
+
 def approval_target(sealed) -> str:
     parsed = crypto.parse(sealed)
     return f"sealed:{parsed.key_id}:{parsed.place}"
@@ -272,6 +287,8 @@ def _unseal(actor, org_id, sealed, parsed: crypto.Sealed, purpose: str, approval
         user = getattr(actor, "user", None)
         if user is not None:
             _check_approval(approval, user=user, org_id=org_id, target=approval_target(sealed), now=now)
+        elif approval is not None:
+            _check_handover(approval, org_id=org_id, subject_token=row.subject_token, purpose=purpose)
         plaintext = crypto.decrypt(AESGCM(unwrap(row, actor=actor)), org_id=org_id, sealed=parsed)
         audit_record(org_id=org_id, action="vault.unsealed", actor=actor_label(actor),
                      target=f"{parsed.table}:{parsed.row}",

@@ -23,6 +23,7 @@ from tests.privacy.dsar_world import (
     SYSTEM,
     applicant,
     approve_erasure,
+    approve_handover,
     export_files,
     export_json,
     officer,
@@ -57,11 +58,13 @@ def test_it_takes_the_deadline_from_the_org_settings_and_waits_for_verification(
 
 
 def test_an_access_request_exports_json_csv_and_a_pdf_summary_with_the_subjects_values(
-        acme, lending, priya, tmp_path):
+        acme, lending, priya, pedro, tmp_path):
     person = applicant(acme)
     request = submitted(acme, "access", details={"message": "Please send me everything you hold."})
     run(acme, request)
     verified(acme, request, priya)
+    assert run(acme, request) == "collect"  # waits for a second person to approve the hand-over
+    approve_handover(acme, request, pedro)
     assert run(acme, request) == "done"
     files = export_files(acme, request)
     assert {"subject_export.json", "summary.pdf", "README.txt", "csv/decisions.csv", "csv/case_notes.csv",
@@ -103,6 +106,7 @@ def test_an_erasure_needs_a_second_person_and_leaves_every_chain_verifying(acme,
     # A new access request after the erasure: the subject's values are gone, the masked records stay.
     again = submitted(acme, "access")
     verified(acme, again, priya)
+    approve_handover(acme, again, pedro)
     assert run(acme, again) == "done"
     files = export_files(acme, again)
     document = export_json(files)
@@ -119,6 +123,7 @@ def test_an_earlier_export_is_destroyed_with_the_subject(acme, lending, priya, p
     applicant(acme)
     access = submitted(acme, "access")
     verified(acme, access, priya)
+    approve_handover(acme, access, pedro)
     run(acme, access)
     erasure = submitted(acme, "erasure")
     verified(acme, erasure, priya)
