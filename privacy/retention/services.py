@@ -94,7 +94,7 @@ def rule_save(*, org_id, actor, dataset: str, ttl_days: int, action: str, legal_
     chain_treatment = chain_treatment if spec.chained else ""
     now = timezone.now()
     with transaction.atomic():
-        current = RetentionRule.objects.select_for_update().filter(dataset=dataset).first()
+        current = RetentionRule.objects.select_for_update().filter(org_id=org_id, dataset=dataset).first()
         before = _rule_terms(current) if current is not None else {  # a rule not seeded yet: the defaults
             "ttl_days": spec.default_ttl_days, "action": spec.default_action, "chain_treatment": spec.chain_treatment,
             "active": True}
