@@ -28,7 +28,7 @@ from django.utils import timezone
 
 import privacy.vault.crypto as crypto
 from dos.audit import actor_label, audit_record
-from dos.authz import PermissionRefused, action, authorize
+from dos.authz import PermissionRefused, action, authorize, is_system
 from dos.scope import org_scope
 from dos.vault import Erased, VaultError
 from privacy.principals import refuse_platform
@@ -46,12 +46,16 @@ APPROVAL_VALID = dt.timedelta(hours=24)
 CACHE_SECONDS = 60.0
 CACHE_SIZE = 10_000
 # Purposes the product itself reads sealed values for, and the lawful basis each rests on; any other
-# purpose must be covered by the subject's consent or a basis the org configured.
+# purpose must be covered by the subject's consent or a basis the org configured. Each is bound to the
+# code path that reads for it (``_internal_purpose_allowed``): a caller cannot simply claim one.
 INTERNAL_PURPOSES = {
-    "hitl.case_note": "legitimate_interest",  # a reviewer re-reads an original under four eyes
-    "decision.replay": "legal_obligation",  # re-evaluating a recorded decision for an audit
-    "dsar.access": "legal_obligation",  # the subject's own access request
+    "hitl.case_note": "legitimate_interest",  # a reviewer re-reads a case-note original under four eyes
+    "decision.audit": "legal_obligation",  # a person re-reads a recorded decision's input under four eyes
+    "decision.replay": "legal_obligation",  # re-evaluating a recorded decision (a job)
+    "dsar.access": "legal_obligation",  # the subject's own access request (the DSAR job)
 }
+JOB_PURPOSES = frozenset({"decision.replay", "dsar.access"})  # never a person's or an API key's
+NOTE_TABLE = "hitl_casenote"  # case-note originals: read for ``hitl.case_note`` only
 
 
 class UnsealRefused(PermissionRefused):
@@ -210,6 +214,21 @@ def seal(*, actor, org_id, subject_token: str, table: str, row: str, field: str,
                           field=field, plaintext=plaintext)
 
 
+def _internal_purpose_allowed(actor, parsed: crypto.Sealed, purpose: str) -> None:
+    """The product's own purposes belong to their code paths: the job ones to jobs; ``hitl.case_note``
+    to case-note originals (read through the case page's reveal); ``decision.audit`` to a person
+    whose four-eyes approval names the value (checked with the approval)."""
+    if purpose in JOB_PURPOSES and not is_system(actor):
+        raise UnsealRefused(f"'{purpose}' is the product's own use of sealed values; a person or a key cannot "
+                            "read for it.", code="purpose_not_allowed")
+    if purpose == "hitl.case_note" and parsed.table != NOTE_TABLE:
+        raise UnsealRefused("'hitl.case_note' reads case-note originals only.", code="purpose_not_allowed")
+    if purpose == "decision.audit" and getattr(actor, "user", None) is None:
+        raise UnsealRefused("'decision.audit' is a person's four-eyes read.", code="purpose_not_allowed")
+    if purpose == "hitl.case_note" and not is_system(actor) and getattr(actor, "user", None) is None:
+        raise UnsealRefused("Case-note originals are read by a person under four eyes.", code="purpose_not_allowed")
+
+
 def _purpose_basis(org_id, subject_token: str, purpose: str) -> str:
     if purpose in INTERNAL_PURPOSES:
         return INTERNAL_PURPOSES[purpose]
@@ -224,7 +243,7 @@ def _purpose_basis(org_id, subject_token: str, purpose: str) -> str:
     raise ConsentMissing(purpose)
 
 
-def _check_approval(approval, *, user, org_id, target: str | None, now) -> None:
+def _check_approval(approval, *, user, org_id, target: tuple[str, ...] | None, now) -> None:
     from tenancy.choices import ApprovalStatus
 
     if approval is None:
@@ -234,7 +253,7 @@ def _check_approval(approval, *, user, org_id, target: str | None, now) -> None:
     if (approval.action != APPROVAL_ACTION or approval.org_id != org_id or approval.requested_by_id != user.pk
             or approval.status != ApprovalStatus.APPROVED or approval.decided_by_id in (None, user.pk)):
         raise UnsealRefused("That approval does not let you read this value.")
-    if target is not None and approval.target.startswith("sealed:") and approval.target != target:
+    if target is not None and approval.target not in target:
         raise UnsealRefused("That approval was given for another value.")
     if approval.decided_at and approval.decided_at < now - APPROVAL_VALID:
         raise UnsealRefused("That approval expired (24 hours); request a new one.", code="approval_expired")
@@ -264,6 +283,13 @@ def approval_target(sealed) -> str:
     return f"sealed:{parsed.key_id}:{parsed.place}"
 
 
+def approval_targets(parsed: crypto.Sealed) -> tuple[str, ...]:
+    """The approval targets that name this value: the value itself, or — for a case-note original —
+    the note (the case page's reveal asks for ``case_note:<id>``)."""
+    own = (f"sealed:{parsed.key_id}:{parsed.place}",)
+    return own + ((f"case_note:{parsed.row}",) if parsed.table == NOTE_TABLE else ())
+
+
 def unseal(*, actor, org_id, sealed, purpose: str, approval=None, now=None) -> bytes:
     """The plaintext of a sealed value, for an actor holding ``vault.unseal`` (a person: with an
     approved four-eyes request), for a purpose the subject's consent or a lawful basis covers."""
@@ -283,10 +309,11 @@ def _unseal(actor, org_id, sealed, parsed: crypto.Sealed, purpose: str, approval
             raise VaultError("The sealed value does not open here (another org or place, or tampered).")
         if row.erased_at is not None:
             raise Erased("The subject was erased: this value can never be read again.")
+        _internal_purpose_allowed(actor, parsed, purpose)
         basis = _purpose_basis(org_id, row.subject_token, purpose)
         user = getattr(actor, "user", None)
         if user is not None:
-            _check_approval(approval, user=user, org_id=org_id, target=approval_target(sealed), now=now)
+            _check_approval(approval, user=user, org_id=org_id, target=approval_targets(parsed), now=now)
         elif approval is not None:
             _check_handover(approval, org_id=org_id, subject_token=row.subject_token, purpose=purpose)
         plaintext = crypto.decrypt(AESGCM(unwrap(row, actor=actor)), org_id=org_id, sealed=parsed)

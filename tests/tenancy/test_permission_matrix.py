@@ -366,7 +366,7 @@ MATRIX: dict[str, Entry] = {
                                                          row="1", field="f", plaintext=b"x")),
     "vault.unseal_request": Entry(_sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
     "vault.unseal": Entry(_approved_unseal, lambda w, a, o: vault.unseal(actor=a, org_id=w.org.id, sealed=o[0],
-                                                                          purpose="dsar.access", approval=o[1])),
+                                                                          purpose="decision.audit", approval=o[1])),
     "vault.erase_subject": Entry(_sealed, lambda w, a, o: vault.erase_subject(actor=a, org_id=w.org.id,
                                                                               subject_token="vt_matrix", reason="m")),
     "vault.rotate_request": Entry(_none, lambda w, a, o: vault_rotation.rotation_request(actor=a, org_id=w.org.id),
