@@ -88,7 +88,8 @@ def test_a_job_killed_at_a_step_boundary_resumes_there_with_one_export_and_one_e
     assert dsar_run(org_id=str(acme.id), request_id=str(request.id)) == "done"
     assert dsar_run(org_id=str(acme.id), request_id=str(request.id)) == "done"  # a late duplicate delivery
     final = _counts(acme, request, person.token)
-    assert final == {"exports": 1, "erasures": 1, "erasures_applied": 1, "steps": sorted(STEPS), "state": "done",
+    # Two keys destroyed, each once: the subject's and the request's own (its words and working copy).
+    assert final == {"exports": 1, "erasures": 2, "erasures_applied": 1, "steps": sorted(STEPS), "state": "done",
                      "erased": True}
     with scope.org_scope(acme.id):
         assert DsarRequest.objects.get(pk=request.pk).attempts == (2 if phase == "effect" or step != "fulfil" else 1)
