@@ -44,6 +44,7 @@ ERASE = action("vault.erase_subject", "dsar.fulfil")
 APPROVAL_ACTION = "vault.unseal"  # the four-eyes action of tenancy.approvals
 APPROVAL_VALID = dt.timedelta(hours=24)
 CACHE_SECONDS = 60.0
+RECHECK_SECONDS = 2.0  # a cached key seals without asking the database for at most this long
 CACHE_SIZE = 10_000
 # Purposes the product itself reads sealed values for, and the lawful basis each rests on; any other
 # purpose must be covered by the subject's consent or a basis the org configured. Each is bound to the
@@ -97,8 +98,8 @@ class ErasureResult:
 class _KeyCache:
     """(org, subject) → (key id, version, cipher), least recently used first out, short-lived."""
 
-    def __init__(self, size: int = CACHE_SIZE, seconds: float = CACHE_SECONDS):
-        self.size, self.seconds = size, seconds
+    def __init__(self, size: int = CACHE_SIZE, seconds: float = CACHE_SECONDS, clock=time.monotonic):
+        self.size, self.seconds, self.clock = size, seconds, clock
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -106,15 +107,28 @@ class _KeyCache:
         key = (str(org_id), subject_token)
         with self._lock:
             item = self._items.get(key)
-            if item is None or item[0] < time.monotonic():
+            if item is None or item[0] < self.clock():
                 self._items.pop(key, None)
                 return None
             self._items.move_to_end(key)
             return item[1]
 
+    def checked_recently(self, org_id, subject_token: str) -> bool:
+        """The key row was seen alive (not erased) less than ``RECHECK_SECONDS`` ago."""
+        with self._lock:
+            item = self._items.get((str(org_id), subject_token))
+            return item is not None and self.clock() - item[2] < RECHECK_SECONDS
+
+    def confirm(self, org_id, subject_token: str) -> None:
+        with self._lock:
+            item = self._items.get((str(org_id), subject_token))
+            if item is not None:
+                self._items[(str(org_id), subject_token)] = (item[0], item[1], self.clock())
+
     def put(self, org_id, subject_token: str, value) -> None:
         with self._lock:
-            self._items[(str(org_id), subject_token)] = (time.monotonic() + self.seconds, value)
+            now = self.clock()
+            self._items[(str(org_id), subject_token)] = (now + self.seconds, value, now)
             self._items.move_to_end((str(org_id), subject_token))
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -187,7 +201,17 @@ def _create_key(org_id, subject_token: str) -> SubjectKey:
 def _sealing_key(org_id, subject_token: str):
     cached = data_keys.get(org_id, subject_token)
     if cached is not None:
-        return cached
+        if data_keys.checked_recently(org_id, subject_token):
+            return cached
+        # Another process may have erased the subject (its cache drop reaches only itself): ask the
+        # key row again, at most every RECHECK_SECONDS per subject.
+        with org_scope(org_id):
+            alive = SubjectKey.objects.filter(org_id=org_id, id=cached[0], erased_at__isnull=True).exists()
+        if alive:
+            data_keys.confirm(org_id, subject_token)
+            return cached
+        data_keys.drop(org_id, subject_token)
+        raise Erased("The subject was erased: nothing more is sealed for them.")
     with org_scope(org_id):
         row = SubjectKey.objects.filter(org_id=org_id, subject_token=subject_token).first()
         if row is None:
