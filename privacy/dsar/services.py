@@ -29,9 +29,9 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError, FieldErrors
 from dos.pii import mask_deep, mask_text
+from privacy.models import DsarEvent, DsarKind, DsarRequest, DsarState, VerificationMethod
 from privacy.principals import refuse_platform
 from tenancy.approvals import EXCLUDED_APPROVERS
-from privacy.models import DsarEvent, DsarKind, DsarRequest, DsarState, VerificationMethod
 
 SUBMIT = action("dsar.submit", "dsar.fulfil")
 VERIFY = action("dsar.verify", "dsar.fulfil")

@@ -31,8 +31,8 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, is_system
 from dos.scope import org_scope
 from dos.vault import Erased, VaultError
-from privacy.principals import refuse_platform
 from privacy.models import KekRotation, RotationStatus, SubjectKey
+from privacy.principals import refuse_platform
 from privacy.vault.keystore import KeystoreError, key_provider
 
 log = structlog.get_logger(__name__)

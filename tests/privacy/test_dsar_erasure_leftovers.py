@@ -11,8 +11,7 @@ from dos import scope
 from dos.authz import system_actor
 from privacy.dsar.services import request_key_token
 from privacy.vault import Erased, is_erased, unseal
-from tests.privacy.dsar_world import (applicant, approve_erasure, export_files, export_json, officer, run, submitted,
-                                      verified)
+from tests.privacy.dsar_world import applicant, approve_erasure, export_files, export_json, officer, run, submitted, verified
 
 pytestmark = pytest.mark.django_db
 JOB = system_actor("dsar")

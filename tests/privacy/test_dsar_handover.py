@@ -12,13 +12,22 @@ from dos import scope
 from dos.authz import PermissionRefused, system_actor
 from dos.subject_data import SubjectQuery
 from dos.vault import VaultError
-from privacy.dsar.services import dsar_submit, export_download
+from privacy.dsar.services import DsarStateError, dsar_submit, export_download
 from privacy.models import DsarExport
 from privacy.vault import unseal
 from tenancy.approvals import FourEyesViolation, approval_grant
 from tests.factories import UserFactory, add_member, as_member
-from tests.privacy.dsar_world import (PHONE, applicant, approve_handover, export_files, export_json, officer, run,
-                                      submitted, verified)
+from tests.privacy.dsar_world import (
+    PHONE,
+    applicant,
+    approve_handover,
+    export_files,
+    export_json,
+    officer,
+    run,
+    submitted,
+    verified,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +58,7 @@ def test_one_admin_cannot_submit_verify_and_download_an_access_export_alone(acme
     assert run(acme, request) == "collect"  # nothing collected, nothing unsealed
     with scope.org_scope(acme.id):
         assert not DsarExport.objects.filter(request=request).exists()
-        with pytest.raises(Exception):
+        with pytest.raises(DsarStateError):  # nothing to hand over
             export_download(request=request, actor=me)
         request.refresh_from_db()
         with pytest.raises(FourEyesViolation):  # the verifier (and submitter) cannot approve the hand-over

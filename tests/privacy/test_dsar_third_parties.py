@@ -10,8 +10,17 @@ from dos import scope
 from dos.authz import system_actor
 from hitl import notes
 from privacy.dsar.export import mask_identifiers
-from tests.privacy.dsar_world import (PHONE, applicant, approve_handover, export_files, export_json, officer, run,
-                                      submitted, verified)
+from tests.privacy.dsar_world import (
+    PHONE,
+    applicant,
+    approve_handover,
+    export_files,
+    export_json,
+    officer,
+    run,
+    submitted,
+    verified,
+)
 
 pytestmark = pytest.mark.django_db
 GUARANTOR_PHONE = "010-8765-4321"
