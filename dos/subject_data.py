@@ -12,8 +12,9 @@ ids there; usage events and cases are linked to the subject through them), which
 matters: a collector reads only refs filled by collectors with a lower ``order``.
 
 Sealed values are opened through ``SubjectQuery.unseal`` (the registered vault, for the purpose
-``dsar.access``). A value that no longer opens (its subject's key was destroyed) is ``None`` — an
-export after an erasure carries no value of the subject, and says so.
+``dsar.access``) and only under the request's four-eyes hand-over approval (``approval``): without
+one, nothing is opened (``withheld``). A value that no longer opens (its subject's key was
+destroyed) is ``None`` — an export after an erasure carries no value of the subject, and says so.
 """
 
 from __future__ import annotations
@@ -41,11 +42,17 @@ class SubjectQuery:
     org_id: uuid.UUID
     subject_token: str
     refs: dict[str, list[str]] = field(default_factory=dict)
+    approval: object = None  # the approved hand-over (tenancy ApprovalRequest) sealed values open under
+
+    @property
+    def withheld(self) -> bool:
+        """Sealed values are not opened: no approved hand-over (an erasure's inventory, say)."""
+        return self.approval is None
 
     def unseal(self, sealed) -> str | None:
         """The sealed value's text for the subject's own copy, or ``None`` when it no longer opens
-        (the subject's key was destroyed, or the value is not theirs to read here)."""
-        if not sealed:
+        (the subject's key was destroyed, the value is not theirs) or is withheld (no approval)."""
+        if not sealed or self.withheld:
             return None
         from dos.authz import system_actor
         from dos.vault import VaultError, vault
@@ -53,7 +60,7 @@ class SubjectQuery:
         try:
             return vault().unseal(actor=system_actor("dsar"), org_id=self.org_id,
                                   sealed=sealed if isinstance(sealed, str) else bytes(sealed),
-                                  purpose=DSAR_PURPOSE).decode()
+                                  purpose=DSAR_PURPOSE, approval=self.approval).decode()
         except VaultError:
             return None
 
@@ -80,10 +87,11 @@ def collectors() -> list[Collector]:
     return sorted(_collectors.values(), key=lambda c: (c.order, c.name))
 
 
-def subject_collect(*, org_id, subject_token: str, only: list[str] | None = None) -> list[Section]:
+def subject_collect(*, org_id, subject_token: str, only: list[str] | None = None, approval=None) -> list[Section]:
     """Every section the registered collectors hold about the subject (the caller sets the org
-    scope). ``only`` narrows it to the named collectors (a request's scope); refs still flow."""
-    query = SubjectQuery(org_id=org_id, subject_token=subject_token)
+    scope). ``only`` narrows it to the named collectors (a request's scope); refs still flow.
+    ``approval``: the approved hand-over that sealed values are opened under (none: withheld)."""
+    query = SubjectQuery(org_id=org_id, subject_token=subject_token, approval=approval)
     sections: list[Section] = []
     for entry in collectors():
         found = entry.collect(query)

@@ -28,6 +28,7 @@ def subject_cases(query: SubjectQuery) -> list[Section]:
         note_rows.append({"case": numbers[note.case_id], "at": note.created_at.isoformat(), "text": note.body_md,
                           "original": original if original is not None else "",
                           "original_state": ("none" if not note.redacted else
+                                             "withheld" if query.withheld else
                                              "erased" if original is None else "included")})
     appeals = Appeal.objects.filter(case_id__in=numbers).order_by("created_at") if cases else []
     appeal_rows = [{"case": numbers[a.case_id], "at": a.created_at.isoformat(), "level": a.level,

@@ -32,8 +32,9 @@ class PrivacyConfig(AppConfig):
         collector_register("privacy_requests", subject_requests, order=50)
         APPROVAL_ACTIONS.setdefault("dsar.erasure", "dsar.fulfil")
         APPROVAL_ACTIONS.setdefault("retention.run", "retention.approve")
+        APPROVAL_ACTIONS.setdefault("dsar.export", "dsar.fulfil")  # handing an access export over (four eyes)
         # Decided only by the org's own members (never a platform account): reading personal data,
         # re-keying it, erasing a subject, handing a subject's data over.
         from tenancy.approvals import TENANT_ONLY_ACTIONS
 
-        TENANT_ONLY_ACTIONS.update({"vault.unseal", "keys.rotate", "dsar.erasure"})
+        TENANT_ONLY_ACTIONS.update({"vault.unseal", "keys.rotate", "dsar.erasure", "dsar.export"})

@@ -54,11 +54,16 @@ def dsar_sweep_all() -> dict[str, int]:
 
 @shared_task(name="privacy.tasks.retention_plan_daily", ignore_result=True)
 def retention_plan_daily() -> int:
-    """The daily dry-run of every org with rules (seeded on first use): waits for approval."""
-    from privacy.retention.services import SYSTEM, retention_plan
+    """The daily dry-run of every org with rules (seeded on first use): waits for approval. First, runs
+    decided on the general Approvals page follow their decision and approved runs whose execution was
+    lost are sent again (``retention_follow_up``)."""
+    from privacy.retention.services import SYSTEM, retention_follow_up, retention_plan
 
-    return len(for_each_org(job="privacy_retention_plan (every org)", sql="SELECT id FROM tenancy_org",
-                            work=lambda org_id: retention_plan(org_id=org_id, actor=SYSTEM)))
+    def work(org_id):
+        retention_follow_up(org_id=org_id, actor=SYSTEM)
+        return retention_plan(org_id=org_id, actor=SYSTEM)
+
+    return len(for_each_org(job="privacy_retention_plan (every org)", sql="SELECT id FROM tenancy_org", work=work))
 
 
 @shared_task(name="privacy.tasks.retention_run_execute", ignore_result=True)  # batches commit one by one

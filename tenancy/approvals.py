@@ -31,6 +31,9 @@ APPROVAL_ACTIONS = {
 # Actions on a tenant's personal data or keys: decided by a member of the org, never a platform
 # account (filled by the apps that own them, in their ``ready()``).
 TENANT_ONLY_ACTIONS: set[str] = set()
+# The payload key listing further people (user ids) who may not approve, besides the requester: e.g.
+# the person who submitted a subject request when its verifier asks for the hand-over.
+EXCLUDED_APPROVERS = "excluded_approvers"
 
 
 # Money the platform gives back is decided by platform finance: an org's own billing admin holds
@@ -90,6 +93,9 @@ def _decide(*, request: ApprovalRequest, actor, approve: bool, reason: str, gene
         raise ApprovalStateError(f"This request is already {request.status}.")
     if approver.pk == request.requested_by_id:
         raise FourEyesViolation("You requested this action; a second person must approve it (four eyes).",
+                                permission=permission)
+    if str(approver.pk) in {str(u) for u in (request.payload or {}).get(EXCLUDED_APPROVERS, [])}:
+        raise FourEyesViolation("You took part in this request already; someone else must approve it (four eyes).",
                                 permission=permission)
     if request.action in TENANT_ONLY_ACTIONS and (
             getattr(actor, "platform", False) or str(getattr(actor, "org_id", None)) != str(request.org_id)):

@@ -38,11 +38,19 @@ class RuleForm(forms.ModelForm):
         fields = ["dataset", "sensitivity", "ttl_days", "action", "chain_treatment", "legal_basis", "active"]
 
 
+def rule_changes_text(changes) -> str:
+    """Who changed a rule since its last executed run (they may not approve a run acting on it)."""
+    if not changes:
+        return "—"
+    return "; ".join(f"{c.get('by')} {str(c.get('at', ''))[:16].replace('T', ' ')}"
+                     + (" ⚠ " + str(_("tightened")) if c.get("tightened") else "") for c in changes)
+
+
 @admin.register(RetentionRule)
 class RetentionRuleAdmin(_ServiceErrors, DosModelAdmin):
     permission_map = {"view": READ, "add": MANAGE, "change": MANAGE, "delete": None}
     list_display = ["dataset", "title", "sensitivity", "ttl", "action", "chain_treatment", "legal_basis", "active",
-                    "updated_by", "updated_at"]
+                    "updated_by", "updated_at", "pending_changes"]
     list_filter = ["action", "sensitivity", "active"]
     search_fields = ["dataset", "legal_basis"]
     form = RuleForm
@@ -52,6 +60,10 @@ class RetentionRuleAdmin(_ServiceErrors, DosModelAdmin):
     def title(self, obj):
         spec = DATASETS.get(obj.dataset)
         return format_html("{}{}", spec.title if spec else "?", " 🔗" if spec and spec.chained else "")
+
+    @admin.display(description=_("changes awaiting a run"))
+    def pending_changes(self, obj):
+        return rule_changes_text(obj.changes)
 
     @admin.display(description=_("keep for"), ordering="ttl_days")
     def ttl(self, obj):
@@ -85,8 +97,12 @@ class RetentionRuleAdmin(_ServiceErrors, DosModelAdmin):
 class RunItemInline(admin.TabularInline):
     model = RetentionRunItem
     fields = readonly_fields = ["dataset", "action", "cutoff", "matched", "held", "sample", "done",
-                                "held_at_execution", "retained", "finished"]
+                                "held_at_execution", "retained", "finished", "changed_by"]
     extra = 0
+
+    @admin.display(description=_("rule changes since the last executed run"))
+    def changed_by(self, obj):
+        return rule_changes_text(obj.rule_changes)
     can_delete = False
     verbose_name_plural = _("dry-run diff and execution")
 

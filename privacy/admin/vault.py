@@ -25,12 +25,13 @@ from dos.errors import DomainError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault.keystore import key_provider
 from privacy.vault.rotation import rotation_request, rotation_resume, rotation_start
-from privacy.vault.services import APPROVAL_ACTION, INTERNAL_PURPOSES, approval_target, unseal, unseal_request
+from privacy.vault.services import APPROVAL_ACTION, approval_target, unseal, unseal_request
 from tenancy.choices import ApprovalStatus
 from tenancy.models import ApprovalRequest
 
 KEYS = "keys.rotate"
-READ_PURPOSES = [p for p in INTERNAL_PURPOSES if p != "hitl.case_note"]  # case notes: the case page's reveal
+# The purposes a person may give here (server-side allow-list; case notes: the case page's reveal).
+READ_PURPOSES = ["decision.audit"]
 
 
 def _is_uuid(value) -> bool:
@@ -120,11 +121,14 @@ class SubjectKeyAdmin(DosModelAdmin):
                 self.message_user(request, _("Requested: a colleague holding 'vault.unseal' approves it under "
                                              "Approvals."))
                 return None
+            purpose = request.POST.get("purpose", "")
+            if purpose not in READ_PURPOSES:
+                self.message_user(request, _("Choose one of the listed purposes."), level=messages.ERROR)
+                return None
             approval = ApprovalRequest.objects.filter(
                 action=APPROVAL_ACTION, target=approval_target(sealed), requested_by=getattr(principal, "user", None),
                 status=ApprovalStatus.APPROVED).exclude(payload__has_key="unsealed_at").order_by("-decided_at").first()
-            text = unseal(actor=principal, org_id=key.org_id, sealed=sealed, approval=approval,
-                          purpose=request.POST.get("purpose", ""))
+            text = unseal(actor=principal, org_id=key.org_id, sealed=sealed, approval=approval, purpose=purpose)
         except DomainError as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
             return None

@@ -19,6 +19,12 @@ from django.template.loader import render_to_string
 from dos.subject_data import Section
 
 THIRD_PARTY = re.compile(r"\b(?:user|apikey|key|member):[\w.@-]+")
+# Candidate identifiers in free text, each confirmed by the discovery scanners before it is masked:
+# e-mail addresses, digit runs (resident/foreigner numbers, phones, cards, accounts), passport numbers.
+CANDIDATES = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,24}"
+                        r"|\+?\d[\d ()-]{5,24}\d"
+                        r"|\b[MSRGD](?:\d{8}|\d{3}[A-Z]\d{4})\b")
+FREE_TEXT = {"case_notes": ("original",)}  # section → free-text fields that may name other people
 PEOPLE_KEYS = frozenset({"actor", "author", "author_label", "decided_by", "reviewer", "owner", "assignee",
                          "verified_by", "created_by"})
 FILES = ("subject_export.json", "summary.pdf", "README.txt")
@@ -52,16 +58,40 @@ def _scrub(value, counter: list[int]):
     return value
 
 
+def mask_identifiers(text: str, counter: list[int]) -> str:
+    """Every identifier the discovery scanners recognise in ``text``, masked (``010-****-6789``).
+
+    A case-note original may name other people (a guarantor's phone, a spouse's resident number). Whose
+    value an identifier is cannot be told reliably from the text, so all are masked — the subject's own
+    too, which they know already; the README of the export says so."""
+    from privacy.discovery.scanners import classify_value, mask_example
+
+    def masked(match: re.Match) -> str:
+        value = match.group(0)
+        found = classify_value(value.strip())
+        if found is None:
+            return value
+        counter[0] += 1
+        return mask_example(found[0], value.strip())
+
+    return CANDIDATES.sub(masked, text) if text else text
+
+
 def redact(document: dict, *, values: bool = True) -> dict:
-    """Other people out; with ``values=False`` (erasure) every row out too, counts kept."""
-    counter = [0]
+    """Other people out; identifiers in free text masked; with ``values=False`` (erasure) every row out
+    too, counts kept."""
+    counter, identifiers = [0], [0]
     sections = []
     for section in document["sections"]:
         rows = _scrub(section["rows"], counter)
+        for field in FREE_TEXT.get(section["name"], ()):
+            rows = [{**row, field: mask_identifiers(row[field], identifiers)} if isinstance(row.get(field), str)
+                    else row for row in rows]
         section = {**section, "row_count": len(rows), "rows": rows if values else []}
         sections.append(section)
     return {**document, "sections": sections,
-            "redaction": {"third_party_refs": counter[0], "values_included": values}}
+            "redaction": {"third_party_refs": counter[0], "identifiers_masked": identifiers[0],
+                          "values_included": values}}
 
 
 def _cell(value) -> str:
@@ -104,7 +134,10 @@ def archive(document: dict) -> bytes:
         put("README.txt", "Your data held by this organisation, as of the date in subject_export.json.\n"
             "subject_export.json holds everything; csv/ has one table per kind of record; summary.pdf is a\n"
             "readable summary (Korean and English). Records kept on tamper-evident chains hold masked data.\n"
-            "이 파일은 귀하의 개인정보 열람 요청에 대한 회신입니다.\n")
+            "Case-note originals may mention other people: every identifier in them (phone, resident or\n"
+            "foreigner registration, card, account, passport numbers, e-mail addresses) is masked, yours too.\n"
+            "이 파일은 귀하의 개인정보 열람 요청에 대한 회신입니다. 상담 메모 원문에는 다른 사람의 정보가 있을 수 있어\n"
+            "전화번호·주민/외국인등록번호·카드·계좌·여권번호·이메일은 귀하의 것을 포함해 모두 가려져 있습니다.\n")
     return buffer.getvalue()
 
 

@@ -4,7 +4,9 @@
 * erasure: needs the second person's approval. A legal hold on the subject (or one of their cases)
   defers it: nothing is destroyed and the reply says which hold. Otherwise the subject's key is
   destroyed (``privacy.vault.erase_subject`` — asked ``is_erased`` first, so a retried step never
-  repeats it), and so are the keys of their earlier exports; the reply lists what was kept and why
+  repeats it), and so are the keys of every finished request of the subject and of this one (their
+  words, corrections and exports; this request's value-free receipt is re-sealed under a key of its
+  own first); the reply lists what was kept and why
   (chained records keep their masked snapshots and hashes; every chain still verifies).
 * rectification: chained records never change, so the correction goes to a person: a review case
   carrying the request's reference, the corrected fields listed (values stay sealed on the request).
@@ -49,9 +51,13 @@ def _erase(request: DsarRequest, now, document: dict) -> dict:
     if not already:
         erase_subject(actor=SYSTEM, org_id=request.org_id, subject_token=request.subject_token,
                       reason=f"{request.reference} (erasure request)")
-    earlier = (DsarExport.objects.filter(request__subject_token=request.subject_token)
-               .exclude(request_id=request.id).values_list("request_id", flat=True))
-    for request_id in earlier:
+    # Every finished request of the subject keeps its own words, corrections, working copy and export
+    # under a key of its own (dsar:<id>): destroy them all, this request's too once its value-free
+    # receipt is sealed under a key of its own.
+    earlier = list(DsarRequest.objects.filter(subject_token=request.subject_token, completed_at__isnull=False)
+                   .exclude(id=request.id).values_list("id", flat=True))
+    _receipt_rekey(request)
+    for request_id in [*earlier, request.id]:
         if not is_erased(org_id=request.org_id, subject_token=request_key_token(request_id)):
             erase_subject(actor=SYSTEM, org_id=request.org_id, subject_token=request_key_token(request_id),
                           reason=f"{request.reference}: the subject was erased")
@@ -60,6 +66,25 @@ def _erase(request: DsarRequest, now, document: dict) -> dict:
                        "earlier_exports": len(earlier)})
     return {"erased": True, "already_erased": already, "earlier_exports_destroyed": len(earlier),
             "kept": _kept(document)}
+
+
+def receipt_key_token(request_id) -> str:
+    """The key of an erasure's receipt (an inventory without values): it outlives the request's key."""
+    return f"dsar-receipt:{request_id}"
+
+
+def _receipt_rekey(request: DsarRequest) -> None:
+    """Re-seal the erasure's own export (sections, counts, what is kept — never values) under a key of
+    its own, so the request's key — which also sealed the subject's words — can be destroyed."""
+    from privacy.vault import seal, unseal
+
+    made = DsarExport.objects.select_for_update().filter(request=request).first()
+    if made is None:
+        return
+    archive = unseal(actor=SYSTEM, org_id=request.org_id, sealed=made.archive_sealed, purpose="dsar.access")
+    made.archive_sealed = seal(actor=SYSTEM, org_id=request.org_id, subject_token=receipt_key_token(request.id),
+                               table="privacy_dsarrequest", row=str(request.id), field="export", plaintext=archive)
+    made.save(update_fields=["archive_sealed"])
 
 
 def _rectify(request: DsarRequest, now) -> dict:

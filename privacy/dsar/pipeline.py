@@ -9,7 +9,8 @@ on) or not at all (it runs it again): the export is built once (a unique row), t
 destroyed once (and ``is_erased`` is asked first). Two deliveries at once queue on the row lock.
 
 The pipeline stops, without error, where a person must act: at ``verify`` until the subject's
-identity is verified, and at ``fulfil`` of an erasure until a second person approved it.
+identity is verified, at ``collect`` of an access request until a second person approved the
+hand-over, and at ``fulfil`` of an erasure until a second person approved it.
 
 ``fault_points`` lets a test stop the job at a step boundary exactly as a kill would: a hook called
 inside each step's transaction after its effect (``phase="effect"``) and after its COMMIT
@@ -88,7 +89,16 @@ def _scope(request: DsarRequest, now) -> dict:
 
 
 def _collect(request: DsarRequest, now) -> dict:
-    sections = subject_collect(org_id=request.org_id, subject_token=request.subject_token)
+    from privacy.dsar.services import handover_approved
+
+    approval = None
+    if request.kind == DsarKind.ACCESS:
+        # Nothing about the subject is gathered before a second person approved the hand-over; the
+        # sealed originals are opened under that approval.
+        if not handover_approved(request):
+            raise Waiting("the hand-over's four-eyes approval")
+        approval = request.approval
+    sections = subject_collect(org_id=request.org_id, subject_token=request.subject_token, approval=approval)
     document = exporting.document(request, sections, generated_at=now)
     _store_working(request, document)
     return {"sections": {s["name"]: len(s["rows"]) for s in document["sections"]}}

@@ -8,6 +8,12 @@ target and the warning moment beside it.
 An erasure destroys the subject's key: it needs a second person. The person who verifies the
 subject's identity asks for it (``approval_require``, action ``dsar.erasure``); another holder of
 ``dsar.fulfil`` approves it in *Approvals* (``approval_grant``) before the pipeline's fulfil step runs.
+
+An access request hands the subject's data — sealed originals included — to whoever passes it on: it
+needs a second person too. Verifying asks for the hand-over (action ``dsar.export``); another holder
+of ``dsar.fulfil``, neither the verifier nor the person who submitted the request, approves it before
+anything is collected. The sealed originals in the export are opened under that approval, and the
+export is downloaded only while it stands.
 """
 
 from __future__ import annotations
@@ -23,14 +29,16 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError, FieldErrors
 from dos.pii import mask_deep, mask_text
-from privacy.principals import refuse_platform
 from privacy.models import DsarEvent, DsarKind, DsarRequest, DsarState, VerificationMethod
+from privacy.principals import refuse_platform
+from tenancy.approvals import EXCLUDED_APPROVERS
 
 SUBMIT = action("dsar.submit", "dsar.fulfil")
 VERIFY = action("dsar.verify", "dsar.fulfil")
 REJECT = action("dsar.reject", "dsar.fulfil")
 RESUME = action("dsar.resume", "dsar.fulfil")
 ERASURE_APPROVAL = "dsar.erasure"  # the four-eyes action of tenancy.approvals (approver: dsar.fulfil)
+HANDOVER_APPROVAL = "dsar.export"  # an access request's hand-over, four eyes (approver: dsar.fulfil)
 SUBJECT_ID_MAX = 128
 MAX_MESSAGE_CHARS = 2000
 MAX_CORRECTIONS = 30
@@ -169,10 +177,16 @@ def dsar_verify(*, request: DsarRequest, actor, method: str, note: str = "", now
             raise DsarStateError(f"{request.reference} is not waiting for verification ({request.state}).")
         request.verified_by, request.verified_at, request.verification_method = user, now, method
         fields = ["verified_by", "verified_at", "verification_method"]
-        if request.kind == DsarKind.ERASURE:
+        # Four eyes: someone other than the verifier and the submitter approves the erasure or the
+        # hand-over of the subject's data.
+        two_person = {DsarKind.ERASURE: (ERASURE_APPROVAL, "Erasure request verified"),
+                      DsarKind.ACCESS: (HANDOVER_APPROVAL, "Access request verified: hand the export over")}
+        if request.kind in two_person:
+            name, why = two_person[request.kind]
             request.approval = approval_require(
-                org=Org.objects.get(id=request.org_id), action=ERASURE_APPROVAL, target=f"dsar:{request.id}",
-                requested_by=user, payload={"subject_token": request.subject_token}, reason="Erasure request verified")
+                org=Org.objects.get(id=request.org_id), action=name, target=f"dsar:{request.id}",
+                requested_by=user, reason=why,
+                payload={"subject_token": request.subject_token, EXCLUDED_APPROVERS: _submitter_ids(request)})
             fields.append("approval")
         request.save(update_fields=fields)
         event(request, "verified", actor, {"method": method, "note": mask_text(note)[:300]}, at=now)
@@ -180,6 +194,21 @@ def dsar_verify(*, request: DsarRequest, actor, method: str, note: str = "", now
                      data={"method": method})
         _enqueue(request)
     return request
+
+
+def _submitter_ids(request: DsarRequest) -> list[str]:
+    """The person who submitted the request (``user:<id>``), who may not approve its four-eyes step."""
+    label = request.requested_by or ""
+    return [label.split(":", 1)[1]] if label.startswith("user:") else []
+
+
+def handover_approved(request: DsarRequest) -> bool:
+    """An access request's hand-over was approved by a second person (``dsar.export``)."""
+    from tenancy.choices import ApprovalStatus
+
+    approval = request.approval
+    return (approval is not None and approval.action == HANDOVER_APPROVAL and approval.status == ApprovalStatus.APPROVED
+            and approval.target == f"dsar:{request.id}")
 
 
 def dsar_reject(*, request: DsarRequest, actor, reason: str, now=None) -> DsarRequest:
@@ -232,6 +261,10 @@ def export_download(*, request: DsarRequest, actor) -> bytes:
     made = DsarExport.objects.filter(request=request).first()
     if made is None:
         raise DsarStateError(f"{request.reference} has no export yet ({request.state}).")
+    if request.kind == DsarKind.ACCESS and not handover_approved(request):
+        raise PermissionRefused("Handing a subject's data over needs a second person's approval (four eyes): a "
+                                "colleague holding 'dsar.fulfil', not the verifier or the submitter, approves the "
+                                "hand-over under Approvals.", permission="dsar.fulfil", code="four_eyes")
     data = export_bytes(made)
     with transaction.atomic():
         DsarExport.objects.filter(pk=made.pk).update(downloads=F("downloads") + 1)

@@ -46,6 +46,10 @@ class RetentionRule(TenantModel):
     active = models.BooleanField(default=True)
     updated_by = models.CharField(max_length=160, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    changes = models.JSONField(default=list, blank=True, help_text=_(
+        "Changes since the last executed run that acted on the rule: who (label and person), when, before and "
+        "after, and whether it tightened the rule (shorter ttl, delete or crypto-shred turned on). Whoever "
+        "made one may not approve the next run (four eyes bound to the rule change)."))
 
     class Meta:
         ordering = ["dataset"]
@@ -107,6 +111,8 @@ class RetentionRunItem(TenantModel):
     held_at_execution = models.PositiveIntegerField(default=0, help_text=_("Execution: rows spared by a hold."))
     retained = models.PositiveIntegerField(default=0, help_text=_("Chained rows kept whole."))
     cursor = models.CharField(max_length=64, blank=True, help_text=_("Last primary key handled."))
+    rule_changes = models.JSONField(default=list, blank=True, help_text=_(
+        "The rule's changes since the last executed run, as they stood when the run was planned."))
     finished = models.BooleanField(default=False)
 
     class Meta:

@@ -4,7 +4,11 @@
   rule's cutoff and what it would touch — rows past the cutoff, of which held — into a run that
   waits for approval. A newer dry-run supersedes an older one still waiting.
 * ``retention_approve``: a person holding ``retention.approve`` who did not propose the run (four
-  eyes through ``tenancy.approvals`` when a person proposed it; a job's proposal needs any holder).
+  eyes through ``tenancy.approvals`` when a person proposed it) and who changed none of the rules it
+  acts on since the last executed run — four eyes bound to the rule change, so a job's proposal is no
+  way around them. Each rule keeps its changes since its last executed run (``RetentionRule.changes``;
+  a change that shortens the ttl or turns on delete/crypto-shred is marked ``tightened`` and audited as
+  such) and each run item records them as planned (``RetentionRunItem.rule_changes``).
 * ``retention_execute`` works rule by rule in batches, each batch one transaction with the item's
   cursor, so a killed run resumes after its last batch. Legal holds are re-read for every batch: a
   hold placed after the approval still spares its rows. Chained datasets are never deleted from:
@@ -35,6 +39,7 @@ from privacy.models import (
 )
 from privacy.retention.datasets import DATASETS, Dataset
 from privacy.retention.holds import active_holds, case_ids
+from tenancy.choices import ApprovalStatus
 
 RULE_SAVE = action("retention.rule_save", "privacy.manage")
 PLAN = action("retention.plan", "privacy.manage")
@@ -86,15 +91,64 @@ def rule_save(*, org_id, actor, dataset: str, ttl_days: int, action: str, legal_
         errors["legal_basis"] = ["Say why the data is kept this long."]
     if errors:
         raise FieldErrors(errors)
+    chain_treatment = chain_treatment if spec.chained else ""
+    now = timezone.now()
     with transaction.atomic():
-        rule, _ = RetentionRule.objects.update_or_create(
-            org_id=org_id, dataset=dataset,
-            defaults={"ttl_days": ttl_days, "action": action, "legal_basis": legal_basis.strip()[:200],
-                      "sensitivity": sensitivity, "chain_treatment": chain_treatment if spec.chained else "",
-                      "active": active, "updated_by": actor_label(actor), "updated_at": timezone.now()})
+        current = RetentionRule.objects.select_for_update().filter(org_id=org_id, dataset=dataset).first()
+        before = _rule_terms(current) if current is not None else {  # a rule not seeded yet: the defaults
+            "ttl_days": spec.default_ttl_days, "action": spec.default_action, "chain_treatment": spec.chain_treatment,
+            "active": True}
+        after = {"ttl_days": ttl_days, "action": action, "chain_treatment": chain_treatment, "active": active}
+        tightened = _tightens(before, after)
+        user = getattr(actor, "user", None)
+        change = {"by": actor_label(actor), "user": str(user.pk) if user is not None else None,
+                  "at": now.isoformat(), "tightened": tightened, "before": before, "after": after}
+        rule = current or RetentionRule(org_id=org_id, dataset=dataset)
+        rule.ttl_days, rule.action, rule.chain_treatment, rule.active = ttl_days, action, chain_treatment, active
+        rule.legal_basis, rule.sensitivity = legal_basis.strip()[:200], sensitivity
+        rule.updated_by, rule.updated_at = actor_label(actor), now
+        rule.changes = [*(rule.changes or []), change]
+        rule.save()
         audit_record(org_id=org_id, action="retention.rule_saved", actor=actor, target=f"retention_rule:{rule.id}",
-                     data={"dataset": dataset, "ttl_days": ttl_days, "action": action, "active": active})
+                     data={"dataset": dataset, "ttl_days": ttl_days, "action": action, "active": active,
+                           "chain_treatment": chain_treatment, "tightened": tightened, "before": before})
+        if tightened:  # its own entry: the change a mass deletion or crypto-shredding would start from
+            audit_record(org_id=org_id, action="retention.rule_tightened", actor=actor,
+                         target=f"retention_rule:{rule.id}", data={"dataset": dataset, "before": before,
+                                                                    "after": after})
     return rule
+
+
+def _rule_terms(rule: RetentionRule) -> dict:
+    return {"ttl_days": rule.ttl_days, "action": rule.action, "chain_treatment": rule.chain_treatment,
+            "active": rule.active}
+
+
+def _tightens(before: dict, after: dict) -> bool:
+    """Would the rule now remove, or make unreadable, more than before?"""
+    if not after["active"]:
+        return False
+    return (not before["active"] or after["ttl_days"] < before["ttl_days"]
+            or (after["action"] == RetentionAction.DELETE and before["action"] != RetentionAction.DELETE)
+            or (after["chain_treatment"] == ChainTreatment.CRYPTO_SHRED
+                and before["chain_treatment"] != ChainTreatment.CRYPTO_SHRED))
+
+
+def rule_changers(run: RetentionRun) -> list[dict]:
+    """Who changed the rules a run acts on since the last executed run: as planned, and since."""
+    changes = []
+    for item in run.items.select_related("rule").order_by("dataset"):
+        seen = []
+        for change in [*(item.rule_changes or []), *(item.rule.changes or [])]:
+            if change not in seen:
+                seen.append(change)
+        changes.extend({**change, "dataset": item.dataset} for change in seen)
+    return changes
+
+
+def _changed_a_rule(run: RetentionRun, actor, user) -> list[str]:
+    label, pk = actor_label(actor), str(user.pk)
+    return sorted({c.get("dataset", "") for c in rule_changers(run) if c.get("by") == label or c.get("user") == pk})
 
 
 # -- holds, as filters ----------------------------------------------------------------------------
@@ -165,7 +219,8 @@ def retention_plan(*, org_id, actor, now=None, catch_up_for=None) -> RetentionRu
                 continue
             cutoff = now - dt.timedelta(days=rule.ttl_days)
             item = RetentionRunItem(org_id=org_id, run=run, rule=rule, dataset=rule.dataset, cutoff=cutoff,
-                                    action=rule.chain_treatment if spec.chained else rule.action)
+                                    action=rule.chain_treatment if spec.chained else rule.action,
+                                    rule_changes=list(rule.changes or []))
             if spec.chained and rule.chain_treatment == ChainTreatment.CRYPTO_SHRED:
                 subjects, held = _shred_candidates(spec, cutoff, now)
                 item.matched, item.held, item.sample = len(subjects) + held, held, subjects[:SAMPLE]
@@ -210,17 +265,35 @@ def retention_approve(*, run: RetentionRun, actor, reason: str = "", now=None) -
         if run.proposed_by_id == user.pk:
             raise FourEyesViolation("You proposed this run; someone else must approve it (four eyes).",
                                     permission="retention.approve")
+        changed = _changed_a_rule(run, actor, user)
+        if changed:
+            raise FourEyesViolation(
+                f"You changed the rules of {', '.join(changed)} since the last executed run; someone else must "
+                "approve a run acting on them (four eyes).", permission="retention.approve", code="rule_changer")
         if run.approval is not None:
-            approval_grant(request=run.approval, actor=actor, reason=reason)
-        run.status, run.approved_by, run.approved_at = RunStatus.APPROVED, user, now
-        run.save(update_fields=["status", "approved_by", "approved_at"])
-        audit_record(org_id=run.org_id, action="retention.approved", actor=actor, target=f"retention_run:{run.id}")
-        org_id, run_id = str(run.org_id), str(run.id)
-
-        # By name: the task module imports this one.
-        transaction.on_commit(lambda: celery_app.send_task("privacy.tasks.retention_run_execute",
-                                                            kwargs={"org_id": org_id, "run_id": run_id}))
+            if run.approval.status == ApprovalStatus.PENDING:
+                approval_grant(request=run.approval, actor=actor, reason=reason)
+            elif run.approval.status != ApprovalStatus.APPROVED:  # rejected on the Approvals page
+                raise RetentionStateError(f"This run's approval request was {run.approval.status}.")
+        _mark_approved(run, actor=actor, user=user, now=now)
     return run
+
+
+def _mark_approved(run: RetentionRun, *, actor, user, now) -> None:
+    """In the caller's transaction, on a locked proposed run: approved, and sent for execution at COMMIT."""
+    run.status, run.approved_by, run.approved_at = RunStatus.APPROVED, user, now
+    run.save(update_fields=["status", "approved_by", "approved_at"])
+    audit_record(org_id=run.org_id, action="retention.approved", actor=actor, target=f"retention_run:{run.id}",
+                 data={"rule_changes": [{"dataset": c.get("dataset"), "by": c.get("by"), "tightened": c.get("tightened")}
+                                        for c in rule_changers(run)]})
+    _send(run)
+
+
+def _send(run: RetentionRun) -> None:
+    org_id, run_id = str(run.org_id), str(run.id)
+    # By name: the task module imports this one.
+    transaction.on_commit(lambda: celery_app.send_task("privacy.tasks.retention_run_execute",
+                                                        kwargs={"org_id": org_id, "run_id": run_id}))
 
 
 def retention_reject(*, run: RetentionRun, actor, reason: str = "") -> RetentionRun:
@@ -231,7 +304,8 @@ def retention_reject(*, run: RetentionRun, actor, reason: str = "") -> Retention
         run = _locked(run)
         if run.status != RunStatus.PROPOSED:
             raise RetentionStateError(f"This run is {run.status}; only a proposed run can be rejected.")
-        if run.approval is not None and getattr(actor, "user", None) is not None:
+        if (run.approval is not None and getattr(actor, "user", None) is not None
+                and run.approval.status == ApprovalStatus.PENDING):
             approval_reject(request=run.approval, actor=actor, reason=reason)
         run.status = RunStatus.REJECTED
         run.save(update_fields=["status"])
@@ -311,8 +385,54 @@ def retention_execute(*, org_id, run_id, actor=SYSTEM, batch: int = BATCH, now=N
         if run.status == RunStatus.EXECUTING and not run.items.filter(finished=False).exists():
             run.status, run.finished_at = RunStatus.DONE, now or timezone.now()
             run.save(update_fields=["status", "finished_at"])
+            _changes_acted_on(run)
             totals = {i.dataset: {"done": i.done, "held": i.held_at_execution, "retained": i.retained}
                       for i in run.items.all()}
             audit_record(org_id=org_id, action="retention.executed", actor=actor, target=f"retention_run:{run.id}",
                          data={"items": totals})
     return run
+
+
+def _changes_acted_on(run: RetentionRun) -> None:
+    """A run executed: the rule changes it was planned from have had their second person. Changes made
+    after it was planned stay, for the next run's approver."""
+    for item in run.items.select_related("rule"):
+        rule = RetentionRule.objects.select_for_update().get(pk=item.rule.pk)
+        later = [c for c in rule.changes or [] if dt.datetime.fromisoformat(c["at"]) > run.as_of]
+        if later != (rule.changes or []):
+            rule.changes = later
+            rule.save(update_fields=["changes"])
+
+
+def retention_follow_up(*, org_id, actor=SYSTEM, now=None, stale=dt.timedelta(minutes=15)) -> dict[str, int]:
+    """The daily job's first step (the caller's org scope): runs decided on the general Approvals page
+    follow their approval request — rejected there → rejected; approved there by someone who may approve
+    the run → approved and sent; by someone who changed one of its rules → rejected — and runs left
+    approved longer than ``stale`` (their execution was never sent, or lost) are sent again."""
+    actor = authorize(actor, EXECUTE)
+    now = now or timezone.now()
+    counts = {"adopted": 0, "rejected": 0, "resent": 0}
+    with transaction.atomic():
+        decided = (RetentionRun.objects.select_for_update(of=("self",)).select_related("approval__decided_by")
+                   .filter(status=RunStatus.PROPOSED, approval__isnull=False)
+                   .exclude(approval__status=ApprovalStatus.PENDING))
+        for run in decided:
+            approver = run.approval.decided_by
+            changed = (_changed_a_rule(run, f"user:{approver.pk}", approver)
+                       if run.approval.status == ApprovalStatus.APPROVED and approver is not None else None)
+            if changed == []:
+                _mark_approved(run, actor=approver, user=approver, now=now)
+                counts["adopted"] += 1
+                continue
+            why = (f"approved on the Approvals page by a person who changed the rules of {', '.join(changed)}"
+                   if changed else f"its approval request was {run.approval.status} on the Approvals page")
+            run.status, run.note = RunStatus.REJECTED, why[:500]
+            run.save(update_fields=["status", "note"])
+            audit_record(org_id=run.org_id, action="retention.rejected", actor=actor, target=f"retention_run:{run.id}",
+                         data={"reason": why[:200]})
+            counts["rejected"] += 1
+        for run in RetentionRun.objects.filter(status=RunStatus.APPROVED, approved_at__lt=now - stale):
+            _send(run)
+            audit_record(org_id=run.org_id, action="retention.resent", actor=actor, target=f"retention_run:{run.id}")
+            counts["resent"] += 1
+    return counts

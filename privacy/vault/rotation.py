@@ -23,8 +23,8 @@ from dos.audit import actor_label, audit_record
 from dos.authz import PermissionRefused, action, authorize, system_actor
 from dos.errors import DomainError
 from dos.scope import org_scope
-from privacy.principals import refuse_platform
 from privacy.models import KekRotation, RotationStatus, SubjectKey
+from privacy.principals import refuse_platform
 from privacy.vault.keystore import key_provider
 from privacy.vault.services import data_keys, kek_lock_id, org_kek_state, unwrap
 

@@ -28,11 +28,11 @@ from django.utils import timezone
 
 import privacy.vault.crypto as crypto
 from dos.audit import actor_label, audit_record
-from dos.authz import PermissionRefused, action, authorize
+from dos.authz import PermissionRefused, action, authorize, is_system
 from dos.scope import org_scope
 from dos.vault import Erased, VaultError
-from privacy.principals import refuse_platform
 from privacy.models import KekRotation, RotationStatus, SubjectKey
+from privacy.principals import refuse_platform
 from privacy.vault.keystore import KeystoreError, key_provider
 
 log = structlog.get_logger(__name__)
@@ -44,14 +44,19 @@ ERASE = action("vault.erase_subject", "dsar.fulfil")
 APPROVAL_ACTION = "vault.unseal"  # the four-eyes action of tenancy.approvals
 APPROVAL_VALID = dt.timedelta(hours=24)
 CACHE_SECONDS = 60.0
+RECHECK_SECONDS = 2.0  # a cached key seals without asking the database for at most this long
 CACHE_SIZE = 10_000
 # Purposes the product itself reads sealed values for, and the lawful basis each rests on; any other
-# purpose must be covered by the subject's consent or a basis the org configured.
+# purpose must be covered by the subject's consent or a basis the org configured. Each is bound to the
+# code path that reads for it (``_internal_purpose_allowed``): a caller cannot simply claim one.
 INTERNAL_PURPOSES = {
-    "hitl.case_note": "legitimate_interest",  # a reviewer re-reads an original under four eyes
-    "decision.replay": "legal_obligation",  # re-evaluating a recorded decision for an audit
-    "dsar.access": "legal_obligation",  # the subject's own access request
+    "hitl.case_note": "legitimate_interest",  # a reviewer re-reads a case-note original under four eyes
+    "decision.audit": "legal_obligation",  # a person re-reads a recorded decision's input under four eyes
+    "decision.replay": "legal_obligation",  # re-evaluating a recorded decision (a job)
+    "dsar.access": "legal_obligation",  # the subject's own access request (the DSAR job)
 }
+JOB_PURPOSES = frozenset({"decision.replay", "dsar.access"})  # never a person's or an API key's
+NOTE_TABLE = "hitl_casenote"  # case-note originals: read for ``hitl.case_note`` only
 
 
 class UnsealRefused(PermissionRefused):
@@ -93,8 +98,8 @@ class ErasureResult:
 class _KeyCache:
     """(org, subject) → (key id, version, cipher), least recently used first out, short-lived."""
 
-    def __init__(self, size: int = CACHE_SIZE, seconds: float = CACHE_SECONDS):
-        self.size, self.seconds = size, seconds
+    def __init__(self, size: int = CACHE_SIZE, seconds: float = CACHE_SECONDS, clock=time.monotonic):
+        self.size, self.seconds, self.clock = size, seconds, clock
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -102,15 +107,28 @@ class _KeyCache:
         key = (str(org_id), subject_token)
         with self._lock:
             item = self._items.get(key)
-            if item is None or item[0] < time.monotonic():
+            if item is None or item[0] < self.clock():
                 self._items.pop(key, None)
                 return None
             self._items.move_to_end(key)
             return item[1]
 
+    def checked_recently(self, org_id, subject_token: str) -> bool:
+        """The key row was seen alive (not erased) less than ``RECHECK_SECONDS`` ago."""
+        with self._lock:
+            item = self._items.get((str(org_id), subject_token))
+            return item is not None and self.clock() - item[2] < RECHECK_SECONDS
+
+    def confirm(self, org_id, subject_token: str) -> None:
+        with self._lock:
+            item = self._items.get((str(org_id), subject_token))
+            if item is not None:
+                self._items[(str(org_id), subject_token)] = (item[0], item[1], self.clock())
+
     def put(self, org_id, subject_token: str, value) -> None:
         with self._lock:
-            self._items[(str(org_id), subject_token)] = (time.monotonic() + self.seconds, value)
+            now = self.clock()
+            self._items[(str(org_id), subject_token)] = (now + self.seconds, value, now)
             self._items.move_to_end((str(org_id), subject_token))
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -183,7 +201,17 @@ def _create_key(org_id, subject_token: str) -> SubjectKey:
 def _sealing_key(org_id, subject_token: str):
     cached = data_keys.get(org_id, subject_token)
     if cached is not None:
-        return cached
+        if data_keys.checked_recently(org_id, subject_token):
+            return cached
+        # Another process may have erased the subject (its cache drop reaches only itself): ask the
+        # key row again, at most every RECHECK_SECONDS per subject.
+        with org_scope(org_id):
+            alive = SubjectKey.objects.filter(org_id=org_id, id=cached[0], erased_at__isnull=True).exists()
+        if alive:
+            data_keys.confirm(org_id, subject_token)
+            return cached
+        data_keys.drop(org_id, subject_token)
+        raise Erased("The subject was erased: nothing more is sealed for them.")
     with org_scope(org_id):
         row = SubjectKey.objects.filter(org_id=org_id, subject_token=subject_token).first()
         if row is None:
@@ -210,6 +238,21 @@ def seal(*, actor, org_id, subject_token: str, table: str, row: str, field: str,
                           field=field, plaintext=plaintext)
 
 
+def _internal_purpose_allowed(actor, parsed: crypto.Sealed, purpose: str) -> None:
+    """The product's own purposes belong to their code paths: the job ones to jobs; ``hitl.case_note``
+    to case-note originals (read through the case page's reveal); ``decision.audit`` to a person
+    whose four-eyes approval names the value (checked with the approval)."""
+    if purpose in JOB_PURPOSES and not is_system(actor):
+        raise UnsealRefused(f"'{purpose}' is the product's own use of sealed values; a person or a key cannot "
+                            "read for it.", code="purpose_not_allowed")
+    if purpose == "hitl.case_note" and parsed.table != NOTE_TABLE:
+        raise UnsealRefused("'hitl.case_note' reads case-note originals only.", code="purpose_not_allowed")
+    if purpose == "decision.audit" and getattr(actor, "user", None) is None:
+        raise UnsealRefused("'decision.audit' is a person's four-eyes read.", code="purpose_not_allowed")
+    if purpose == "hitl.case_note" and not is_system(actor) and getattr(actor, "user", None) is None:
+        raise UnsealRefused("Case-note originals are read by a person under four eyes.", code="purpose_not_allowed")
+
+
 def _purpose_basis(org_id, subject_token: str, purpose: str) -> str:
     if purpose in INTERNAL_PURPOSES:
         return INTERNAL_PURPOSES[purpose]
@@ -224,7 +267,7 @@ def _purpose_basis(org_id, subject_token: str, purpose: str) -> str:
     raise ConsentMissing(purpose)
 
 
-def _check_approval(approval, *, user, org_id, target: str | None, now) -> None:
+def _check_approval(approval, *, user, org_id, target: tuple[str, ...] | None, now) -> None:
     from tenancy.choices import ApprovalStatus
 
     if approval is None:
@@ -234,7 +277,7 @@ def _check_approval(approval, *, user, org_id, target: str | None, now) -> None:
     if (approval.action != APPROVAL_ACTION or approval.org_id != org_id or approval.requested_by_id != user.pk
             or approval.status != ApprovalStatus.APPROVED or approval.decided_by_id in (None, user.pk)):
         raise UnsealRefused("That approval does not let you read this value.")
-    if target is not None and approval.target.startswith("sealed:") and approval.target != target:
+    if target is not None and approval.target not in target:
         raise UnsealRefused("That approval was given for another value.")
     if approval.decided_at and approval.decided_at < now - APPROVAL_VALID:
         raise UnsealRefused("That approval expired (24 hours); request a new one.", code="approval_expired")
@@ -244,9 +287,31 @@ def _check_approval(approval, *, user, org_id, target: str | None, now) -> None:
     approval.save(update_fields=["payload"])
 
 
+HANDOVER_ACTION = "dsar.export"  # an access request's four-eyes hand-over (privacy.dsar.services)
+
+
+def _check_handover(approval, *, org_id, subject_token: str, purpose: str) -> None:
+    """A job opening the subject's values for an access request's export does so under the request's
+    approved hand-over: same org, same subject, approved by a second person, for ``dsar.access``."""
+    from tenancy.choices import ApprovalStatus
+
+    approval = type(approval).objects.get(pk=approval.pk)
+    if (approval.action != HANDOVER_ACTION or purpose != "dsar.access" or approval.org_id != org_id
+            or approval.status != ApprovalStatus.APPROVED or approval.decided_by_id in (None, approval.requested_by_id)
+            or approval.payload.get("subject_token") != subject_token):
+        raise UnsealRefused("That approval does not hand this subject's data over.")
+
+
 def approval_target(sealed) -> str:
     parsed = crypto.parse(sealed)
     return f"sealed:{parsed.key_id}:{parsed.place}"
+
+
+def approval_targets(parsed: crypto.Sealed) -> tuple[str, ...]:
+    """The approval targets that name this value: the value itself, or — for a case-note original —
+    the note (the case page's reveal asks for ``case_note:<id>``)."""
+    own = (f"sealed:{parsed.key_id}:{parsed.place}",)
+    return own + ((f"case_note:{parsed.row}",) if parsed.table == NOTE_TABLE else ())
 
 
 def unseal(*, actor, org_id, sealed, purpose: str, approval=None, now=None) -> bytes:
@@ -268,10 +333,13 @@ def _unseal(actor, org_id, sealed, parsed: crypto.Sealed, purpose: str, approval
             raise VaultError("The sealed value does not open here (another org or place, or tampered).")
         if row.erased_at is not None:
             raise Erased("The subject was erased: this value can never be read again.")
+        _internal_purpose_allowed(actor, parsed, purpose)
         basis = _purpose_basis(org_id, row.subject_token, purpose)
         user = getattr(actor, "user", None)
         if user is not None:
-            _check_approval(approval, user=user, org_id=org_id, target=approval_target(sealed), now=now)
+            _check_approval(approval, user=user, org_id=org_id, target=approval_targets(parsed), now=now)
+        elif approval is not None:
+            _check_handover(approval, org_id=org_id, subject_token=row.subject_token, purpose=purpose)
         plaintext = crypto.decrypt(AESGCM(unwrap(row, actor=actor)), org_id=org_id, sealed=parsed)
         audit_record(org_id=org_id, action="vault.unsealed", actor=actor_label(actor),
                      target=f"{parsed.table}:{parsed.row}",

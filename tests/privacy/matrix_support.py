@@ -17,6 +17,23 @@ def _running_rotation(w):
                                                      requested_by="user:matrix", approval_id=uuid.uuid4())
 
 
+def dsar_exported(w):
+    """An access request verified by the owner, its hand-over approved by a second privacy officer
+    (four eyes), and run to its export."""
+    from privacy.dsar import pipeline, services
+    from tenancy.approvals import approval_grant
+    from tests.factories import UserFactory, add_member, as_member
+
+    request = services.dsar_submit(org_id=w.org.id, kind="access", subject_id="lead-1", actor="system:test")
+    request = services.dsar_verify(request=request, actor=w.person(w.owner), method="document")
+    second = UserFactory(email="handover@acme.example")
+    add_member(w.org, second, "privacy_officer")
+    approval_grant(request=request.approval, actor=as_member(w.org, second))
+    pipeline.dsar_process(org_id=w.org.id, request_id=request.id)
+    request.refresh_from_db()
+    return request
+
+
 def entries(Entry) -> dict:
     """name → Entry (``Entry`` is the matrix file's row type)."""
     return {

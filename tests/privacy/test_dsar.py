@@ -23,6 +23,7 @@ from tests.privacy.dsar_world import (
     SYSTEM,
     applicant,
     approve_erasure,
+    approve_handover,
     export_files,
     export_json,
     officer,
@@ -57,11 +58,13 @@ def test_it_takes_the_deadline_from_the_org_settings_and_waits_for_verification(
 
 
 def test_an_access_request_exports_json_csv_and_a_pdf_summary_with_the_subjects_values(
-        acme, lending, priya, tmp_path):
+        acme, lending, priya, pedro, tmp_path):
     person = applicant(acme)
     request = submitted(acme, "access", details={"message": "Please send me everything you hold."})
     run(acme, request)
     verified(acme, request, priya)
+    assert run(acme, request) == "collect"  # waits for a second person to approve the hand-over
+    approve_handover(acme, request, pedro)
     assert run(acme, request) == "done"
     files = export_files(acme, request)
     assert {"subject_export.json", "summary.pdf", "README.txt", "csv/decisions.csv", "csv/case_notes.csv",
@@ -69,8 +72,9 @@ def test_an_access_request_exports_json_csv_and_a_pdf_summary_with_the_subjects_
     document = export_json(files)
     sections = {s["name"]: s for s in document["sections"]}
     assert [r["decision_id"] for r in sections["decisions"]["rows"]] == [str(person.decision.id)]
-    assert sections["case_notes"]["rows"][0]["original"].count(PHONE) == 1  # the subject's own value, unsealed
-    assert PHONE in files["csv/case_notes.csv"].decode()
+    original = sections["case_notes"]["rows"][0]
+    assert original["original_state"] == "included" and "payslip" in original["original"]  # unsealed
+    assert "010-****-6789" in original["original"] and PHONE not in files["csv/case_notes.csv"].decode()
     assert len(sections["usage_events"]["rows"]) == 1
     assert "user:" not in files["subject_export.json"].decode()  # staff are not named
     text = pdf_text(files["summary.pdf"], tmp_path)
@@ -103,6 +107,7 @@ def test_an_erasure_needs_a_second_person_and_leaves_every_chain_verifying(acme,
     # A new access request after the erasure: the subject's values are gone, the masked records stay.
     again = submitted(acme, "access")
     verified(acme, again, priya)
+    approve_handover(acme, again, pedro)
     assert run(acme, again) == "done"
     files = export_files(acme, again)
     document = export_json(files)
@@ -119,6 +124,7 @@ def test_an_earlier_export_is_destroyed_with_the_subject(acme, lending, priya, p
     applicant(acme)
     access = submitted(acme, "access")
     verified(acme, access, priya)
+    approve_handover(acme, access, pedro)
     run(acme, access)
     erasure = submitted(acme, "erasure")
     verified(acme, erasure, priya)

@@ -16,7 +16,7 @@ from dos.models import OutboxEvent
 from privacy.models import DsarRequest, LegalHold, RetentionRun
 from privacy.retention.services import retention_plan
 from tests.factories import as_member, verified_client
-from tests.privacy.dsar_world import applicant, approve_erasure, officer, run, submitted
+from tests.privacy.dsar_world import applicant, approve_erasure, approve_handover, officer, run, submitted
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/admin/privacy/dsarrequest/"
@@ -63,6 +63,8 @@ def test_the_request_page_shows_the_timeline_and_hands_over_the_zip(client, acme
         from privacy.dsar.services import dsar_verify
 
         dsar_verify(request=request, actor=as_member(acme, priya), method="document")
+    assert run(acme, request) == "collect"  # waits for a second person to approve the hand-over
+    approve_handover(acme, request, pedro)
     run(acme, request)
     c = verified_client(client, pedro)
     page = c.get(f"{QUEUE}{request.pk}/change/")

@@ -9,7 +9,7 @@ from dos import scope
 from privacy.models import DsarRequest
 from tests.conftest import api_client
 from tests.factories import make_key
-from tests.privacy.dsar_world import applicant, officer, run, verified
+from tests.privacy.dsar_world import applicant, approve_handover, officer, run, verified
 
 pytestmark = pytest.mark.django_db
 SCOPES = ["dsar.fulfil", "privacy.read"]
@@ -36,6 +36,7 @@ def test_it_records_a_request_and_shows_it_moving(acme, lending, desk_api):
         request = DsarRequest.objects.get(id=body["id"])
         assert DsarRequest.objects.count() == 1
     verified(acme, request, officer(acme, "priya@acme.example"))
+    approve_handover(acme, request, officer(acme, "pedro@acme.example"))  # four eyes on the hand-over
     run(acme, request)
     shown = desk_api.get(f"/api/v1/dsar/{body['id']}").json()
     assert shown["state"] == "done" and [s["step"] for s in shown["steps"]] == [

@@ -12,7 +12,8 @@ from django.core.management.base import CommandError
 
 from dos import scope
 from dos.models import OutboxEvent
-from tests.privacy.dsar_world import applicant, officer
+from privacy.models import DsarRequest
+from tests.privacy.dsar_world import applicant, approve_handover, officer
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +33,10 @@ def test_a_request_from_the_shell_to_its_zip(acme, lending, tmp_path):
     with pytest.raises(CommandError):  # verification needs a person
         call_command("privacy", "dsar", "verify", "--org", "acme", made["reference"], "--method", "document")
     dosctl("dsar", "verify", "--org", "acme", made["reference"], "--method", "document", "--as", priya.email)
+    assert dosctl("dsar", "run", "--org", "acme", made["reference"])["state"] == "collect"  # hand-over: four eyes
+    with scope.org_scope(acme.id):
+        request = DsarRequest.objects.get(id=made["id"])
+    approve_handover(acme, request, officer(acme, "pedro@acme.example"))
     assert dosctl("dsar", "run", "--org", "acme", made["reference"])["state"] == "done"
     shown = dosctl("dsar", "show", "--org", "acme", made["id"])
     assert [s["step"] for s in shown["steps"]][-1] == "fulfil" and shown["timeline"][0]["kind"] == "received"

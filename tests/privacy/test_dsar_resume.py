@@ -20,7 +20,7 @@ from privacy.models import DsarEvent, DsarExport, DsarRequest, DsarStep
 from privacy.models.dsar import STEPS
 from privacy.tasks import dsar_run
 from privacy.vault import is_erased
-from tests.privacy.dsar_world import applicant, approve_erasure, officer, submitted, verified
+from tests.privacy.dsar_world import applicant, approve_erasure, approve_handover, officer, submitted, verified
 
 pytestmark = pytest.mark.django_db
 
@@ -88,7 +88,8 @@ def test_a_job_killed_at_a_step_boundary_resumes_there_with_one_export_and_one_e
     assert dsar_run(org_id=str(acme.id), request_id=str(request.id)) == "done"
     assert dsar_run(org_id=str(acme.id), request_id=str(request.id)) == "done"  # a late duplicate delivery
     final = _counts(acme, request, person.token)
-    assert final == {"exports": 1, "erasures": 1, "erasures_applied": 1, "steps": sorted(STEPS), "state": "done",
+    # Two keys destroyed, each once: the subject's and the request's own (its words and working copy).
+    assert final == {"exports": 1, "erasures": 2, "erasures_applied": 1, "steps": sorted(STEPS), "state": "done",
                      "erased": True}
     with scope.org_scope(acme.id):
         assert DsarRequest.objects.get(pk=request.pk).attempts == (2 if phase == "effect" or step != "fulfil" else 1)
@@ -109,10 +110,11 @@ def test_the_deadline_warning_fires_once_on_the_injected_clock(acme, lending, of
 
 
 def test_a_finished_request_is_never_warned(acme, lending, officers):
-    priya, _ = officers
+    priya, pedro = officers
     applicant(acme)
     request = submitted(acme, "access")
     verified(acme, request, priya)
+    approve_handover(acme, request, pedro)
     dsar_run(org_id=str(acme.id), request_id=str(request.id))
     with scope.org_scope(acme.id):
         assert dsar_deadline_sweep(now=request.due_at) == 0

@@ -51,7 +51,8 @@ def test_a_killed_worker_leaves_the_erasure_to_the_next_one_and_it_happens_once(
         assert DsarExport.objects.filter(request=request).count() == 1
         assert sorted(DsarStep.objects.filter(request=request).values_list("step", flat=True)) == sorted(
             ["intake", "verify", "scope", "collect", "redact", "export", "fulfil"])
-        assert LedgerEntry.objects.filter(chain="audit", action="vault.subject_erased").count() == 1
+        # Each key destroyed once: the subject's and the request's own (its words and working copy).
+        assert LedgerEntry.objects.filter(chain="audit", action="vault.subject_erased").count() == 2
         assert LedgerEntry.objects.filter(chain="audit", action="dsar.exported").count() == 1
     assert is_erased(org_id=acme.id, subject_token=person.token)
     print(f"\nDSAR worker kill: finished on the second worker {time.monotonic() - started:.1f}s after the start")

@@ -17,7 +17,7 @@ from privacy.vault.services import data_keys, unseal_request
 from tenancy.approvals import FourEyesViolation, approval_grant
 from tenancy.roles import PERMISSIONS
 from tenancy.selectors import BrowserPrincipal
-from tests.factories import UserFactory, add_member, as_member
+from tests.factories import UserFactory, as_member
 from tests.privacy.dsar_world import submitted
 
 pytestmark = pytest.mark.django_db

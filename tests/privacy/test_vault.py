@@ -72,29 +72,29 @@ def test_sealing_needs_the_seal_permission(acme, alice):
 def test_a_person_reads_a_sealed_value_only_with_a_second_persons_approval_once(acme, bob, olivia, alice):
     sealed = _seal(acme)
     with pytest.raises(PermissionRefused):
-        unseal(actor=as_member(acme, alice), org_id=acme.id, sealed=sealed, purpose="dsar.access")
+        unseal(actor=as_member(acme, alice), org_id=acme.id, sealed=sealed, purpose="decision.audit")
     with pytest.raises(UnsealRefused) as refused:
-        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="dsar.access")
+        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="decision.audit")
     assert refused.value.code == "four_eyes"
     request = unseal_request(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, reason="subject's request")
     with pytest.raises(UnsealRefused):  # requested, not yet approved
-        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="dsar.access", approval=request)
+        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="decision.audit", approval=request)
     with pytest.raises(FourEyesViolation):
         _grant(acme, request, bob)
     _grant(acme, request, olivia)
     with pytest.raises(UnsealRefused):  # the approval is bob's, not olivia's
-        unseal(actor=as_member(acme, olivia), org_id=acme.id, sealed=sealed, purpose="dsar.access", approval=request)
+        unseal(actor=as_member(acme, olivia), org_id=acme.id, sealed=sealed, purpose="decision.audit", approval=request)
     other = _seal(acme, row="2")
     with pytest.raises(UnsealRefused):  # given for another value
-        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=other, purpose="dsar.access", approval=request)
-    assert unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="dsar.access",
+        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=other, purpose="decision.audit", approval=request)
+    assert unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="decision.audit",
                   approval=request) == b"900101-1234567"
     with pytest.raises(UnsealRefused) as used:
-        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="dsar.access", approval=request)
+        unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="decision.audit", approval=request)
     assert used.value.code == "approval_used"
     with scope.org_scope(acme.id):
         entries = list(LedgerEntry.objects.filter(chain="audit", action="vault.unsealed"))
-    assert len(entries) == 1 and entries[0].data["purpose"] == "dsar.access"
+    assert len(entries) == 1 and entries[0].data["purpose"] == "decision.audit"
     assert "900101" not in json.dumps(entries[0].data) and entries[0].data["approval"] == str(request.pk)
 
 
@@ -161,7 +161,7 @@ def test_keys_never_reach_logs_or_chains(acme, bob, olivia, caplog, capsys):
     sealed = _seal(acme)
     request = unseal_request(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed)
     _grant(acme, request, olivia)
-    unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="dsar.access", approval=request)
+    unseal(actor=as_member(acme, bob), org_id=acme.id, sealed=sealed, purpose="decision.audit", approval=request)
     keys = json.loads(Path(key_provider().path).read_text())["keys"]
     secrets = [k["key"] for k in keys]
     with scope.org_scope(acme.id):

@@ -133,15 +133,15 @@ def test_a_privacy_officer_reads_a_sealed_decision_input_once_after_a_second_per
     listing = browser.get(page)
     assert listing.status_code == 200 and str(record.id) in listing.content.decode()
     assert PHONE not in listing.content.decode()
-    assert browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "dsar.access"}).status_code == 302
+    assert browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "decision.audit"}).status_code == 302
     assert browser.post(page, {"decision": str(record.id), "do": "request", "reason": "subject's access request"}
                         ).status_code == 302
     with scope.org_scope(acme.id):
         request = ApprovalRequest.objects.get(action="vault.unseal", requested_by=pam)
         approval_grant(request=request, actor=as_member(acme, olivia))
-    read = browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "dsar.access"})
+    read = browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "decision.audit"})
     assert read.status_code == 200 and PHONE in read.content.decode() and "no-store" in read["Cache-Control"]
-    again = browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "dsar.access"})
+    again = browser.post(page, {"decision": str(record.id), "do": "read", "purpose": "decision.audit"})
     assert again.status_code == 302  # an approval opens one value once
     assert verified_client(client, alice).get(page).status_code in (302, 403, 404)  # no privacy.read
     assert verified_client(client, mallory).get(page).status_code in (302, 404)  # another org's key

@@ -45,7 +45,6 @@ from hitl.services import case_open
 from privacy import consent as privacy_consent
 from privacy import holds as privacy_holds
 from privacy import models as privacy_models
-from privacy.dsar import pipeline as dsar_pipeline
 from privacy.dsar import services as dsar_services
 from privacy.retention import services as retention
 from privacy.vault import rotation as vault_rotation
@@ -205,9 +204,7 @@ def _dsar(w, kind="access"):
 
 
 def _dsar_exported(w):
-    request = dsar_services.dsar_verify(request=_dsar(w), actor=w.person(w.owner), method="document")
-    dsar_pipeline.dsar_process(org_id=w.org.id, request_id=request.id)
-    return request
+    return matrix_support.dsar_exported(w)  # verified, hand-over approved by a second person, exported
 
 
 def _hold(w):
@@ -391,7 +388,7 @@ MATRIX: dict[str, Entry] = {
                                                          row="1", field="f", plaintext=b"x")),
     "vault.unseal_request": Entry(_sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
     "vault.unseal": Entry(_approved_unseal, lambda w, a, o: vault.unseal(actor=a, org_id=w.org.id, sealed=o[0],
-                                                                          purpose="dsar.access", approval=o[1])),
+                                                                          purpose="decision.audit", approval=o[1])),
     "vault.erase_subject": Entry(_sealed, lambda w, a, o: vault.erase_subject(actor=a, org_id=w.org.id,
                                                                               subject_token="vt_matrix", reason="m")),
     "vault.rotate_request": Entry(_none, lambda w, a, o: vault_rotation.rotation_request(actor=a, org_id=w.org.id),
