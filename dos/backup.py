@@ -59,18 +59,8 @@ from django.utils import timezone
 from prometheus_client import Counter, Gauge
 from psycopg import sql
 
-from dos.backup_pg import (
-    EXCLUDED_DATA,
-    BackupError,
-    Pg,
-    _chain_heads,
-    _counts,
-    _platform_on,
-    _run,
-    _setting,
-    _tables,
-    pg_tool,
-)
+from dos import backup_pg
+from dos.backup_pg import BackupError, Pg, _chain_heads, _counts, _platform_on, _run, _setting, _tables, pg_tool
 
 log = structlog.get_logger(__name__)
 
@@ -200,7 +190,7 @@ def _create_into(partial: Path, *, name: str, kind: str, now: dt.datetime, pg_du
         snapshot, server_version, db_bytes = cur.fetchone()
         dump = subprocess.Popen(
             [pg_dump, "--format=custom", "--enable-row-security", f"--snapshot={snapshot}",
-             *(f"--exclude-table-data={table}" for table in EXCLUDED_DATA),
+             *(f"--exclude-table-data={table}" for table in backup_pg.EXCLUDED_DATA),
              f"--file={partial / DUMP}", "--dbname", source.conninfo()],
             env=source.env(PGOPTIONS="-c dos.platform=on"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True)

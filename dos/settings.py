@@ -278,6 +278,8 @@ SPECTACULAR_SETTINGS = {
         "MeterSourceEnum": list(("api", "decide", "hitl", "system", "connector")),  # billing.meters.SOURCES
         "CaseSourceEnum": "hitl.choices.CaseSource",
         "DsarKindEnum": "privacy.models.dsar.DsarKind",
+        "InvoiceStatusEnum": "billing.models.invoicing.InvoiceStatus",
+        "OrgRoleEnum": "tenancy.choices.OrgRole",
         "ConsentEventKindEnum": "privacy.models.consent.ConsentEventKind",
     },
 }

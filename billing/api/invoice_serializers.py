@@ -5,14 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from billing.models import CreditApplication, CreditNoteStatus, InvoiceStatus, LineKind
-from dos.api.fields import decimal_str
-
-
-class DecimalText(serializers.Field):
-    """An exact decimal as a string without exponent or trailing zeros (``"12345"``, ``"0.02"``)."""
-
-    def to_representation(self, value):
-        return None if value is None else decimal_str(value)
+from dos.api.fields import DecimalText
 
 
 class InvoiceLineOut(serializers.Serializer):

@@ -6,15 +6,8 @@ from rest_framework import serializers
 
 from billing.models import BillingCycle, SubscriptionStatus
 from billing.rating import LINE_KINDS, PRICE_MODELS, SEAT_ROLES
-from dos.api.fields import decimal_str
+from dos.api.fields import DecimalText
 from tenancy.plans import plan_names
-
-
-class DecimalText(serializers.Field):
-    """An exact decimal as a string without exponent or trailing zeros (``"300000"``, ``"0.02"``)."""
-
-    def to_representation(self, value):
-        return None if value is None else decimal_str(value)
 
 
 class PlanOut(serializers.Serializer):

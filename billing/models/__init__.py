@@ -1,17 +1,15 @@
 """Billing models, one module per area: metering (events, rollups, counters) first."""
 
-from billing.models.metering import (  # noqa: F401
-    LateStatus,
-    MeterEvent,
-    ReconciliationReport,
-    RollupCursor,
-    UsageAdjustment,
-    UsageCounter,
-    UsageDaily,
-    UsageHourly,
-    UsageMonthly,
+from billing.models.accounts import (  # noqa: F401
+    BillingAccount,
+    BillingCycle,
+    Subscription,
+    SubscriptionEvent,
+    SubscriptionPhase,
+    SubscriptionStatus,
+    TaxExempt,
 )
-from billing.models.invoicing import (  # noqa: F401, E402
+from billing.models.invoicing import (  # noqa: F401
     CreditApplication,
     CreditNote,
     CreditNoteLine,
@@ -24,8 +22,19 @@ from billing.models.invoicing import (  # noqa: F401, E402
     LineKind,
     SeriesKind,
 )
-from billing.models.ledger import Account, InvoiceDrift, Journal, JournalLine  # noqa: F401, E402
-from billing.models.pricing import (  # noqa: F401, E402
+from billing.models.ledger import Account, InvoiceDrift, Journal, JournalLine  # noqa: F401
+from billing.models.metering import (  # noqa: F401
+    LateStatus,
+    MeterEvent,
+    ReconciliationReport,
+    RollupCursor,
+    UsageAdjustment,
+    UsageCounter,
+    UsageDaily,
+    UsageHourly,
+    UsageMonthly,
+)
+from billing.models.pricing import (  # noqa: F401
     Coupon,
     CouponKind,
     CouponRedemption,
@@ -37,13 +46,4 @@ from billing.models.pricing import (  # noqa: F401, E402
     RedemptionStatus,
     SeatLevel,
     SeatRole,
-)
-from billing.models.accounts import (  # noqa: F401, E402
-    BillingAccount,
-    BillingCycle,
-    Subscription,
-    SubscriptionEvent,
-    SubscriptionPhase,
-    SubscriptionStatus,
-    TaxExempt,
 )

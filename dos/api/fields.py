@@ -17,6 +17,16 @@ def decimal_str(value) -> str:
     return "0" if text in {"-0", ""} else text
 
 
+@extend_schema_field({"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
+                      "description": "An exact decimal as text, no exponent (e.g. \"300000\", \"0.02\")."})
+class DecimalText(serializers.Field):
+    """An exact decimal out as a string without exponent or trailing zeros (``"300000"``, ``"0.02"``):
+    money and quantities keep every digit, and no client parses them as floats."""
+
+    def to_representation(self, value):
+        return None if value is None else decimal_str(value)
+
+
 @extend_schema_field({
     "type": ["string", "number"], "minimum": 0, "pattern": r"^\d{1,18}(\.\d{1,6})?$",
     "description": "A non-negative quantity: a decimal string (\"1234.5\") or a JSON number; at most 6 decimals.",

@@ -42,9 +42,8 @@ def _subject_datasets(subject_token: str, cases: set[str]) -> set[str]:
     held = set()
     for spec in DATASETS.values():
         rows = spec.model_class.objects.filter(**spec.base_filter)
-        if spec.subject_path and rows.filter(**{spec.subject_path: subject_token}).exists():
-            held.add(spec.key)
-        elif spec.case_path and cases and rows.filter(**{f"{spec.case_path}__in": list(cases)}).exists():
+        by_token = spec.subject_path and rows.filter(**{spec.subject_path: subject_token}).exists()
+        if by_token or (spec.case_path and cases and rows.filter(**{f"{spec.case_path}__in": list(cases)}).exists()):
             held.add(spec.key)
     return held
 

@@ -7,8 +7,19 @@ from __future__ import annotations
 import uuid
 
 from dos import scope
+from privacy import consent as privacy_consent
+from privacy import holds as privacy_holds
 from privacy import models as privacy_models
+from privacy.dsar import services as dsar_services
+from privacy.retention import services as retention
 from privacy.vault import rotation as vault_rotation
+from privacy.vault import services as vault
+from tenancy.approvals import approval_grant
+from tenancy.choices import OrgRole
+from tenancy.models import ApprovalRequest
+from tests.factories import UserFactory, add_member
+
+SYSTEM = "system:test"
 
 
 def _running_rotation(w):
@@ -32,6 +43,64 @@ def dsar_exported(w):
     pipeline.dsar_process(org_id=w.org.id, request_id=request.id)
     request.refresh_from_db()
     return request
+
+
+def finding(w):
+    from privacy.discovery import discovery_scan
+
+    scan = discovery_scan(org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=SYSTEM)
+    return scan.findings.get()
+
+
+def consent(w):
+    return privacy_consent.consent_grant(org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"],
+                                         source="matrix", actor=SYSTEM)
+
+
+def sealed(w):
+    return vault.seal(actor=SYSTEM, org_id=w.org.id, subject_token="vt_matrix", table="t", row="1", field="f",
+                      plaintext=b"secret")
+
+
+def approved_unseal(w):
+    value = sealed(w)
+    request = vault.unseal_request(actor=w.person(w.owner), org_id=w.org.id, sealed=value)
+    request.requested_by = w.riley  # riley asks, olivia approves (four eyes)
+    request.save(update_fields=["requested_by"])
+    approval_grant(request=request, actor=w.person(w.owner))
+    return value, request
+
+
+def approved_rotation(w):
+    rotation = vault_rotation.rotation_request(actor=w.person(w.owner), org_id=w.org.id, reason="matrix")
+    approver = UserFactory()
+    add_member(w.org, approver, OrgRole.SECURITY_ADMIN)
+    approval_grant(request=ApprovalRequest.objects.get(pk=rotation.approval_id), actor=w.person(approver))
+    return rotation
+
+
+def dsar(w, kind="access"):
+    return dsar_services.dsar_submit(org_id=w.org.id, kind=kind, subject_id="lead-1", actor=SYSTEM)
+
+
+def hold(w):
+    return privacy_holds.hold_place(org_id=w.org.id, actor=SYSTEM, scope="datasets", targets=["delivery_traces"],
+                                    reason="matrix")
+
+
+def proposed_run(w):
+    return retention.retention_plan(org_id=w.org.id, actor=w.person(w.owner))
+
+
+def approved_run(w):
+    run = retention.retention_plan(org_id=w.org.id, actor=SYSTEM)
+    return retention.retention_approve(run=run, actor=w.person(w.owner))
+
+
+def matrix_export_path() -> str:
+    import tempfile
+
+    return f"{tempfile.gettempdir()}/matrix-subject-export.zip"
 
 
 def entries(Entry) -> dict:

@@ -10,13 +10,13 @@ import pytest
 from dos import scope
 from dos.authz import system_actor
 from dos.errors import FieldErrors
+from hitl.choices import CaseSource
+from hitl.services import case_open
 from privacy.holds import hold_place, hold_release
 from privacy.models import LegalHold, RunStatus
 from privacy.retention.holds import holds_covering_subject
 from privacy.retention.services import retention_plan
 from privacy.vault import is_erased
-from hitl.choices import CaseSource
-from hitl.services import case_open
 from tests.factories import as_member, default_project
 from tests.privacy.dsar_world import applicant, approve_erasure, officer, run, submitted, verified
 

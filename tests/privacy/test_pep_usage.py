@@ -12,7 +12,12 @@ from billing.quotas import observed_total
 from billing.reconcile import usage_reconcile
 from dos import scope
 from tests.decisions.test_decide_api import BASE
-from tests.privacy.test_pep import decide, grant, lender, mode  # noqa: F401 (the lender fixture)
+from tests.privacy.test_pep import (
+    decide,
+    grant,
+    lender,  # noqa: F401 (the fixture)
+    mode,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +30,7 @@ def reconcile(org):
     return report, metered, observed_total(org.id, "decision_calls", today)
 
 
-def test_consent_denied_and_refused_calls_are_not_observed_and_reconciliation_stays_level(lender, acme):
+def test_consent_denied_and_refused_calls_are_not_observed_and_reconciliation_stays_level(lender, acme):  # noqa: F811
     mode(acme, "deny")
     grant(acme, subject="lead-ok")
     assert decide(lender, subject="lead-ok").status_code == 200  # evaluated and metered

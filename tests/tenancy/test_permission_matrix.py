@@ -11,7 +11,6 @@ never see each other's effects.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,12 +22,6 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from billing import accounts as billing_accounts
-from billing import close as billing_close
-from billing import credit_notes, invoicing, pricebook, subledger, subscriptions
-from billing import credits as billing_credits
-from billing import drift as billing_drift
-from billing import seats as billing_seats
 from decisions import services as decision_services
 from decisions.choices import VersionStatus
 from dos import scope
@@ -52,12 +45,11 @@ from privacy.vault import services as vault
 from tenancy import services
 from tenancy.approvals import approval_grant, approval_require
 from tenancy.choices import OrgRole
-from tenancy.models import ApprovalRequest, Membership, Org, PlatformRole, Project
+from tenancy.models import Membership, Org, PlatformRole, Project
 from tenancy.roles import ROLE_PERMISSIONS
-from tests.billing import invoicing_support as inv
-from tests.billing import subscription_support as bs
 from tests.decisions.test_decide_api import BASE
 from tests.factories import UserFactory, add_member, as_member, default_project, verified_client
+from tests.privacy import matrix_support as privacy_rows
 
 pytestmark = pytest.mark.django_db(transaction=False)
 SYSTEM = "system:test"
@@ -164,80 +156,6 @@ def _project_grant(w):
 
 def _dead_event(w):
     return OutboxEvent.objects.create(org_id=w.org.id, topic="matrix.retry", key="k", status="dead", attempts=8)
-
-
-def _finding(w):
-    from privacy.discovery import discovery_scan
-
-    scan = discovery_scan(org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=SYSTEM)
-    return scan.findings.get()
-
-
-def _consent(w):
-    return privacy_consent.consent_grant(org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"],
-                                         source="matrix", actor=SYSTEM)
-
-
-def _sealed(w):
-    return vault.seal(actor=SYSTEM, org_id=w.org.id, subject_token="vt_matrix", table="t", row="1", field="f",
-                      plaintext=b"secret")
-
-
-def _approved_unseal(w):
-    sealed = _sealed(w)
-    request = vault.unseal_request(actor=w.person(w.owner), org_id=w.org.id, sealed=sealed)
-    request.requested_by = w.riley  # riley asks, olivia approves (four eyes)
-    request.save(update_fields=["requested_by"])
-    approval_grant(request=request, actor=w.person(w.owner))
-    return sealed, request
-
-
-def _approved_rotation(w):
-    rotation = vault_rotation.rotation_request(actor=w.person(w.owner), org_id=w.org.id, reason="matrix")
-    approver = _member(w, OrgRole.SECURITY_ADMIN)
-    approval_grant(request=ApprovalRequest.objects.get(pk=rotation.approval_id), actor=w.person(approver))
-    return rotation
-
-
-def _dsar(w, kind="access"):
-    return dsar_services.dsar_submit(org_id=w.org.id, kind=kind, subject_id="lead-1", actor=SYSTEM)
-
-
-def _dsar_exported(w):
-    return matrix_support.dsar_exported(w)  # verified, hand-over approved by a second person, exported
-
-
-def _hold(w):
-    return privacy_holds.hold_place(org_id=w.org.id, actor=SYSTEM, scope="datasets", targets=["delivery_traces"],
-                                    reason="matrix")
-
-
-def _proposed_run(w):
-    return retention.retention_plan(org_id=w.org.id, actor=w.person(w.owner))
-
-
-def _approved_run(w):
-    run = retention.retention_plan(org_id=w.org.id, actor=SYSTEM)
-    return retention.retention_approve(run=run, actor=w.person(w.owner))
-
-
-def _matrix_export_path() -> str:
-    import tempfile
-
-    return f"{tempfile.gettempdir()}/matrix-subject-export.zip"
-
-
-_NOV = dt.datetime(2026, 11, 14, tzinfo=dt.UTC)
-
-
-def _drift_row(w):
-    return billing_drift.InvoiceDrift.objects.create(org_id=w.org.id, month=_NOV.date().replace(day=1),
-                                                     metric="matrix", metered=1, invoiced=1, drift_pct=0)
-
-
-def _journal(w):
-    return subledger.post("invoice.issued", org_id=w.org.id, source=subledger.SourceRef("billing.invoice", "m-1", "M-1"),
-                          amounts={"net": 100, "tax": 10, "total": 110}, occurred_at=_NOV, actor=SYSTEM)
 
 
 READ_ONLY = set(ROLE_PERMISSIONS[OrgRole.READ_ONLY])
@@ -365,7 +283,7 @@ MATRIX: dict[str, Entry] = {
         org_id=w.org.id, subject_token="vt_matrix", purposes=["loan_screening"], source="matrix", actor=a),
         api=lambda w, c, o: c.post("/api/v1/consent", {"subject_id": "lead-1", "purposes": ["loan_screening"],
                                                        "source": "matrix"}, format="json")),
-    "consent.revoke": Entry(_consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a),
+    "consent.revoke": Entry(privacy_rows.consent, lambda w, a, o: privacy_consent.consent_revoke(consent=o, actor=a),
                             admin=lambda w, c, o: c.post("/admin/privacy/consent/", {
                                 "action": "revoke_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
                             api=lambda w, c, o: c.post("/api/v1/consent/revoke", {"consent_id": str(o.id)},
@@ -375,7 +293,7 @@ MATRIX: dict[str, Entry] = {
         org_id=w.org.id, dataset="m.csv", content=b"email\nminji@naver.com\n", actor=a),
         admin=lambda w, c, o: c.post("/admin/privacy/discoveryscan/add/", {
             "dataset": "matrix.csv", "file": SimpleUploadedFile("m.csv", b"email\nminji@naver.com\n")})),
-    "discovery.review": Entry(_finding, lambda w, a, o: __import__("privacy.discovery").discovery.finding_review(
+    "discovery.review": Entry(privacy_rows.finding, lambda w, a, o: __import__("privacy.discovery").discovery.finding_review(
         finding=o, confirm=True, actor=a),
         admin=lambda w, c, o: c.post("/admin/privacy/discoveryfinding/", {
             "action": "confirm_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
@@ -386,37 +304,38 @@ MATRIX: dict[str, Entry] = {
             "dsar_legal_max_days": 30, "dsar_target_days": 7, "dsar_warning_hours": 48})),
     "vault.seal": Entry(_none, lambda w, a, o: vault.seal(actor=a, org_id=w.org.id, subject_token="vt_m", table="t",
                                                          row="1", field="f", plaintext=b"x")),
-    "vault.unseal_request": Entry(_sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
-    "vault.unseal": Entry(_approved_unseal, lambda w, a, o: vault.unseal(actor=a, org_id=w.org.id, sealed=o[0],
+    "vault.unseal_request": Entry(privacy_rows.sealed, lambda w, a, o: vault.unseal_request(actor=a, org_id=w.org.id, sealed=o)),
+    "vault.unseal": Entry(privacy_rows.approved_unseal, lambda w, a, o: vault.unseal(actor=a, org_id=w.org.id, sealed=o[0],
                                                                           purpose="decision.audit", approval=o[1])),
-    "vault.erase_subject": Entry(_sealed, lambda w, a, o: vault.erase_subject(actor=a, org_id=w.org.id,
+    "vault.erase_subject": Entry(privacy_rows.sealed, lambda w, a, o: vault.erase_subject(actor=a, org_id=w.org.id,
                                                                               subject_token="vt_matrix", reason="m")),
     "vault.rotate_request": Entry(_none, lambda w, a, o: vault_rotation.rotation_request(actor=a, org_id=w.org.id),
                                   admin=lambda w, c, o: c.post("/admin/privacy/kekrotation/add/",
                                                                {"to_version": "2", "reason": "yearly"})),
-    "vault.rotate_start": Entry(_approved_rotation, lambda w, a, o: vault_rotation.rotation_start(
+    "vault.rotate_start": Entry(privacy_rows.approved_rotation, lambda w, a, o: vault_rotation.rotation_start(
         actor=a, rotation=o, run=False)),
     "dsar.submit": Entry(_none, lambda w, a, o: dsar_services.dsar_submit(
         org_id=w.org.id, kind="access", subject_id="lead-1", actor=a),
         api=lambda w, c, o: c.post("/api/v1/dsar", {"kind": "access", "subject_id": "lead-1"}, format="json"),
         cli=lambda w, o: ["privacy", "dsar", "submit", "--org", w.org.slug, "access", "--subject", "lead-1"]),
-    "dsar.verify": Entry(_dsar, lambda w, a, o: dsar_services.dsar_verify(request=o, actor=a, method="document"),
+    "dsar.verify": Entry(privacy_rows.dsar, lambda w, a, o: dsar_services.dsar_verify(request=o, actor=a, method="document"),
                          admin=lambda w, c, o: c.post("/admin/privacy/dsarrequest/", {
                              "action": "verify_document", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
                          cli=lambda w, o: ["privacy", "dsar", "verify", "--org", w.org.slug, str(o.id), "--method",
                                            "document"]),
-    "dsar.reject": Entry(_dsar, lambda w, a, o: dsar_services.dsar_reject(request=o, actor=a, reason="unproven"),
+    "dsar.reject": Entry(privacy_rows.dsar, lambda w, a, o: dsar_services.dsar_reject(request=o, actor=a, reason="unproven"),
                          admin=lambda w, c, o: c.post(f"/admin/privacy/dsarrequest/{o.pk}/reject/",
                                                       {"reason": "unproven"}),
                          cli=lambda w, o: ["privacy", "dsar", "reject", "--org", w.org.slug, str(o.id), "--reason",
                                            "unproven"]),
-    "dsar.resume": Entry(_dsar, lambda w, a, o: dsar_services.dsar_resume(request=o, actor=a),
+    "dsar.resume": Entry(privacy_rows.dsar, lambda w, a, o: dsar_services.dsar_resume(request=o, actor=a),
                          admin=lambda w, c, o: c.post("/admin/privacy/dsarrequest/", {
                              "action": "carry_on", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
     "dsar.export_download": Entry(
-        _dsar_exported, lambda w, a, o: dsar_services.export_download(request=o, actor=a),
+        privacy_rows.dsar_exported, lambda w, a, o: dsar_services.export_download(request=o, actor=a),
         admin=lambda w, c, o: c.get(f"/admin/privacy/dsarrequest/{o.pk}/export/"),
-        cli=lambda w, o: ["privacy", "dsar", "export", "--org", w.org.slug, str(o.id), "--out", _matrix_export_path()]),
+        cli=lambda w, o: ["privacy", "dsar", "export", "--org", w.org.slug, str(o.id),
+                          "--out", privacy_rows.matrix_export_path()]),
     "legal_hold.place": Entry(_none, lambda w, a, o: privacy_holds.hold_place(
         org_id=w.org.id, actor=a, scope="datasets", targets=["delivery_traces"], reason="matrix"),
         admin=lambda w, c, o: c.post("/admin/privacy/legalhold/add/", {
@@ -424,7 +343,7 @@ MATRIX: dict[str, Entry] = {
             "starts_at_0": "", "starts_at_1": "", "ends_at_0": "", "ends_at_1": ""}),
         cli=lambda w, o: ["privacy", "hold", "place", "--org", w.org.slug, "datasets", "delivery_traces", "--reason",
                           "matrix"]),
-    "legal_hold.release": Entry(_hold, lambda w, a, o: privacy_holds.hold_release(hold=o, actor=a),
+    "legal_hold.release": Entry(privacy_rows.hold, lambda w, a, o: privacy_holds.hold_release(hold=o, actor=a),
                                 admin=lambda w, c, o: c.post("/admin/privacy/legalhold/", {
                                     "action": "release_holds", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
                                 cli=lambda w, o: ["privacy", "hold", "release", "--org", w.org.slug, str(o.id)]),
@@ -435,93 +354,26 @@ MATRIX: dict[str, Entry] = {
             "chain_treatment": "", "legal_basis": "matrix rule", "active": "on"})),
     "retention.plan": Entry(_none, lambda w, a, o: retention.retention_plan(org_id=w.org.id, actor=a),
                             cli=lambda w, o: ["privacy", "retention", "plan", "--org", w.org.slug]),
-    "retention.approve": Entry(_proposed_run, lambda w, a, o: retention.retention_approve(run=o, actor=a),
+    "retention.approve": Entry(privacy_rows.proposed_run, lambda w, a, o: retention.retention_approve(run=o, actor=a),
                                admin=lambda w, c, o: c.post("/admin/privacy/retentionrun/", {
                                    "action": "approve_runs", "_selected_action": [str(o.pk)], "confirmed": "yes",
                                    "typed_count": "1"}),
                                cli=lambda w, o: ["privacy", "retention", "approve", "--org", w.org.slug, str(o.id)]),
-    "retention.reject": Entry(_proposed_run, lambda w, a, o: retention.retention_reject(run=o, actor=a),
+    "retention.reject": Entry(privacy_rows.proposed_run, lambda w, a, o: retention.retention_reject(run=o, actor=a),
                               admin=lambda w, c, o: c.post("/admin/privacy/retentionrun/", {
                                   "action": "reject_runs", "_selected_action": [str(o.pk)], "confirmed": "yes"}),
                               cli=lambda w, o: ["privacy", "retention", "reject", "--org", w.org.slug, str(o.id)]),
-    "retention.execute": Entry(_approved_run, lambda w, a, o: retention.retention_execute(
+    "retention.execute": Entry(privacy_rows.approved_run, lambda w, a, o: retention.retention_execute(
         org_id=w.org.id, run_id=o.id, actor=a)),
     "outbox.retry": Entry(_dead_event, lambda w, a, o: outbox_retry(event=o, actor=a),
                           admin=lambda w, c, o: c.post("/admin/dos/outboxevent/", {
                               "action": "retry_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
-    # The subledger is the platform's books: org roles read their journals, platform finance books them.
-    "billing.journal.post": Entry(_none, lambda w, a, o: subledger.post(
-        "invoice.issued", org_id=w.org.id, source=subledger.SourceRef("billing.invoice", "m-2", "M-2"),
-        amounts={"net": 100, "tax": 10, "total": 110}, occurred_at=_NOV, actor=a), platform_only=True),
-    "billing.journal.reverse": Entry(
-        _journal, lambda w, a, o: subledger.reverse(o, actor=a, reason="matrix"), platform_only=True,
-        admin=lambda w, c, o: c.post(f"/admin/billing/journal/{o.pk}/reverse/", {"reason": "matrix"}),
-        cli=lambda w, o: ["ledger", "reverse", "--org", w.org.slug, "--journal", str(o.pk), "--reason", "matrix"]),
-    "billing.drift.compute": Entry(
-        _drift_row, lambda w, a, o: billing_drift.invoice_drift_compute(org_id=w.org.id, month=_NOV.date(), actor=a),
-        platform_only=True, admin=lambda w, c, o: c.post("/admin/billing/invoicedrift/", {
-            "action": "recompute_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
-    # Invoicing is platform finance's: no org role drafts, issues, settles or credits its own invoices.
-    "invoice.draft": Entry(_none, lambda w, a, o: inv.draft_for(w.org, actor=a), platform_only=True),
-    "invoice.issue": Entry(inv.matrix_draft, lambda w, a, o: invoicing.invoice_issue(invoice=o, actor=a),
-                           platform_only=True),
-    "invoice.void": Entry(inv.matrix_issued, lambda w, a, o: invoicing.invoice_void(
-        invoice=o, actor=a, reason="matrix", now=inv.MATRIX_LATER), platform_only=True),
-    "invoice.uncollectible": Entry(inv.matrix_issued, lambda w, a, o: invoicing.invoice_mark_uncollectible(
-        invoice=o, actor=a, reason="matrix", now=inv.MATRIX_LATER), platform_only=True),
-    "invoice.paid": Entry(inv.matrix_issued, lambda w, a, o: invoicing.invoice_mark_paid(
-        invoice=o, actor=a, reference="matrix", now=inv.MATRIX_LATER), platform_only=True),
-    "invoice.issue_due": Entry(_none, lambda w, a, o: billing_close.invoices_issue_due(actor=a), platform_only=True),
-    "billing.close": Entry(_none, lambda w, a, o: billing_close.month_close(
-        month=inv.NOVEMBER, actor=a, now=inv.ISSUED_AT), platform_only=True),
-    "credit_note.create": Entry(
-        inv.matrix_issued, lambda w, a, o: credit_notes.credit_note_create(
-            invoice=o, actor=a, amount=1_000, reason="matrix", now=inv.MATRIX_LATER), platform_only=True,
-        cli=lambda w, o: ["billing", "credit-note", "create", "--org", w.org.slug, "--invoice", o.number,
-                          "--amount", "1000", "--reason", "matrix"]),
-    "credit_note.decide": Entry(inv.matrix_pending_note, lambda w, a, o: credit_notes.credit_note_approve(
-        note=o, actor=a, now=inv.MATRIX_LATER), platform_only=True),
-    # Pricing: the price book, credit, seats and tax status are platform finance's; the org's billing
-    # manager keeps its account, redeems coupons and changes, cancels or resumes its subscription.
-    "pricebook.draft": Entry(bs.matrix_draft_price, lambda w, a, o: pricebook.price_version_draft(
-        plan=o, spec={"base": "1"}, effective_from=dt.date(2027, 1, 1), actor=a), platform_only=True),
-    "pricebook.publish": Entry(lambda w: pricebook.price_version_draft(
-        plan=bs.matrix_draft_price(w), spec={"base": "1"}, effective_from=dt.date(2027, 1, 1), actor=bs.fiona()),
-        lambda w, a, o: pricebook.price_version_publish(version=o, actor=a), platform_only=True,
-        admin=lambda w, c, o: c.post("/admin/billing/priceversion/", {
-            "action": "publish_selected", "_selected_action": [str(o.pk)], "confirmed": "yes", "typed_count": "1"})),
-    "billing_account.update": Entry(_none, lambda w, a, o: billing_accounts.billing_account_update(
-        org_id=w.org.id, changes={"legal_name": "Acme Lending Co."}, actor=a)),
-    "billing_account.tax_status": Entry(_none, lambda w, a, o: billing_accounts.billing_account_tax_status_set(
-        org_id=w.org.id, status="exempt", reason="matrix", evidence=[{"kind": "doc", "reference": "M"}], actor=a),
-        platform_only=True),
-    "seats.set": Entry(_none, lambda w, a, o: billing_seats.seats_set(
-        org_id=w.org.id, role="agent", quantity=9, since=bs.NOV, actor=a, reason="matrix"), platform_only=True),
-    "coupon.redeem": Entry(bs.matrix_coupon, lambda w, a, o: billing_credits.coupon_redeem(
-        org_id=w.org.id, code=o.code, plan_code="pov", actor=a)),
-    "coupon.save": Entry(_none, lambda w, a, o: billing_credits.coupon_save(
-        coupon=billing_credits.Coupon(code="m2", name="Matrix", kind="fixed", amount_off=1), actor=a),
-        platform_only=True),
-    "credit.grant": Entry(_none, lambda w, a, o: billing_credits.credit_grant(
-        org_id=w.org.id, amount=1000, reason="matrix", actor=a), platform_only=True,
-        admin=lambda w, c, o: c.post("/admin/billing/creditgrant/add/", {
-            "org": str(w.org.id), "amount": "1000", "reason": "matrix"})),
-    "subscription.start": Entry(_none, lambda w, a, o: subscriptions.subscription_start(
-        org_id=w.org.id, plan_code="pov", actor=a, today=bs.NOV), platform_only=True),
-    "subscription.change": Entry(bs.matrix_subscribed, bs.matrix_change, api=bs.matrix_change_api,
-                                 admin=bs.matrix_change_admin),
-    "subscription.cancel": Entry(bs.matrix_subscribed, lambda w, a, o: subscriptions.subscription_cancel(
-        subscription=o, actor=a, today=bs.MATRIX_DAY),
-        admin=lambda w, c, o: c.post("/admin/billing/subscription/", {
-            "action": "cancel_at_period_end_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
-    "subscription.resume": Entry(bs.matrix_cancel_scheduled, lambda w, a, o: subscriptions.subscription_resume(
-        subscription=o, actor=a)),
-    "subscription.status": Entry(bs.matrix_subscribed, lambda w, a, o: subscriptions.subscription_status_set(
-        subscription=o, status="past_due", actor=a, reason="matrix"), platform_only=True),
 }
 
+from tests.billing import matrix_support as billing_matrix  # noqa: E402  (the finance rows)
 from tests.privacy import matrix_support  # noqa: E402  (the privacy app's later rows)
 
+MATRIX.update(billing_matrix.entries(Entry, none=_none, system=SYSTEM))
 MATRIX.update(matrix_support.entries(Entry))
 
 
@@ -647,11 +499,8 @@ def _admin_changed(name: str, w: World) -> bool:
             "retention.rule_save": lambda: privacy_models.RetentionRule.objects.filter(legal_basis="matrix rule").exists(),
             "retention.approve": lambda: privacy_models.RetentionRun.objects.filter(status="approved").exists(),
             "retention.reject": lambda: privacy_models.RetentionRun.objects.filter(status="rejected").exists(),
-            "billing.journal.reverse": lambda: subledger.Journal.objects.filter(reverses__isnull=False).exists(),
-            # Recomputing a month without a billed invoice clears its rows.
-            "billing.drift.compute": lambda: not billing_drift.InvoiceDrift.objects.filter(metric="matrix").exists(),
             **matrix_support.admin_changed(w),
-        }.get(name, lambda: bs.matrix_changed(name))()  # pricing: tests/billing/subscription_support.py
+        }.get(name, lambda: billing_matrix.admin_changed(name))()
 
 
 @pytest.mark.parametrize("role", ROLES)
