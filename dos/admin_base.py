@@ -9,6 +9,28 @@ from django.template.response import TemplateResponse
 ANY = "*"  # any signed-in principal of the org (data is still scoped)
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Recorded facts shown under their parent (steps, timelines, events, findings): nothing is added,
+    changed or deleted here; whoever holds ``view_permission`` sees them."""
+
+    view_permission = ""
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        principal = getattr(request, "dos_principal", None)
+        return bool(principal and self.view_permission and principal.has_perm(self.view_permission))
+
+
 class DosModelAdmin(admin.ModelAdmin):
     """``permission_map`` maps view/add/change/delete to a permission primitive (or ANY / None)."""
 

@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dos.admin_base import DosModelAdmin
+from dos.admin_base import DosModelAdmin, ReadOnlyInline
 from dos.errors import DomainError
 from privacy.consent import consent_revoke, privacy_settings_save, subject_token_of
 from privacy.models import Consent, ConsentEvent, PrivacySettings
@@ -18,23 +18,12 @@ from privacy.settings import EDITABLE
 READ, MANAGE = "privacy.read", "privacy.manage"
 
 
-class ConsentEventInline(admin.TabularInline):
+class ConsentEventInline(ReadOnlyInline):
+    view_permission = READ
     model = ConsentEvent
     fields = ["kind", "at", "recorded_at", "actor", "reason"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["at", "recorded_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        principal = getattr(request, "dos_principal", None)
-        return bool(principal and principal.has_perm(READ))
 
 
 class ConsentStateFilter(admin.SimpleListFilter):

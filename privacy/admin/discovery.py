@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from dos.admin_base import DosModelAdmin
+from dos.admin_base import DosModelAdmin, ReadOnlyInline
 from dos.errors import DomainError
 from privacy.discovery import discovery_scan, finding_review
 from privacy.models import DiscoveryFinding, DiscoveryScan
@@ -26,23 +26,12 @@ class ScanUploadForm(forms.ModelForm):
         fields = ["dataset"]
 
 
-class FindingInline(admin.TabularInline):
+class FindingInline(ReadOnlyInline):
+    view_permission = READ
     model = DiscoveryFinding
     fields = ["column", "pii_type", "confidence", "hits", "sampled", "examples", "proposed_sensitivity", "status"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["column", "-confidence"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        principal = getattr(request, "dos_principal", None)
-        return bool(principal and principal.has_perm(READ))
 
 
 @admin.register(DiscoveryScan)

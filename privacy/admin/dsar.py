@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from dos.admin_base import DosModelAdmin
+from dos.admin_base import DosModelAdmin, ReadOnlyInline
 from dos.errors import DomainError
 from privacy.dsar import services
 from privacy.models import DsarEvent, DsarRequest, DsarStep, VerificationMethod
@@ -45,40 +45,18 @@ class DeadlineFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StepInline(admin.TabularInline):
+class StepInline(ReadOnlyInline):
+    view_permission = READ
     model = DsarStep
     fields = readonly_fields = ["step", "completed_at", "attempt", "result"]
-    extra = 0
-    can_delete = False
     verbose_name_plural = _("steps done (checkpoints)")
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        principal = getattr(request, "dos_principal", None)
-        return bool(principal and principal.has_perm(READ))
-
-
-class TimelineInline(admin.TabularInline):
+class TimelineInline(ReadOnlyInline):
+    view_permission = READ
     model = DsarEvent
     fields = readonly_fields = ["at", "kind", "actor", "data"]
-    extra = 0
-    can_delete = False
     verbose_name_plural = _("timeline")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        principal = getattr(request, "dos_principal", None)
-        return bool(principal and principal.has_perm(READ))
 
 
 class RejectForm(forms.Form):

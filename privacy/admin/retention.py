@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from dos.admin_base import DosModelAdmin
+from dos.admin_base import DosModelAdmin, ReadOnlyInline
 from dos.errors import DomainError
 from privacy.holds import hold_place, hold_release
 from privacy.models import LegalHold, RetentionRule, RetentionRun, RetentionRunItem, RunStatus
@@ -94,7 +94,8 @@ class RetentionRuleAdmin(_ServiceErrors, DosModelAdmin):
         return HttpResponseRedirect(reverse("admin:privacy_retentionrun_change", args=[run.pk]))
 
 
-class RunItemInline(admin.TabularInline):
+class RunItemInline(ReadOnlyInline):
+    view_permission = READ
     model = RetentionRunItem
     fields = readonly_fields = ["dataset", "action", "cutoff", "matched", "held", "sample", "done",
                                 "held_at_execution", "retained", "finished", "changed_by"]
@@ -105,16 +106,6 @@ class RunItemInline(admin.TabularInline):
         return rule_changes_text(obj.rule_changes)
     can_delete = False
     verbose_name_plural = _("dry-run diff and execution")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        principal = getattr(request, "dos_principal", None)
-        return bool(principal and principal.has_perm(READ))
 
 
 @admin.register(RetentionRun)
