@@ -119,6 +119,8 @@ def lending_tenant(name: str, *, scopes=("decisions.run",), limits: dict | None 
 
     from decisions.packs.install import pack_install
     from dos import scope
+    from dos.authz import system_actor
+    from privacy.settings import privacy_settings_save
     from tenancy import services
     from tenancy.models import Project
     from tenancy.overrides import plan_override_set
@@ -135,6 +137,9 @@ def lending_tenant(name: str, *, scopes=("decisions.run",), limits: dict | None 
         approver = member_principal(org, "approver@bench.example")
         project = Project.objects.get(org=org, slug="default")
         pack_install(project=project, domain="lending_brokerage", author=author, approver=approver)
+        # Screening rests on the loan contract (PIPA Art. 15(1)4): the consent check runs its one
+        # statement on every call and finds the configured basis.
+        privacy_settings_save(org_id=org.id, actor=system_actor("bench"), lawful_bases={"loan_screening": "contract"})
         key = services.apikey_create(project=project, name="bench", scopes=list(scopes), actor="system:bench").secret
     return org, key
 

@@ -21,7 +21,7 @@ from dos.hooks import Hook
 
 BREAK_GLASS_EMAIL = "breakglass@decisionos.local"
 
-# Handlers are ``(rank, step)`` pairs: tenancy 10 (orgs, people, key), decisions 20 (policy),
+# Handlers are ``(rank, step)`` pairs: tenancy 10 (orgs, people, key), privacy 15 (consents), decisions 20 (policy),
 # hitl 30 (desk, first cases).
 demo_steps = Hook("dos.demo_steps")
 

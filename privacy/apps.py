@@ -22,6 +22,12 @@ class PrivacyConfig(AppConfig):
 
         consent_check.register(consent_verdicts)
 
+        # The demo seed of `make run`: the demo applicants' consents, before decisions are made (hitl 30).
+        from dos.demo import demo_steps
+        from privacy.demo import seed_consents
+
+        demo_steps.register((15, seed_consents))
+
         # DSAR, retention and legal holds (ADR 0017): privacy's own records in the subject-data
         # registry, and the two four-eyes actions of tenancy.approvals (action → the approver's primitive).
         from dos.subject_data import collector_register

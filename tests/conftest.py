@@ -18,6 +18,8 @@ from rest_framework.test import APIClient
 from dos import scope
 from tests.factories import UserFactory, add_member, as_member, make_key, make_org
 
+LOAN_SCREENING = "loan_screening"  # the purpose Acme's lending decisions are made for
+
 
 @pytest.fixture
 def superuser_dsn() -> str:
@@ -111,8 +113,21 @@ def outsider_api(outsider_key):
 
 
 @pytest.fixture
-def lending(acme, olivia, bob):
-    """Acme with the lending pack published (olivia authors, bob approves)."""
+def screening_basis(acme):
+    """Acme screens loan applications on the lawful basis of the contract the applicant asked for
+    (PIPA Art. 15(1)4), so its decisions need no consent record; the consent tests
+    (tests/privacy/test_pep.py) take that basis away."""
+    from dos.authz import system_actor
+    from privacy.settings import privacy_settings_save
+
+    with scope.org_scope(acme.id):
+        return privacy_settings_save(org_id=acme.id, actor=system_actor("test"),
+                                     lawful_bases={LOAN_SCREENING: "contract"})
+
+
+@pytest.fixture
+def lending(acme, olivia, bob, screening_basis):
+    """Acme with the lending pack published (olivia authors, bob approves), deciding on that basis."""
     from decisions.packs.install import pack_install
     from tests.factories import default_project
 

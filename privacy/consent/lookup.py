@@ -51,7 +51,7 @@ def consent_verdicts(*, org_id, checks: list[tuple[str, str]], at=None) -> list[
         rows = cur.fetchall()
     verdicts = []
     for _i, mode, configured, consent_id in rows:
-        mode = mode or ConsentMode.MONITOR  # an org that never saved settings (see PrivacySettings.defaults)
+        mode = mode or ConsentMode.DENY  # an org that never saved settings (see PrivacySettings.defaults)
         basis = _basis(configured)
         if consent_id is not None:
             verdicts.append(ConsentVerdict(covered=True, consent_ref=str(consent_id), basis="consent", mode=mode))

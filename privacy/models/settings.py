@@ -60,11 +60,10 @@ class PrivacySettings(TenantModel):
 
     @classmethod
     def defaults(cls, org_id) -> "PrivacySettings":
-        """An unsaved row with the defaults — what an org that never saved its settings gets.
-
-        Such an org is in ``monitor`` mode: it decides as before and every record says whether a
-        consent covered it, until its privacy officer chooses deny or refuse (docs/decisions/0016)."""
-        return cls(org_id=org_id, consent_mode=ConsentMode.MONITOR)
+        """An unsaved row with the defaults — what an org that never saved its settings gets: consent
+        enforced (``deny``), no lawful basis configured. Orgs that existed before consent was checked
+        were given a saved ``monitor`` row by migration 0006 (docs/decisions/0016)."""
+        return cls(org_id=org_id)
 
     def basis_for(self, purpose: str) -> str | None:
         """The configured lawful basis that needs no consent for ``purpose``, if any."""

@@ -32,7 +32,7 @@ def test_the_same_person_cannot_author_and_approve(acme, olivia):
                      "--approver", olivia.email)
 
 
-def test_lifecycle_steps_and_decision_replay_and_explain(acme, outsider, olivia, bob):
+def test_lifecycle_steps_and_decision_replay_and_explain(acme, outsider, olivia, bob, screening_basis):
     with scope.org_scope(acme.id):
         version = services.version_create(project=default_project(acme),
                                           source=load_pack("lending_brokerage").rules["lending_triage"],

@@ -67,10 +67,10 @@ def test_each_decision_is_recorded_chained_and_metered_without_raw_personal_data
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("body, field", [
-    ({"subject_id": "s", "purpose": "p", "input": {**BASE, "credit_score": "high"}}, "input.credit_score"),
-    ({"subject_id": "s", "purpose": "p", "input": {**BASE, "bonus": 1}}, "input"),
+    ({"subject_id": "s", "purpose": "loan_screening", "input": {**BASE, "credit_score": "high"}}, "input.credit_score"),
+    ({"subject_id": "s", "purpose": "loan_screening", "input": {**BASE, "bonus": 1}}, "input"),
     ({"subject_id": "s", "input": BASE}, "purpose"),
-    ({"subject_id": "s", "purpose": "p", "input": "not an object"}, "input"),
+    ({"subject_id": "s", "purpose": "loan_screening", "input": "not an object"}, "input"),
 ])
 def test_bad_input_is_a_field_error_and_nothing_is_written(decide_api, acme, body, field):
     response = decide_api.post("/api/v1/decide", body, format="json")
@@ -85,7 +85,7 @@ def test_bad_input_is_a_field_error_and_nothing_is_written(decide_api, acme, bod
 
 @pytest.mark.django_db
 def test_an_unknown_policy_is_not_found_and_nothing_is_written(decide_api, acme):
-    response = decide_api.post("/api/v1/decide", {"subject_id": "s", "purpose": "p", "policy": "no_such_policy",
+    response = decide_api.post("/api/v1/decide", {"subject_id": "s", "purpose": "loan_screening", "policy": "no_such_policy",
                                                   "input": BASE}, format="json")
     assert (response.status_code, response.json()["code"]) == (404, "policy_not_found")
     assert "policy" in response.json()["errors"]
@@ -94,7 +94,7 @@ def test_an_unknown_policy_is_not_found_and_nothing_is_written(decide_api, acme)
 
 
 @pytest.mark.django_db
-def test_a_rule_that_errors_at_run_time_gives_review_with_rule_error(acme, olivia, bob):
+def test_a_rule_that_errors_at_run_time_gives_review_with_rule_error(acme, olivia, bob, screening_basis):
     source = """
 kind: decision
 version: v1
@@ -114,7 +114,7 @@ defaults: {outcome: approve}
         services.version_approve(version=version, actor=as_member(acme, bob))
         services.version_publish(version=version, actor=as_member(acme, bob))
     client = api_client(make_key(acme, scopes=["decisions.run"]))
-    response = client.post("/api/v1/decide", {"subject_id": "x", "purpose": "p", "policy": "fragile",
+    response = client.post("/api/v1/decide", {"subject_id": "x", "purpose": "loan_screening", "policy": "fragile",
                                               "input": {"score": 1}}, format="json")
     assert response.json()["outcome"] == "review"
     assert codes(response) == ["RULE_ERROR"]

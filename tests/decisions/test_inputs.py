@@ -43,7 +43,7 @@ def test_a_too_deep_input_is_400_through_the_api_and_nothing_is_written(acme, le
     from tests.factories import make_key
 
     api = api_client(make_key(acme, scopes=["decisions.run"]))
-    response = api.post("/api/v1/decide", {"subject_id": "s", "purpose": "p", "input": {**BASE, "x": nested(40)}},
+    response = api.post("/api/v1/decide", {"subject_id": "s", "purpose": "loan_screening", "input": {**BASE, "x": nested(40)}},
                         format="json")
     assert response.status_code == 400 and any(k.startswith("input.x") for k in response.json()["errors"])
     with scope.org_scope(acme.id):

@@ -76,7 +76,7 @@ def test_lint_reports_problems_without_storing_anything(author_api):
     assert author_api.get("/api/v1/policies").json()["results"] == []
 
 
-def test_rollback_restores_the_previous_behaviour(author_api, approver_api):
+def test_rollback_restores_the_previous_behaviour(author_api, approver_api, screening_basis):
     source = load_pack("lending_brokerage").rules["lending_triage"]
     v1 = create(author_api, source, "0.1.0")
     v2 = create(author_api, source.replace('"dsr > 40.0"', '"dsr > 30.0"').replace("40% 초과", "30% 초과"), "0.2.0")
@@ -86,7 +86,7 @@ def test_rollback_restores_the_previous_behaviour(author_api, approver_api):
         assert step(approver_api, version, "publish").status_code == 200
 
     def outcome():
-        return author_api.post("/api/v1/decide", {"subject_id": "x", "purpose": "p", "input": BASE},
+        return author_api.post("/api/v1/decide", {"subject_id": "x", "purpose": "loan_screening", "input": BASE},
                                format="json").json()["outcome"]
 
     assert outcome() == "deny"  # v2: DSR 35 > 30

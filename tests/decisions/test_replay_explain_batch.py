@@ -61,10 +61,10 @@ def test_explain_gives_customer_texts_in_korean_and_english(api):
 
 @pytest.mark.django_db
 def test_a_batch_judges_each_item_and_writes_one_chain(api, acme):
-    items = [{"subject_id": "a", "purpose": "p", "input": BASE},
-             {"subject_id": "b", "purpose": "p", "input": {**BASE, "dsr": "high"}},
+    items = [{"subject_id": "a", "purpose": "loan_screening", "input": BASE},
+             {"subject_id": "b", "purpose": "loan_screening", "input": {**BASE, "dsr": "high"}},
              {"subject_id": "c", "input": BASE},
-             {"subject_id": "d", "purpose": "p", "input": {**BASE, "dsr": 48.5}}]
+             {"subject_id": "d", "purpose": "loan_screening", "input": {**BASE, "dsr": 48.5}}]
     body = api.post("/api/v1/decide/batch", {"items": items}, format="json").json()
     assert (body["decided"], body["rejected"]) == (2, 2)
     assert [r.get("outcome") for r in body["results"]] == ["approve", None, None, "deny"]
@@ -76,7 +76,7 @@ def test_a_batch_judges_each_item_and_writes_one_chain(api, acme):
 
 @pytest.mark.django_db
 def test_a_batch_over_1000_is_refused(api, acme):
-    items = [{"subject_id": str(i), "purpose": "p", "input": BASE} for i in range(1001)]
+    items = [{"subject_id": str(i), "purpose": "loan_screening", "input": BASE} for i in range(1001)]
     response = api.post("/api/v1/decide/batch", {"items": items}, format="json")
     assert response.status_code == 400 and "items" in response.json()["errors"]
     with scope.org_scope(acme.id):

@@ -6,8 +6,11 @@ import json
 import pytest
 from django.core.management import call_command
 
+from decisions.models import DecisionRecord
 from dos import scope
 from hitl.models import Case
+from privacy.consent import subject_token_of
+from privacy.models import Consent
 from tenancy.models import Org
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +27,13 @@ def test_the_demo_seed_runs_twice_and_leaves_acme_with_a_working_desk(settings, 
     with scope.org_scope(acme.id):
         assert Case.objects.count() == 4  # opened once, not again on the second run
         assert Case.objects.exclude(owner=None).count() == 4
+        # Decided on the demo applicants' recorded consents (one each, not again on the second run).
+        refs = set(DecisionRecord.objects.values_list("consent_ref", flat=True))
+        assert len(refs) == 4 and refs == {str(c.id) for c in Consent.objects.filter(source="demo_seed")
+                                           if c.subject_token != subject_token_of(acme.id, "lead-0001")}
+        assert Consent.objects.filter(source="demo_seed").count() == 5
+    assert any(line.startswith("Consent      lead-0001 and demo-lead-0001…0004 consented to loan_screening; "
+                               "Acme's consent mode is 'deny'") for line in banner)
 
 
 # -- what tenants do to the demo data never keeps `make run` from starting ---------------------------

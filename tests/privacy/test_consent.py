@@ -158,12 +158,13 @@ def test_a_consent_ends_once_even_when_the_database_is_asked_twice(acme):
 def test_settings_defaults_validation_and_deadlines(acme):
     with scope.org_scope(acme.id):
         defaults = privacy_settings(acme.id)
-        assert (defaults.pk is None or defaults._state.adding) and defaults.consent_mode == "monitor"
+        assert (defaults.pk is None or defaults._state.adding) and defaults.consent_mode == "deny"
         assert defaults.dsar_days("erasure") == 10 and defaults.dsar_legal_max_days == 30
         assert defaults.dsar_target_days == 7
-        saved = privacy_settings_save(org_id=acme.id, actor=SYSTEM, consent_mode="deny",
+        saved = privacy_settings_save(org_id=acme.id, actor=SYSTEM, consent_mode="monitor",
                                       dsar_due_days={"access": 5, "erasure": 10}, lawful_bases={"aml": "legal_obligation"})
         assert privacy_settings(acme.id).pk == saved.pk and saved.basis_for("aml") == "legal_obligation"
+        assert privacy_settings(acme.id).consent_mode == "monitor"
         received = timezone.now()
         assert saved.dsar_due_at("access", received) == received + timedelta(days=5)
         assert saved.dsar_warn_at("access", received) == received + timedelta(days=5) - timedelta(hours=48)

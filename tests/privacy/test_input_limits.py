@@ -35,7 +35,7 @@ def test_a_warning_lead_time_beyond_the_legal_maximum_is_refused(acme):
 
 def test_a_lead_time_saved_before_the_cap_still_lets_requests_in(acme, lending):
     with scope.org_scope(acme.id):
-        PrivacySettings.objects.create(org_id=acme.id, dsar_warning_hours=2_000_000_000)
+        PrivacySettings.objects.filter(org_id=acme.id).update(dsar_warning_hours=2_000_000_000)
         received = timezone.now()
         warn_at = privacy_settings(acme.id).dsar_warn_at("access", received)
         assert warn_at == privacy_settings(acme.id).dsar_due_at("access", received) - dt.timedelta(

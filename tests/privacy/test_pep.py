@@ -30,9 +30,10 @@ from privacy.consent import (
     subject_token_of,
 )
 from privacy.consent.lookup import VERDICTS_SQL
+from privacy.models import PrivacySettings
 from tests.conftest import api_client
 from tests.decisions.test_decide_api import BASE
-from tests.factories import make_key
+from tests.factories import UserFactory, add_member, as_member, default_project, make_key, make_org
 
 pytestmark = pytest.mark.django_db
 SYSTEM = system_actor("test")
@@ -49,6 +50,9 @@ def decide(client, subject="lead-1", purpose="loan_screening", **changes):
 
 
 def mode(org, value, **more):
+    """Set the consent mode; the lawful basis the ``lending`` fixture configures is taken away unless
+    the test names its own."""
+    more.setdefault("lawful_bases", {})
     with scope.org_scope(org.id):
         return privacy_settings_save(org_id=org.id, actor=SYSTEM, consent_mode=value, **more)
 
@@ -129,7 +133,34 @@ def test_a_lawful_basis_configured_for_the_purpose_needs_no_consent(lender, acme
     assert decide(lender).json()["reason_codes"][0]["code"] == "CONSENT_MISSING"  # loan_screening still needs one
 
 
-def test_an_org_that_never_configured_privacy_monitors(lender, acme):
+@pytest.fixture
+def newcomer():
+    """A new org with the lending pack published that never saved privacy settings, and its key."""
+    from decisions.packs.install import pack_install
+
+    org = make_org("Newco Lending")
+    owner, senior = UserFactory(), UserFactory()
+    add_member(org, owner, "owner")
+    add_member(org, senior, "senior_reviewer")
+    with scope.org_scope(org.id):
+        pack_install(project=default_project(org), domain="lending_brokerage", author=as_member(org, owner),
+                     approver=as_member(org, senior))
+    return org, api_client(make_key(org, scopes=["decisions.run", "decisions.read"], name="newcomer"))
+
+
+def test_an_org_that_never_saved_privacy_settings_is_enforced(newcomer):
+    org, client = newcomer
+    with scope.org_scope(org.id):
+        assert not PrivacySettings.objects.filter(org_id=org.id).exists()
+    response = decide(client, credit_score=800)
+    assert (response.json()["outcome"], response.json()["reason_codes"][0]["code"]) == ("deny", "CONSENT_MISSING")
+    assert metered(org) == 0
+    grant(org)
+    assert decide(client, credit_score=800).json()["outcome"] == "approve"
+
+
+def test_monitor_mode_decides_and_notes_the_missing_consent(lender, acme):
+    mode(acme, "monitor")
     response = decide(lender, credit_score=800)
     assert response.json()["outcome"] == "approve"
     assert record_of(acme, response).refs.get("consent") == "missing"
