@@ -25,6 +25,7 @@ def main() -> int:
         from dos.authz import system_actor
         from dos.vault import Erased
         from privacy.vault import erase_subject, seal, unseal
+        from privacy.vault.hooks import DECISION_TABLE  # decision inputs: what a job reads for decision.replay
         from privacy.vault.keystore import create_keystore
         from tenancy import services
 
@@ -34,7 +35,7 @@ def main() -> int:
         plaintext = "900101-1234567 · 010-1234-5678 · 서울시 마포구".encode()
 
         def one(subject: str, row: int) -> str:
-            return seal(actor=job, org_id=org.id, subject_token=subject, table="bench", row=str(row), field="rrn",
+            return seal(actor=job, org_id=org.id, subject_token=subject, table=DECISION_TABLE, row=str(row), field="rrn",
                         plaintext=plaintext)
 
         one("vt_hot", 0)  # creates the data key; it is cached from here on
@@ -50,7 +51,7 @@ def main() -> int:
             sealed = [one("vt_hot", i) for i in range(UNSEALS)]
             started = time.perf_counter()
             for value in sealed:
-                unseal(actor=job, org_id=org.id, sealed=value, purpose="dsar.access")
+                unseal(actor=job, org_id=org.id, sealed=value, purpose="decision.replay")
             unseal_rate = UNSEALS / (time.perf_counter() - started)
             report("unseal, full service (key row + audit entry)", unseal_rate, "figure", True, "/s")
 
@@ -66,7 +67,7 @@ def main() -> int:
             still_open = 0
             for value in theirs:
                 try:
-                    unseal(actor=job, org_id=org.id, sealed=value, purpose="dsar.access")
+                    unseal(actor=job, org_id=org.id, sealed=value, purpose="decision.replay")
                     still_open += 1
                 except Erased:
                     pass

@@ -70,20 +70,22 @@ def _erase(request: DsarRequest, now, document: dict) -> dict:
 
 def receipt_key_token(request_id) -> str:
     """The key of an erasure's receipt (an inventory without values): it outlives the request's key."""
-    return f"dsar-receipt:{request_id}"
+    from privacy.vault import RECEIPT_KEY_PREFIX
+
+    return f"{RECEIPT_KEY_PREFIX}{request_id}"
 
 
 def _receipt_rekey(request: DsarRequest) -> None:
     """Re-seal the erasure's own export (sections, counts, what is kept — never values) under a key of
     its own, so the request's key — which also sealed the subject's words — can be destroyed."""
-    from privacy.vault import seal, unseal
+    from privacy.vault import REQUEST_TABLE, seal, unseal
 
     made = DsarExport.objects.select_for_update().filter(request=request).first()
     if made is None:
         return
     archive = unseal(actor=SYSTEM, org_id=request.org_id, sealed=made.archive_sealed, purpose="dsar.access")
     made.archive_sealed = seal(actor=SYSTEM, org_id=request.org_id, subject_token=receipt_key_token(request.id),
-                               table="privacy_dsarrequest", row=str(request.id), field="export", plaintext=archive)
+                               table=REQUEST_TABLE, row=str(request.id), field="export", plaintext=archive)
     made.save(update_fields=["archive_sealed"])
 
 

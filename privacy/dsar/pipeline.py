@@ -46,10 +46,10 @@ def _fault(step: str, phase: str) -> None:
 # -- sealing the working copy under the request's own key ---------------------------------------
 
 def _seal(request: DsarRequest, field: str, payload: bytes) -> str:
-    from privacy.vault import seal
+    from privacy.vault import REQUEST_TABLE, seal
 
     return seal(actor=SYSTEM, org_id=request.org_id, subject_token=request_key_token(request.id),
-                table="privacy_dsarrequest", row=str(request.id), field=field, plaintext=payload)
+                table=REQUEST_TABLE, row=str(request.id), field=field, plaintext=payload)
 
 
 def _open(request: DsarRequest, sealed: str) -> bytes:

@@ -56,7 +56,9 @@ class Waiting(Exception):
 def request_key_token(request_id) -> str:
     """The vault subject whose key seals this request's working copy, details and export: one key per
     request, so an export can be destroyed on its own (and is, when the subject is erased later)."""
-    return f"dsar:{request_id}"
+    from privacy.vault import REQUEST_KEY_PREFIX
+
+    return f"{REQUEST_KEY_PREFIX}{request_id}"
 
 
 def clock() -> dt.datetime:
@@ -118,7 +120,7 @@ def dsar_submit(*, org_id, kind: str, actor, subject_id: str | None = None, subj
     """Record a subject's request (intake). Its deadline, target and warning come from the org's
     privacy settings; the pipeline starts after COMMIT and waits for identity verification."""
     from privacy.settings import privacy_settings
-    from privacy.vault import seal
+    from privacy.vault import REQUEST_TABLE, seal
 
     actor = authorize(actor, SUBMIT)
     if kind not in DsarKind.values:
@@ -135,7 +137,7 @@ def dsar_submit(*, org_id, kind: str, actor, subject_id: str | None = None, subj
                               warn_at=settings.dsar_warn_at(kind, now))
         if own:
             request.details_sealed = seal(actor=SYSTEM, org_id=org_id, subject_token=request_key_token(request.id),
-                                          table="privacy_dsarrequest", row=str(request.id), field="details",
+                                          table=REQUEST_TABLE, row=str(request.id), field="details",
                                           plaintext=json.dumps(own, ensure_ascii=False).encode())
         request.save(force_insert=True)
         event(request, "received", actor, {"kind": kind, "channel": channel, "due_at": due.isoformat()}, at=now)

@@ -6,6 +6,9 @@ privacy reach the same functions through ``dos.vault.vault()``.
 
 from dos.vault import Erased, VaultError
 from privacy.vault.services import (
+    RECEIPT_KEY_PREFIX,
+    REQUEST_KEY_PREFIX,
+    REQUEST_TABLE,
     ErasureResult,
     approval_target,
     erase_subject,
@@ -15,5 +18,5 @@ from privacy.vault.services import (
     unseal_request,
 )
 
-__all__ = ["Erased", "ErasureResult", "VaultError", "approval_target", "erase_subject", "is_erased", "seal",
-           "unseal", "unseal_request"]
+__all__ = ["RECEIPT_KEY_PREFIX", "REQUEST_KEY_PREFIX", "REQUEST_TABLE", "Erased", "ErasureResult", "VaultError",
+           "approval_target", "erase_subject", "is_erased", "seal", "unseal", "unseal_request"]

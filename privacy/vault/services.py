@@ -33,6 +33,7 @@ from dos.scope import org_scope
 from dos.vault import Erased, VaultError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.principals import refuse_platform
+from privacy.vault.hooks import DECISION_TABLE
 from privacy.vault.keystore import KeystoreError, key_provider
 
 log = structlog.get_logger(__name__)
@@ -57,6 +58,11 @@ INTERNAL_PURPOSES = {
 }
 JOB_PURPOSES = frozenset({"decision.replay", "dsar.access"})  # never a person's or an API key's
 NOTE_TABLE = "hitl_casenote"  # case-note originals: read for ``hitl.case_note`` only
+# A subject request's own sealed copies (working copy, details, export, erasure receipt): sealed in
+# the request's row under a key of the request's own (privacy.dsar: request_key_token,
+# receipt_key_token), opened by its job for ``dsar.access`` without a hand-over — the subject's
+# values reach them only through a collection made under the approved hand-over.
+REQUEST_TABLE, REQUEST_KEY_PREFIX, RECEIPT_KEY_PREFIX = "privacy_dsarrequest", "dsar:", "dsar-receipt:"
 
 
 class UnsealRefused(PermissionRefused):
@@ -238,13 +244,25 @@ def seal(*, actor, org_id, subject_token: str, table: str, row: str, field: str,
                           field=field, plaintext=plaintext)
 
 
-def _internal_purpose_allowed(actor, parsed: crypto.Sealed, purpose: str) -> None:
-    """The product's own purposes belong to their code paths: the job ones to jobs; ``hitl.case_note``
-    to case-note originals (read through the case page's reveal); ``decision.audit`` to a person
-    whose four-eyes approval names the value (checked with the approval)."""
+def _request_own(parsed: crypto.Sealed, subject_token: str) -> bool:
+    return parsed.table == REQUEST_TABLE and subject_token.startswith((REQUEST_KEY_PREFIX, RECEIPT_KEY_PREFIX))
+
+
+def _internal_purpose_allowed(actor, parsed: crypto.Sealed, purpose: str, *, subject_token: str, approval) -> None:
+    """The product's own purposes belong to their code paths: the job ones to jobs — ``decision.replay``
+    to recorded decision inputs, ``dsar.access`` to a subject's values under the access request's
+    approved hand-over (checked with it) or to the request's own copies; ``hitl.case_note`` to
+    case-note originals (read through the case page's reveal); ``decision.audit`` to a person whose
+    four-eyes approval names the value (checked with the approval)."""
     if purpose in JOB_PURPOSES and not is_system(actor):
         raise UnsealRefused(f"'{purpose}' is the product's own use of sealed values; a person or a key cannot "
                             "read for it.", code="purpose_not_allowed")
+    if purpose == "decision.replay" and parsed.table != DECISION_TABLE:
+        raise UnsealRefused("'decision.replay' reads recorded decision inputs only.", code="purpose_not_allowed")
+    if purpose == "dsar.access" and approval is None and not _request_own(parsed, subject_token):
+        raise UnsealRefused("Reading a subject's values for an access request needs the request's approved "
+                            "hand-over (dsar.export, a second person).", code="handover_required",
+                            permission="dsar.fulfil")
     if purpose == "hitl.case_note" and parsed.table != NOTE_TABLE:
         raise UnsealRefused("'hitl.case_note' reads case-note originals only.", code="purpose_not_allowed")
     if purpose == "decision.audit" and getattr(actor, "user", None) is None:
@@ -333,7 +351,7 @@ def _unseal(actor, org_id, sealed, parsed: crypto.Sealed, purpose: str, approval
             raise VaultError("The sealed value does not open here (another org or place, or tampered).")
         if row.erased_at is not None:
             raise Erased("The subject was erased: this value can never be read again.")
-        _internal_purpose_allowed(actor, parsed, purpose)
+        _internal_purpose_allowed(actor, parsed, purpose, subject_token=row.subject_token, approval=approval)
         basis = _purpose_basis(org_id, row.subject_token, purpose)
         user = getattr(actor, "user", None)
         if user is not None:

@@ -15,6 +15,7 @@ from dos.vault import VaultError
 from privacy.dsar.services import DsarStateError, dsar_submit, export_download
 from privacy.models import DsarExport
 from privacy.vault import unseal
+from privacy.vault.services import UnsealRefused
 from tenancy.approvals import FourEyesViolation, approval_grant
 from tests.factories import UserFactory, add_member, as_member
 from tests.privacy.dsar_world import (
@@ -103,6 +104,9 @@ def test_sealed_originals_open_only_under_the_matching_approved_hand_over(acme, 
     # Without an approval the collector withholds the originals instead of opening them.
     with scope.org_scope(acme.id):
         assert SubjectQuery(org_id=acme.id, subject_token=person.token).unseal(person.note.sealed) is None
+        with pytest.raises(UnsealRefused) as refused:  # nor does any job open them by naming the purpose
+            unseal(actor=job, org_id=acme.id, sealed=bytes(person.note.sealed), purpose="dsar.access")
+        assert refused.value.code == "handover_required"
     request = submitted(acme, "access")
     verified(acme, request, priya)
     with scope.org_scope(acme.id):

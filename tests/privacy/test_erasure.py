@@ -22,6 +22,7 @@ from hitl.notes import note_add, note_reveal, note_reveal_request
 from hitl.services import case_open
 from privacy.models import SubjectKey
 from privacy.vault import crypto, erase_subject, is_erased, seal, unseal
+from privacy.vault.hooks import DECISION_TABLE  # decision inputs: what a job reads for decision.replay
 from privacy.vault.keystore import KeystoreError, key_provider
 from tenancy.approvals import approval_grant
 from tests.decisions.test_decide_api import BASE
@@ -33,7 +34,7 @@ PHONE = "010-1234-5678"
 
 
 def _seal(org, subject, row, text=b"secret"):
-    return seal(actor=JOB, org_id=org.id, subject_token=subject, table="t", row=str(row), field="f", plaintext=text)
+    return seal(actor=JOB, org_id=org.id, subject_token=subject, table=DECISION_TABLE, row=str(row), field="f", plaintext=text)
 
 
 def test_after_erasure_nothing_sealed_for_the_subject_opens_and_others_are_untouched(acme):
@@ -43,8 +44,8 @@ def test_after_erasure_nothing_sealed_for_the_subject_opens_and_others_are_untou
     assert not result.already_erased and is_erased(org_id=acme.id, subject_token="vt_gone")
     for sealed in theirs:
         with pytest.raises(Erased):
-            unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="dsar.access")
-    assert unseal(actor=JOB, org_id=acme.id, sealed=mine, purpose="dsar.access") == b"kept"
+            unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="decision.replay")
+    assert unseal(actor=JOB, org_id=acme.id, sealed=mine, purpose="decision.replay") == b"kept"
     with scope.org_scope(acme.id):
         row = SubjectKey.objects.get(subject_token="vt_gone")
     assert row.wrapped_key is None and row.erased_reason == "DSAR erasure"

@@ -17,6 +17,7 @@ from dos.models import LedgerEntry
 from dos.vault import VaultError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.vault import seal, unseal
+from privacy.vault.hooks import DECISION_TABLE  # decision inputs: what a job reads for decision.replay
 from privacy.vault.keystore import add_key_version, create_keystore, key_provider, reset_provider
 from privacy.vault.rotation import RotationRefused, rotation_request, rotation_run, rotation_start
 from privacy.vault.services import data_keys
@@ -45,7 +46,7 @@ def sam(acme):
 
 
 def _seal(org, subject, row, text):
-    return seal(actor=JOB, org_id=org.id, subject_token=subject, table="t", row=str(row), field="f", plaintext=text)
+    return seal(actor=JOB, org_id=org.id, subject_token=subject, table=DECISION_TABLE, row=str(row), field="f", plaintext=text)
 
 
 def _approved_rotation(org, asker, approver):
@@ -84,7 +85,7 @@ def test_a_rotation_needs_two_people_rewraps_every_key_and_refuses_the_old_one(k
     assert rotation.status == RotationStatus.COMPLETED and rotation.done == 30
     with scope.org_scope(acme.id):
         assert set(SubjectKey.objects.values_list("kek_version", flat=True)) == {2}
-    assert all(unseal(actor=JOB, org_id=acme.id, sealed=v, purpose="dsar.access") == f"value {k[3:]}".encode()
+    assert all(unseal(actor=JOB, org_id=acme.id, sealed=v, purpose="decision.replay") == f"value {k[3:]}".encode()
                for k, v in sealed.items())
     # A data key wrapped by the retired version (a restored backup, say) is refused and logged.
     old_wrapped, old_version = before["vt_3"]
@@ -92,7 +93,7 @@ def test_a_rotation_needs_two_people_rewraps_every_key_and_refuses_the_old_one(k
         SubjectKey.objects.filter(subject_token="vt_3").update(wrapped_key=old_wrapped, kek_version=old_version)
     data_keys.clear()
     with capture_logs() as logs, pytest.raises(VaultError) as refused:
-        unseal(actor=JOB, org_id=acme.id, sealed=sealed["vt_3"], purpose="dsar.access")
+        unseal(actor=JOB, org_id=acme.id, sealed=sealed["vt_3"], purpose="decision.replay")
     assert refused.value.code == "kek_retired"
     assert any(e["event"] == "vault.retired_kek_refused" and e["kek_version"] == 1 for e in logs)
     with scope.org_scope(acme.id):
@@ -143,7 +144,7 @@ def test_a_rotation_under_concurrent_seals_loses_nothing(keystore, acme, olivia,
         assert SubjectKey.objects.filter(rewrapped_at__isnull=True).count() == 60 + 1
         assert SubjectKey.objects.filter(subject_token__startswith="vt_old", rewrapped_at__isnull=False).count() == 120
     data_keys.clear()
-    assert all(unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="dsar.access") == text
+    assert all(unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="decision.replay") == text
                for _subject, sealed, text in results)
 
 

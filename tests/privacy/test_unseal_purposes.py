@@ -1,7 +1,9 @@
 """The purpose of an unseal is not whatever the caller says. The product's own purposes belong to
-their code paths — ``dsar.access`` and ``decision.replay`` to jobs, ``hitl.case_note`` to case-note
-originals, ``decision.audit`` to a person's four-eyes read — and a person's approval opens only the
-value it names (the value itself, or the note whose original it is)."""
+their code paths — ``dsar.access`` and ``decision.replay`` to jobs (the first under an access
+request's approved hand-over or for the request's own copies, the second for recorded decision
+inputs only), ``hitl.case_note`` to case-note originals, ``decision.audit`` to a person's four-eyes
+read — and a person's approval opens only the value it names (the value itself, or the note whose
+original it is)."""
 
 from __future__ import annotations
 
@@ -60,6 +62,26 @@ def test_the_case_note_purpose_reads_case_note_originals_only(acme, bob, olivia)
     assert refused.value.code == "purpose_not_allowed"
     with pytest.raises(UnsealRefused):  # a person's purpose is not a job's
         unseal(actor=JOB, org_id=acme.id, sealed=sealed, purpose="decision.audit")
+
+
+def test_a_job_reads_for_its_purposes_only_where_they_apply(acme):
+    from privacy.vault import REQUEST_KEY_PREFIX, REQUEST_TABLE
+
+    decision_input, note_original = _seal(acme), _seal(acme, table="hitl_casenote", row="41")
+    assert unseal(actor=JOB, org_id=acme.id, sealed=decision_input, purpose="decision.replay") == b"900101-1234567"
+    with pytest.raises(UnsealRefused) as refused:  # replay re-reads decision inputs, nothing else
+        unseal(actor=JOB, org_id=acme.id, sealed=note_original, purpose="decision.replay")
+    assert refused.value.code == "purpose_not_allowed"
+    for subjects_value in (decision_input, note_original,  # not without an access request's hand-over
+                           seal(actor=JOB, org_id=acme.id, subject_token="vt_subject1", table=REQUEST_TABLE,
+                                row="r1", field="working", plaintext=b"theirs")):
+        with pytest.raises(UnsealRefused) as refused:
+            unseal(actor=JOB, org_id=acme.id, sealed=subjects_value, purpose="dsar.access")
+        assert refused.value.code == "handover_required"
+    # A request's own working copy, sealed under the request's key, is its job's to reopen.
+    own = seal(actor=JOB, org_id=acme.id, subject_token=f"{REQUEST_KEY_PREFIX}r1", table=REQUEST_TABLE, row="r1",
+               field="working", plaintext=b"collected under the hand-over")
+    assert unseal(actor=JOB, org_id=acme.id, sealed=own, purpose="dsar.access") == b"collected under the hand-over"
 
 
 def test_an_approval_for_a_note_does_not_open_another_value(acme, bob, olivia):

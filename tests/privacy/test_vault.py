@@ -17,6 +17,7 @@ from dos.models import LedgerEntry
 from dos.vault import VaultError, vault
 from privacy.models import SubjectKey
 from privacy.vault import crypto, seal, unseal, unseal_request
+from privacy.vault.hooks import DECISION_TABLE  # decision inputs: what a job reads for decision.replay
 from privacy.vault.keystore import FileKeystore, KeystoreError, create_keystore, key_provider
 from privacy.vault.services import ConsentMissing, UnsealRefused, data_keys
 from tenancy.approvals import FourEyesViolation, approval_grant
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seal(org, subject="vt_subject1", text=b"900101-1234567", row="1"):
-    return seal(actor=SYSTEM, org_id=org.id, subject_token=subject, table="t", row=row, field="rrn", plaintext=text)
+    return seal(actor=SYSTEM, org_id=org.id, subject_token=subject, table=DECISION_TABLE, row=row, field="rrn", plaintext=text)
 
 
 def _grant(org, request, user):
@@ -40,18 +41,18 @@ def test_a_sealed_value_opens_only_in_its_org_and_place_and_carries_no_plaintext
     sealed = _seal(acme)
     assert sealed.startswith("vs2.") and b"900101" not in base64.urlsafe_b64decode(sealed[4:] + "==")
     assert _seal(acme) != sealed  # a fresh random nonce every time
-    assert unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed, purpose="dsar.access") == b"900101-1234567"
+    assert unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed, purpose="decision.replay") == b"900101-1234567"
     with pytest.raises(VaultError):
-        unseal(actor=SYSTEM, org_id=outsider.id, sealed=sealed, purpose="dsar.access")
+        unseal(actor=SYSTEM, org_id=outsider.id, sealed=sealed, purpose="decision.replay")
     parsed = crypto.parse(sealed)
     moved = crypto.PREFIX + base64.urlsafe_b64encode(
         base64.urlsafe_b64decode(sealed[4:] + "==").replace(b"\x01" + b"1" + b"\x03rrn", b"\x01" + b"2" + b"\x03rrn")
     ).decode().rstrip("=")
     assert crypto.parse(moved).row == "2" and parsed.row == "1"
     with pytest.raises(VaultError):  # the place is bound in as associated data
-        unseal(actor=SYSTEM, org_id=acme.id, sealed=moved, purpose="dsar.access")
+        unseal(actor=SYSTEM, org_id=acme.id, sealed=moved, purpose="decision.replay")
     with pytest.raises(VaultError):
-        unseal(actor=SYSTEM, org_id=acme.id, sealed="vs2.AAAA", purpose="dsar.access")
+        unseal(actor=SYSTEM, org_id=acme.id, sealed="vs2.AAAA", purpose="decision.replay")
 
 
 def test_one_data_key_per_subject_wrapped_by_the_keystore(acme):
@@ -65,7 +66,7 @@ def test_one_data_key_per_subject_wrapped_by_the_keystore(acme):
 
 def test_sealing_needs_the_seal_permission(acme, alice):
     with pytest.raises(PermissionRefused):
-        seal(actor=as_member(acme, alice), org_id=acme.id, subject_token="vt_x", table="t", row="1", field="f",
+        seal(actor=as_member(acme, alice), org_id=acme.id, subject_token="vt_x", table=DECISION_TABLE, row="1", field="f",
              plaintext=b"x")
 
 
@@ -118,9 +119,9 @@ def test_reading_for_a_purpose_nothing_covers_is_refused_and_a_consent_covers_it
 
 
 def test_the_kernel_interface_is_vault_v2(acme):
-    sealed = vault().seal(actor=SYSTEM, org_id=acme.id, subject_token="vt_k", table="t", row="9", field="f",
+    sealed = vault().seal(actor=SYSTEM, org_id=acme.id, subject_token="vt_k", table=DECISION_TABLE, row="9", field="f",
                           plaintext=b"hello")
-    assert vault().unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed.encode(), purpose="dsar.access") == b"hello"
+    assert vault().unseal(actor=SYSTEM, org_id=acme.id, sealed=sealed.encode(), purpose="decision.replay") == b"hello"
 
 
 def test_the_keystore_must_be_owner_read_only(tmp_path):

@@ -12,6 +12,7 @@ from dos import scope
 from dos.authz import system_actor
 from privacy.models import SubjectKey
 from privacy.vault import Erased, seal
+from privacy.vault.hooks import DECISION_TABLE  # decision inputs: what a job reads for decision.replay
 from privacy.vault.keystore import create_keystore, reset_provider
 from privacy.vault.services import RECHECK_SECONDS, data_keys
 
@@ -41,7 +42,7 @@ def clock(tmp_path, settings):
 
 
 def _seal(org):
-    return seal(actor=JOB, org_id=org.id, subject_token="vt_c", table="t", row="1", field="f", plaintext=b"x")
+    return seal(actor=JOB, org_id=org.id, subject_token="vt_c", table=DECISION_TABLE, row="1", field="f", plaintext=b"x")
 
 
 def test_a_subject_erased_by_another_process_is_refused_after_the_recheck_interval(
