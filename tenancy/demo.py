@@ -23,6 +23,8 @@ from tenancy.models import ApiKey, Org, PlatformRole, Project
 
 User = get_user_model()
 DEMO_ORGS = [("acme", "Acme Lending", "pro"), ("outsider", "Outsider Co", "sandbox")]
+DEMO_KEY_SCOPES = ("decisions.run", "decisions.read", "policy.read", "usage.read", "meter.write", "project.manage",
+                   "keys.manage", "members.manage", "audit.read", "privacy.read", "privacy.manage")
 
 
 def _var(name: str) -> Path:
@@ -77,14 +79,16 @@ def _demo_key(org: Org, project: Project, lines: list[str]) -> str:
     secret = stored.read_text().strip() if stored.exists() else ""
     parts = secret.split("_")
     with scope.org_scope(org.id):
-        if len(parts) >= 3 and ApiKey.objects.filter(
-                Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), prefix=parts[1], project=project,
-                revoked_at__isnull=True).exists():
+        current = ApiKey.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()), prefix=parts[1], project=project,
+            revoked_at__isnull=True).first() if len(parts) >= 3 else None
+        if current is not None and set(DEMO_KEY_SCOPES) <= set(current.scopes):
             return secret
-        scopes = ["decisions.run", "decisions.read", "policy.read", "usage.read", "meter.write", "project.manage",
-                  "keys.manage", "members.manage", "audit.read"]
-        created = services.apikey_create(project=project, name="demo", scopes=scopes, actor="system:demo_seed")
-    if secret:
+        created = services.apikey_create(project=project, name="demo", scopes=list(DEMO_KEY_SCOPES),
+                                         actor="system:demo_seed")
+    if current is not None:
+        _note(lines, "the demo API key lacked scopes the demo offers now: made a new one")
+    elif secret:
         _note(lines, "the demo API key was revoked, expired or unreadable: made a new one")
     write_private(stored, created.secret)
     return created.secret

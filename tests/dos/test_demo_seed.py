@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from decisions.models import DecisionRecord
 from dos import scope
@@ -55,7 +56,6 @@ def _owner(acme):
 
 
 def _api_key_works(key: str) -> bool:
-    from rest_framework.test import APIClient
 
     return APIClient().get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
 
@@ -100,6 +100,40 @@ def test_it_replaces_a_revoked_or_unreadable_demo_key(settings, tmp_path):
     _seed(tmp_path)
     third = (tmp_path / "demo-api-key").read_text().strip()
     assert third not in ("", second) and _api_key_works(third)
+
+
+def test_the_demo_key_decides_the_demo_lead_and_records_the_consent_a_new_applicant_needs(settings, tmp_path):
+    from decisions.demo import DECIDE_BODY
+
+    settings.VAR_DIR = tmp_path
+    _seed(tmp_path)
+    api = APIClient(HTTP_AUTHORIZATION=f"Bearer {(tmp_path / 'demo-api-key').read_text().strip()}")
+    body = json.loads(DECIDE_BODY)
+    demo = api.post("/api/v1/decide", body, format="json").json()
+    assert demo["outcome"] == "deny" and [r["code"] for r in demo["reason_codes"]] == ["DSR_HIGH"]  # on its merits
+    assert demo["consent_ref"]
+    newcomer = {**body, "subject_id": "lead-0099"}
+    assert api.post("/api/v1/decide", newcomer, format="json").json()["reason_codes"][0]["code"] == "CONSENT_MISSING"
+    granted = api.post("/api/v1/consent", {"subject_id": "lead-0099", "purposes": ["loan_screening"],
+                                           "source": "web_form:v1"}, format="json")
+    assert granted.status_code == 201, granted.content
+    decided = api.post("/api/v1/decide", newcomer, format="json").json()
+    assert decided["consent_ref"] == granted.json()["id"] and decided["reason_codes"][0]["code"] == "DSR_HIGH"
+
+
+def test_an_older_demo_key_without_the_consent_scopes_is_replaced(settings, tmp_path):
+    from tenancy.models import ApiKey
+
+    settings.VAR_DIR = tmp_path
+    _seed(tmp_path)
+    old = (tmp_path / "demo-api-key").read_text().strip()
+    with scope.org_scope(_acme().id):
+        ApiKey.objects.filter(prefix=old.split("_")[1]).update(scopes=["decisions.run", "decisions.read"])
+    banner = _seed(tmp_path)
+    new = (tmp_path / "demo-api-key").read_text().strip()
+    assert new != old and "! demo seed: the demo API key lacked scopes the demo offers now: made a new one" in banner
+    with scope.org_scope(_acme().id):
+        assert {"privacy.read", "privacy.manage"} <= set(ApiKey.objects.get(prefix=new.split("_")[1]).scopes)
 
 
 def test_it_publishes_the_demo_policy_again_after_a_tenant_retired_it(settings, tmp_path):
