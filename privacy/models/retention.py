@@ -109,7 +109,8 @@ class RetentionRunItem(TenantModel):
     sample = models.JSONField(default=list, blank=True, help_text=_("Dry-run: the first ids that would change."))
     done = models.PositiveIntegerField(default=0, help_text=_("Execution: rows changed."))
     held_at_execution = models.PositiveIntegerField(default=0, help_text=_("Execution: rows spared by a hold."))
-    retained = models.PositiveIntegerField(default=0, help_text=_("Chained rows kept whole."))
+    retained = models.PositiveIntegerField(default=0, help_text=_(
+        "Rows kept: chained rows kept whole, or rows the table's purge keeps (usage events a correction points at)."))
     cursor = models.CharField(max_length=64, blank=True, help_text=_("Last primary key handled."))
     rule_changes = models.JSONField(default=list, blank=True, help_text=_(
         "The rule's changes since the last executed run, as they stood when the run was planned."))

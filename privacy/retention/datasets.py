@@ -24,9 +24,10 @@ class Dataset:
     sensitivity: str
     legal_basis: str
     chained: bool = False
-    # Append-only table (recorded facts): the application role may not delete from it, so a run counts
-    # its due rows as retained and the DBA's archival removes them (docs/runbooks/privacy-requests.md).
-    frozen: bool = False
+    # Append-only table (recorded facts) whose rows leave only through its owner's purge function:
+    # the dotted path of ``purge(org_id=, ids=) -> removed``; the rows it keeps are counted as retained.
+    purge: str = ""
+    min_ttl_days: int = 1  # the shortest period a rule may set (the purge's own floor)
     subject_path: str | None = None  # ORM path to the subject's token
     case_path: str | None = None  # ORM path to the review case id
     base_filter: dict = field(default_factory=dict)
@@ -51,7 +52,8 @@ class Dataset:
 
 DATASETS: dict[str, Dataset] = {d.key: d for d in (
     Dataset("usage_events", "Usage events (meter events)", "billing.MeterEvent", "ts", 90, "delete", "P2",
-            "Billing records: 90 days after the usage (rollups and invoices keep the totals).", frozen=True),
+            "Billing records: 90 days after the usage (rollups and invoices keep the totals).",
+            purge="billing.services.meter_events_purge", min_ttl_days=90),
     Dataset("delivery_traces", "Delivery traces (delivered outbox events)", "dos.OutboxEvent", "created_at", 7,
             "delete", "P2", "Operational traces: 7 days.", base_filter={"status": "delivered"}),
     Dataset("simulation_uploads", "Simulation uploads (CSV rows)", "decisions.Simulation", "created_at", 30,

@@ -22,6 +22,7 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from celery_app import app as celery_app
 from dos.audit import actor_label, audit_record
@@ -85,6 +86,8 @@ def rule_save(*, org_id, actor, dataset: str, ttl_days: int, action: str, legal_
         errors["chain_treatment"] = ["This chain holds no subject key to destroy: retain it."]
     if not isinstance(ttl_days, int) or isinstance(ttl_days, bool) or not 1 <= ttl_days <= 36_500:
         errors["ttl_days"] = ["Whole days from 1 to 36,500."]
+    elif spec is not None and ttl_days < spec.min_ttl_days:
+        errors["ttl_days"] = [f"{spec.title}: at least {spec.min_ttl_days} days (they are kept that long for billing)."]
     if sensitivity not in Sensitivity.values:
         errors["sensitivity"] = [f"One of {', '.join(Sensitivity.values)}."]
     if not (legal_basis or "").strip():
@@ -333,7 +336,7 @@ def _batch(item: RetentionRunItem, spec: Dataset, at, batch: int) -> bool:
         return len(todo) < batch
     eligible, held = _eligible(spec, item.cutoff, at)
     item.held_at_execution = held
-    if spec.chained or spec.frozen:
+    if spec.chained:
         item.retained = eligible.count()
         return True
     cursor = int(item.cursor) if item.cursor and spec.model_class._meta.pk.get_internal_type() in (
@@ -344,11 +347,16 @@ def _batch(item: RetentionRunItem, spec: Dataset, at, batch: int) -> bool:
     pks = list(chunk.values_list("pk", flat=True)[:batch])
     if pks:
         rows = spec.model_class.objects.filter(pk__in=pks)
-        if item.action == RetentionAction.DELETE:
+        if spec.purge:
+            removed = import_string(spec.purge)(org_id=item.org_id, ids=pks)
+            item.done += removed
+            item.retained += len(pks) - removed
+        elif item.action == RetentionAction.DELETE:
             rows.delete()
+            item.done += len(pks)
         else:
             rows.update(**spec.anonymize)
-        item.done += len(pks)
+            item.done += len(pks)
         item.cursor = str(pks[-1])
     return len(pks) < batch
 

@@ -112,7 +112,7 @@ def test_an_approved_run_executes_in_batches_and_never_deletes_from_a_chain(acme
     assert (got["delivery_traces"].done, got["delivery_traces"].cursor) == (250, str(max(ids)))
     assert got["decision_records"].done == 1 and is_erased(org_id=acme.id, subject_token=person.token)
     assert got["audit_ledger"].retained > 0 and got["audit_ledger"].done == 0
-    assert got["usage_events"].retained == 1 and got["usage_events"].done == 0  # append-only: retained
+    assert got["usage_events"].retained == 1 and got["usage_events"].done == 0  # recorded today: under the purge floor
     assert got["case_note_originals"].done == 1  # the sealed original dropped, the masked note kept
     with scope.org_scope(acme.id):
         assert OutboxEvent.objects.filter(id__in=ids).count() == 0

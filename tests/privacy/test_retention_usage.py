@@ -1,0 +1,82 @@
+"""Usage events (meter events) past their 90 days leave through one door: the retention run calls the
+billing purge, which runs as the table owner, removes only the scope org's events older than 90 days
+and keeps those a usage adjustment points at. Every other DELETE is refused (append-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from billing.models import MeterEvent, UsageAdjustment
+from billing.services import meter_events_purge
+from dos import scope
+from dos.errors import FieldErrors
+from privacy.retention.services import retention_approve, retention_execute, rule_save
+from tests.factories import as_member
+from tests.privacy.test_retention import items, pedro, plan, priya  # noqa: F401 - the fixtures
+
+pytestmark = pytest.mark.django_db
+
+
+def events(org, *ages_days: int) -> list[MeterEvent]:
+    now = timezone.now()
+    with scope.org_scope(org.id):
+        return MeterEvent.objects.bulk_create([
+            MeterEvent(org_id=org.id, ts=now - dt.timedelta(days=age), metric="decision_calls", value=Decimal(1),
+                       unit="count", corr_id=f"c-{org.slug}-{n}", idem_key=f"{org.slug}-{n}-{age}", ingested_at=now)
+            for n, age in enumerate(ages_days)])
+
+
+def test_a_run_purges_usage_events_past_ninety_days_and_keeps_what_a_correction_points_at(
+        acme, outsider, priya, pedro):  # noqa: F811
+    _old, corrected, recent = events(acme, 120, 150, 30)
+    theirs = events(outsider, 120)
+    with scope.org_scope(acme.id):
+        UsageAdjustment.objects.create(org_id=acme.id, event=corrected, metric="decision_calls", value=Decimal(1),
+                                       period=dt.date(2026, 6, 1), apply_to_month=dt.date(2026, 7, 1))
+    run = plan(acme, priya)
+    assert items(acme, run)["usage_events"].matched == 2  # the 30-day event is not due
+    with scope.org_scope(acme.id):
+        retention_approve(run=run, actor=as_member(acme, pedro))
+    retention_execute(org_id=acme.id, run_id=run.id)
+    got = items(acme, run)["usage_events"]
+    assert (got.done, got.retained) == (1, 1)
+    with scope.org_scope(acme.id):
+        assert set(MeterEvent.objects.values_list("id", flat=True)) == {corrected.id, recent.id}
+    with scope.org_scope(outsider.id):
+        assert MeterEvent.objects.filter(id=theirs[0].id).exists()  # another org's run never reaches it
+
+
+def test_nothing_else_deletes_a_meter_event(acme, outsider):
+    old, recent = events(acme, 120, 30)
+    [theirs] = events(outsider, 120)
+    with scope.org_scope(acme.id):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            MeterEvent.objects.filter(id=old.id).delete()
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            MeterEvent.objects.filter(id=old.id).update(value=Decimal(2))
+        # The purge never removes an event younger than its floor, whatever it is asked for, nor
+        # another org's (not even visible in this scope) ...
+        assert meter_events_purge(org_id=acme.id, ids=[recent.id, theirs.id]) == 0
+        # ... nor runs for an org other than the scope's.
+        with pytest.raises(DatabaseError, match="scope"), transaction.atomic():
+            meter_events_purge(org_id=outsider.id, ids=[theirs.id])
+        # The trigger holds the floor too: a young event stays even with the purge's flag set (the app
+        # role of production has no DELETE privilege on the table to begin with: dos.append_only).
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SELECT set_config('dos.meter_purge', 'on', true)")
+            cur.execute("DELETE FROM billing_meterevent WHERE id = %s", [recent.id])
+        assert meter_events_purge(org_id=acme.id, ids=[old.id]) == 1
+    with scope.org_scope(outsider.id):
+        assert MeterEvent.objects.filter(id=theirs.id).exists()
+
+
+def test_a_usage_rule_cannot_go_below_the_purge_floor(acme, priya):  # noqa: F811
+    with scope.org_scope(acme.id), pytest.raises(FieldErrors) as refused:
+        rule_save(org_id=acme.id, actor=as_member(acme, priya), dataset="usage_events", ttl_days=30,
+                  action="delete", legal_basis="shorter")
+    assert "at least 90 days" in refused.value.errors["ttl_days"][0]
