@@ -10,7 +10,7 @@ from django.core import checks
 
 @checks.register("billing")
 def lateness_below_purge_floor(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    from billing.services import PURGE_FLOOR_DAYS
+    from billing.meters import PURGE_FLOOR_DAYS
 
     if settings.USAGE_MAX_LATENESS_DAYS >= PURGE_FLOOR_DAYS:
         return [checks.Error(

@@ -11,3 +11,7 @@ METRICS: dict[str, str] = {
 }
 SOURCES = ("api", "decide", "hitl", "system", "connector")
 COUNTER_NAMES = ("duplicates", "late_kept", "late_adjusted", "late_dropped")
+
+# The retention purge never removes a meter event younger than this (billing/migrations/0012); the
+# lateness window (USAGE_MAX_LATENESS_DAYS) stays below it (billing.checks).
+PURGE_FLOOR_DAYS = 90

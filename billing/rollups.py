@@ -17,6 +17,7 @@ already been rolled up is therefore still ahead of the cursor next time. Events 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing.meters import PURGE_FLOOR_DAYS
 from billing.models import RollupCursor
 
 _HOURLY = """
@@ -91,6 +93,7 @@ class RollupResult:
     hours: int
     days: int
     months: int
+    since: dt.datetime | None = None  # a backfill: the moment it rebuilt from (after the purge clamp)
 
 
 def _keys(rows) -> tuple[list, list, list]:
@@ -138,7 +141,10 @@ def usage_rollup(*, org_id, now: dt.datetime | None = None, settle_seconds: int 
 
 
 def usage_rollup_backfill(*, org_id, since: dt.datetime, now: dt.datetime | None = None) -> RollupResult:
-    """Rebuild every bucket touched by events since ``since`` (dosctl usage rollup --since)."""
+    """Rebuild every bucket touched by events since ``since`` (dosctl usage rollup --since) — at most
+    the hours of the last ``PURGE_FLOOR_DAYS - 1`` days: older hours may have lost events to the
+    retention purge, and their buckets keep the totals counted while the events were there."""
+    since = max(since, (now or timezone.now()) - dt.timedelta(days=PURGE_FLOOR_DAYS - 1))
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("SELECT min(id) FROM billing_meterevent WHERE org_id = %s AND ts >= %s", [org_id, since])
@@ -147,4 +153,4 @@ def usage_rollup_backfill(*, org_id, since: dt.datetime, now: dt.datetime | None
             cursor, _ = RollupCursor.objects.select_for_update().get_or_create(org_id=org_id)
             cursor.last_event_id = min(cursor.last_event_id, first - 1)
             cursor.save(update_fields=["last_event_id"])
-        return usage_rollup(org_id=org_id, now=now, settle_seconds=0)
+        return dataclasses.replace(usage_rollup(org_id=org_id, now=now, settle_seconds=0), since=since)

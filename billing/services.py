@@ -295,9 +295,6 @@ def period_close(*, org_id, month: dt.date, now=None) -> int:
     return UsageMonthly.objects.filter(org_id=org_id, month=month, closed_at__isnull=True).update(closed_at=now)
 
 
-PURGE_FLOOR_DAYS = 90  # billing/migrations/0012: the purge never removes younger events
-
-
 def meter_events_purge(*, org_id, ids: list[int]) -> int:
     """Remove the named meter events of the org in scope that are past ``PURGE_FLOOR_DAYS`` — the
     retention purge, the one way meter events leave the database (billing_meterevent_purge, run as the

@@ -123,6 +123,22 @@ $do$;
 """
 
 
+def grant_execute_sql(signature: str) -> str:
+    """Let only the app role run the function ``signature`` (e.g. ``f(uuid, bigint[])``): the door a
+    migration opens into an append-only table, run as its owner (SECURITY DEFINER)."""
+    return f"""
+REVOKE ALL ON FUNCTION {signature} FROM PUBLIC;
+DO $do$
+DECLARE app text := '{APP_ROLE}';
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = app) AND app <> current_user THEN
+        EXECUTE format('GRANT EXECUTE ON FUNCTION {signature} TO %I', app);
+    END IF;
+END
+$do$;
+"""
+
+
 def _regrant(table: str) -> str:
     return f"""
 DO $do$

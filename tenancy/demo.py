@@ -86,7 +86,9 @@ def _demo_key(org: Org, project: Project, lines: list[str]) -> str:
             return secret
         created = services.apikey_create(project=project, name="demo", scopes=list(DEMO_KEY_SCOPES),
                                          actor="system:demo_seed")
-    if current is not None:
+    if current is not None:  # the old key goes: one demo key at a time
+        with scope.org_scope(org.id):
+            services.apikey_revoke(key=current, actor="system:demo_seed", reason="demo key replaced (scopes)")
         _note(lines, "the demo API key lacked scopes the demo offers now: made a new one")
     elif secret:
         _note(lines, "the demo API key was revoked, expired or unreadable: made a new one")

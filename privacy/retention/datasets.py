@@ -30,6 +30,7 @@ class Dataset:
     min_ttl_days: int = 1  # the shortest period a rule may set (the purge's own floor)
     subject_path: str | None = None  # ORM path to the subject's token
     case_path: str | None = None  # ORM path to the review case id
+    decision_ref: str | None = None  # field naming a decision by its id (text): held with its subject or case
     base_filter: dict = field(default_factory=dict)
     anonymize: dict = field(default_factory=dict)  # field → value that drops the personal part
     chain_treatment: str = ""
@@ -53,7 +54,7 @@ class Dataset:
 DATASETS: dict[str, Dataset] = {d.key: d for d in (
     Dataset("usage_events", "Usage events (meter events)", "billing.MeterEvent", "ts", 90, "delete", "P2",
             "Billing records: 90 days after the usage (rollups and invoices keep the totals).",
-            purge="billing.services.meter_events_purge", min_ttl_days=90),
+            purge="billing.services.meter_events_purge", min_ttl_days=90, decision_ref="corr_id"),
     Dataset("delivery_traces", "Delivery traces (delivered outbox events)", "dos.OutboxEvent", "created_at", 7,
             "delete", "P2", "Operational traces: 7 days.", base_filter={"status": "delivered"}),
     Dataset("simulation_uploads", "Simulation uploads (CSV rows)", "decisions.Simulation", "created_at", 30,

@@ -29,6 +29,20 @@ def case_ids(targets) -> list[str]:
     return ids
 
 
+def decision_refs(*, subject_tokens=(), cases=()):
+    """The ids (as text) of the decisions of these subjects or review cases: how rows that name a
+    decision (usage events' ``corr_id``) are reached by a hold on a subject or a case."""
+    from django.db.models import CharField
+    from django.db.models.functions import Cast
+
+    from decisions.models import DecisionRecord
+    from hitl.models import Case
+
+    records = DecisionRecord.objects.filter(subject_token__in=list(subject_tokens)) if subject_tokens else (
+        DecisionRecord.objects.filter(id__in=Case.objects.filter(id__in=list(cases)).values("decision_id")))
+    return records.annotate(ref=Cast("id", output_field=CharField())).values("ref")
+
+
 def _subject_cases(subject_token: str) -> list[str]:
     from hitl.models import Case
 
@@ -42,7 +56,9 @@ def _subject_datasets(subject_token: str, cases: set[str]) -> set[str]:
     held = set()
     for spec in DATASETS.values():
         rows = spec.model_class.objects.filter(**spec.base_filter)
-        by_token = spec.subject_path and rows.filter(**{spec.subject_path: subject_token}).exists()
+        by_token = (spec.subject_path and rows.filter(**{spec.subject_path: subject_token}).exists()) or (
+            spec.decision_ref and rows.filter(**{f"{spec.decision_ref}__in": decision_refs(
+                subject_tokens=[subject_token])}).exists())
         if by_token or (spec.case_path and cases and rows.filter(**{f"{spec.case_path}__in": list(cases)}).exists()):
             held.add(spec.key)
     return held

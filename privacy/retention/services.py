@@ -39,7 +39,7 @@ from privacy.models import (
     Sensitivity,
 )
 from privacy.retention.datasets import DATASETS, Dataset
-from privacy.retention.holds import active_holds, case_ids
+from privacy.retention.holds import active_holds, case_ids, decision_refs
 from tenancy.choices import ApprovalStatus
 
 RULE_SAVE = action("retention.rule_save", "privacy.manage")
@@ -165,6 +165,8 @@ def _holds_filter(spec: Dataset, at) -> Q | None:
             return None
         if hold.scope == HoldScope.SUBJECTS and spec.subject_path:
             held |= Q(**{f"{spec.subject_path}__in": targets})
+        elif hold.scope == HoldScope.SUBJECTS and spec.decision_ref:  # rows naming the subject's decisions
+            held |= Q(**{f"{spec.decision_ref}__in": decision_refs(subject_tokens=targets)})
         if hold.scope == HoldScope.CASES:
             cases = case_ids(targets)  # a malformed target (placed before ids were checked) holds nothing
             if spec.case_path:
@@ -173,6 +175,8 @@ def _holds_filter(spec: Dataset, at) -> Q | None:
                 from hitl.models import Case
 
                 held |= Q(id__in=Case.objects.filter(id__in=cases).values("decision_id"))
+            elif spec.decision_ref:  # rows naming the held cases' decisions
+                held |= Q(**{f"{spec.decision_ref}__in": decision_refs(cases=cases)})
     return held
 
 
@@ -220,7 +224,8 @@ def retention_plan(*, org_id, actor, now=None, catch_up_for=None) -> RetentionRu
             spec = DATASETS.get(rule.dataset)
             if spec is None:
                 continue
-            cutoff = now - dt.timedelta(days=rule.ttl_days)
+            # A rule saved before its dataset's floor existed acts at the floor.
+            cutoff = now - dt.timedelta(days=max(rule.ttl_days, spec.min_ttl_days))
             item = RetentionRunItem(org_id=org_id, run=run, rule=rule, dataset=rule.dataset, cutoff=cutoff,
                                     action=rule.chain_treatment if spec.chained else rule.action,
                                     rule_changes=list(rule.changes or []))
@@ -347,7 +352,7 @@ def _batch(item: RetentionRunItem, spec: Dataset, at, batch: int) -> bool:
     pks = list(chunk.values_list("pk", flat=True)[:batch])
     if pks:
         rows = spec.model_class.objects.filter(pk__in=pks)
-        if spec.purge:
+        if spec.purge:  # an append-only table: its owner's purge removes what may go
             removed = import_string(spec.purge)(org_id=item.org_id, ids=pks)
             item.done += removed
             item.retained += len(pks) - removed

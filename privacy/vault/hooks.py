@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from dos.authz import system_actor
+from privacy.vault.services import DECISION_FIELD, DECISION_TABLE
 
-DECISION_TABLE, DECISION_FIELD = "decisions_decisionrecord", "input"
 SEALER = system_actor("decisions.input")
 REPLAYER = system_actor("decisions.replay")
 

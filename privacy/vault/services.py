@@ -33,7 +33,6 @@ from dos.scope import org_scope
 from dos.vault import Erased, VaultError
 from privacy.models import KekRotation, RotationStatus, SubjectKey
 from privacy.principals import refuse_platform
-from privacy.vault.hooks import DECISION_TABLE
 from privacy.vault.keystore import KeystoreError, key_provider
 
 log = structlog.get_logger(__name__)
@@ -58,6 +57,7 @@ INTERNAL_PURPOSES = {
 }
 JOB_PURPOSES = frozenset({"decision.replay", "dsar.access"})  # never a person's or an API key's
 NOTE_TABLE = "hitl_casenote"  # case-note originals: read for ``hitl.case_note`` only
+DECISION_TABLE, DECISION_FIELD = "decisions_decisionrecord", "input"  # recorded decision inputs (``decision.replay``)
 # A subject request's own sealed copies (working copy, details, export, erasure receipt): sealed in
 # the request's row under a key of the request's own (privacy.dsar: request_key_token,
 # receipt_key_token), opened by its job for ``dsar.access`` without a hand-over — the subject's
@@ -245,7 +245,9 @@ def seal(*, actor, org_id, subject_token: str, table: str, row: str, field: str,
 
 
 def _request_own(parsed: crypto.Sealed, subject_token: str) -> bool:
-    return parsed.table == REQUEST_TABLE and subject_token.startswith((REQUEST_KEY_PREFIX, RECEIPT_KEY_PREFIX))
+    """A copy a request sealed in its own row under its own key (``dsar:<id>`` / ``dsar-receipt:<id>``)."""
+    return parsed.table == REQUEST_TABLE and subject_token in (f"{REQUEST_KEY_PREFIX}{parsed.row}",
+                                                               f"{RECEIPT_KEY_PREFIX}{parsed.row}")
 
 
 def _internal_purpose_allowed(actor, parsed: crypto.Sealed, purpose: str, *, subject_token: str, approval) -> None:

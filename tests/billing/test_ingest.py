@@ -151,7 +151,7 @@ def test_only_a_month_that_has_ended_can_be_closed(acme):
 def test_lateness_must_stay_below_the_purge_floor(settings):
     """An event purged by retention (after 90 days) must never be accepted again as a late one."""
     from billing.checks import lateness_below_purge_floor
-    from billing.services import PURGE_FLOOR_DAYS
+    from billing.meters import PURGE_FLOOR_DAYS
 
     assert lateness_below_purge_floor() == []
     settings.USAGE_MAX_LATENESS_DAYS = PURGE_FLOOR_DAYS

@@ -10,6 +10,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from billing.meters import PURGE_FLOOR_DAYS
 from billing.models import MeterEvent, RollupCursor, UsageDaily, UsageHourly, UsageMonthly
 from billing.periods import SEOUL
 from billing.rollups import usage_rollup, usage_rollup_backfill
@@ -122,3 +123,12 @@ def test_backfill_rebuilds_every_bucket_since_a_moment(acme):
         UsageHourly.objects.all().update(value=0)  # damage the rollups
         usage_rollup_backfill(org_id=acme.id, since=now - dt.timedelta(days=1), now=now)
         assert sum(r.value for r in UsageHourly.objects.all()) == 15
+
+
+def test_backfill_never_rebuilds_hours_whose_events_retention_may_have_purged(acme):
+    now = timezone.now()
+    with scope.org_scope(acme.id):
+        meter_record_many(org=acme, now=now, items=[MeterInput(metric="decision_calls", value=3, corr_id="x")])
+        usage_rollup(org_id=acme.id, now=now, settle_seconds=0)
+        result = usage_rollup_backfill(org_id=acme.id, since=now - dt.timedelta(days=400), now=now)
+    assert result.since == now - dt.timedelta(days=PURGE_FLOOR_DAYS - 1)

@@ -134,6 +134,7 @@ def test_an_older_demo_key_without_the_consent_scopes_is_replaced(settings, tmp_
     assert new != old and "! demo seed: the demo API key lacked scopes the demo offers now: made a new one" in banner
     with scope.org_scope(_acme().id):
         assert {"privacy.read", "privacy.manage"} <= set(ApiKey.objects.get(prefix=new.split("_")[1]).scopes)
+    assert _api_key_works(new) and not _api_key_works(old)
 
 
 def test_it_publishes_the_demo_policy_again_after_a_tenant_retired_it(settings, tmp_path):

@@ -68,8 +68,16 @@ def test_a_seeded_database_migrates_forward_and_keeps_its_rows_keys_and_rules(sc
 
     run(env, "manage.py", "migrate", "--no-input")
 
-    # Rows intact, case numbers unchanged; the append-only triggers survived the key swap.
-    assert counts(url) == before
+    # Rows intact, case numbers unchanged; the append-only triggers survived the key swap. The only
+    # new rows: each org kept in consent mode 'monitor' (privacy 0006), one audit entry each saying so.
+    orgs = before["tenancy_org"]
+    after = counts(url)
+    assert {**after, "dos_ledgerentry": after["dos_ledgerentry"] - orgs} == {
+        **before, "dos_chainhead": after["dos_chainhead"]}
+    modes = platform_read(url, "SELECT s.consent_mode, count(e.id) FROM privacy_privacysettings s "
+                               "JOIN dos_ledgerentry e ON e.org_id = s.org_id AND e.action = 'privacy_settings.saved' "
+                               "GROUP BY 1")
+    assert modes == [("monitor", orgs)]
     numbers = platform_read(url, "SELECT id::text, number FROM hitl_case")
     assert sorted(numbers) == sorted((c["id"], c["number"]) for c in seeded["cases"])
     assert platform_read(url, TRIGGERS_SQL, [COUNTED]) == triggers

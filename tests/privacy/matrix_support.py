@@ -57,6 +57,13 @@ def consent(w):
                                          source="matrix", actor=SYSTEM)
 
 
+def settings_row(w):
+    """The org's privacy settings (the lending world saved its lawful basis): changed, never added twice."""
+    from privacy.models import PrivacySettings
+
+    return PrivacySettings.objects.get(org_id=w.org.id)
+
+
 def sealed(w):
     return vault.seal(actor=SYSTEM, org_id=w.org.id, subject_token="vt_matrix", table="t", row="1", field="f",
                       plaintext=b"secret")

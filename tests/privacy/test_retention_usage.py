@@ -15,20 +15,24 @@ from billing.models import MeterEvent, UsageAdjustment
 from billing.services import meter_events_purge
 from dos import scope
 from dos.errors import FieldErrors
+from privacy.holds import hold_place
+from privacy.retention.holds import holds_covering_subject
 from privacy.retention.services import retention_approve, retention_execute, rule_save
 from tests.factories import as_member
+from tests.privacy.dsar_world import applicant
 from tests.privacy.test_retention import items, pedro, plan, priya  # noqa: F401 - the fixtures
 
 pytestmark = pytest.mark.django_db
 
 
-def events(org, *ages_days: int) -> list[MeterEvent]:
+def events(org, *ages_days: int, corr_ids=()) -> list[MeterEvent]:
     now = timezone.now()
+    corr_ids = list(corr_ids) or [f"c-{org.slug}-{n}" for n in range(len(ages_days))]
     with scope.org_scope(org.id):
         return MeterEvent.objects.bulk_create([
             MeterEvent(org_id=org.id, ts=now - dt.timedelta(days=age), metric="decision_calls", value=Decimal(1),
-                       unit="count", corr_id=f"c-{org.slug}-{n}", idem_key=f"{org.slug}-{n}-{age}", ingested_at=now)
-            for n, age in enumerate(ages_days)])
+                       unit="count", corr_id=corr, idem_key=f"{org.slug}-{corr}-{age}", ingested_at=now)
+            for corr, age in zip(corr_ids, ages_days, strict=True)])
 
 
 def test_a_run_purges_usage_events_past_ninety_days_and_keeps_what_a_correction_points_at(
@@ -80,3 +84,28 @@ def test_a_usage_rule_cannot_go_below_the_purge_floor(acme, priya):  # noqa: F81
         rule_save(org_id=acme.id, actor=as_member(acme, priya), dataset="usage_events", ttl_days=30,
                   action="delete", legal_basis="shorter")
     assert "at least 90 days" in refused.value.errors["ttl_days"][0]
+
+
+def test_a_hold_on_a_subject_or_a_case_keeps_the_usage_events_of_their_decisions(
+        acme, lending, priya, pedro):  # noqa: F811
+    held, in_case, free = (applicant(acme, subject) for subject in ("lead-held", "lead-case", "lead-free"))
+    theirs = events(acme, 120, 120, 120, corr_ids=[str(a.decision.id) for a in (held, in_case, free)])
+    with scope.org_scope(acme.id):
+        hold_place(org_id=acme.id, actor=as_member(acme, priya), scope="subjects", targets=[held.token],
+                   reason="litigation")
+        hold_place(org_id=acme.id, actor=as_member(acme, priya), scope="cases", targets=[str(in_case.case.id)],
+                   reason="regulator inquiry")
+    run = plan(acme, priya)
+    assert (items(acme, run)["usage_events"].matched, items(acme, run)["usage_events"].held) == (3, 2)
+    with scope.org_scope(acme.id):
+        retention_approve(run=run, actor=as_member(acme, pedro))
+    retention_execute(org_id=acme.id, run_id=run.id)
+    assert items(acme, run)["usage_events"].done == 1
+    with scope.org_scope(acme.id):
+        assert set(MeterEvent.objects.filter(id__in=[e.id for e in theirs]).values_list("corr_id", flat=True)) == {
+            str(held.decision.id), str(in_case.decision.id)}
+        # A hold on the usage events as a dataset covers every subject with usage (their erasure waits).
+        usage_hold = hold_place(org_id=acme.id, actor=as_member(acme, priya), scope="datasets",
+                                targets=["usage_events"], reason="billing dispute")
+        assert usage_hold in holds_covering_subject(org_id=acme.id, subject_token=free.token)
+        assert usage_hold not in holds_covering_subject(org_id=acme.id, subject_token="vt_never_decided")

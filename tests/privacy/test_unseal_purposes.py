@@ -82,6 +82,11 @@ def test_a_job_reads_for_its_purposes_only_where_they_apply(acme):
     own = seal(actor=JOB, org_id=acme.id, subject_token=f"{REQUEST_KEY_PREFIX}r1", table=REQUEST_TABLE, row="r1",
                field="working", plaintext=b"collected under the hand-over")
     assert unseal(actor=JOB, org_id=acme.id, sealed=own, purpose="dsar.access") == b"collected under the hand-over"
+    # ... and only its own: another request's key in this row is not the request's copy.
+    other = seal(actor=JOB, org_id=acme.id, subject_token=f"{REQUEST_KEY_PREFIX}r2", table=REQUEST_TABLE, row="r1",
+                 field="working", plaintext=b"misfiled")
+    with pytest.raises(UnsealRefused):
+        unseal(actor=JOB, org_id=acme.id, sealed=other, purpose="dsar.access")
 
 
 def test_an_approval_for_a_note_does_not_open_another_value(acme, bob, olivia):

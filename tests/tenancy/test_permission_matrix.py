@@ -297,9 +297,9 @@ MATRIX: dict[str, Entry] = {
         finding=o, confirm=True, actor=a),
         admin=lambda w, c, o: c.post("/admin/privacy/discoveryfinding/", {
             "action": "confirm_selected", "_selected_action": [str(o.pk)], "confirmed": "yes"})),
-    "privacy_settings.save": Entry(_none, lambda w, a, o: privacy_consent.privacy_settings_save(
+    "privacy_settings.save": Entry(privacy_rows.settings_row, lambda w, a, o: privacy_consent.privacy_settings_save(
         org_id=w.org.id, actor=a, consent_mode="deny"),
-        admin=lambda w, c, o: c.post("/admin/privacy/privacysettings/add/", {
+        admin=lambda w, c, o: c.post(f"/admin/privacy/privacysettings/{o.pk}/change/", {
             "consent_mode": "refuse", "lawful_bases": "{}", "dsar_due_days": '{"access": 10}',
             "dsar_legal_max_days": 30, "dsar_target_days": 7, "dsar_warning_hours": 48})),
     "vault.seal": Entry(_none, lambda w, a, o: vault.seal(actor=a, org_id=w.org.id, subject_token="vt_m", table="t",

@@ -59,9 +59,11 @@ class Command(DosCommand):
         else:
             result = usage_rollup(org_id=org.id)
         out = {"org": org.slug, "cursor": result.cursor, "hours": result.hours, "days": result.days,
-               "months": result.months}
+               "months": result.months, "since": result.since.isoformat() if result.since else None}
         self.emit(options, out, lambda d: f"Rolled up {d['org']}: {d['hours']} hour, {d['days']} day and "
-                                          f"{d['months']} month buckets; cursor at event {d['cursor']}.")
+                                          f"{d['months']} month buckets; cursor at event {d['cursor']}."
+                                          + (f" Rebuilt from {d['since'][:19]} (older hours keep their totals: "
+                                             "their events may be past retention)." if d["since"] else ""))
 
     def do_reconcile(self, org, options):
         day = dt.date.fromisoformat(options["date"]) if options.get("date") else seoul_day(timezone.now()) - dt.timedelta(days=1)
