@@ -7,6 +7,9 @@ Two layers, both created by migrations:
 * the application role loses UPDATE, DELETE and TRUNCATE on those tables (``REVOKE``), keeping
   column-level UPDATE only where a row is legitimately advanced (the chain head).
 
+Meter events are the one table with a door: past 90 days they leave through the retention purge,
+a function run as the table owner that billing's migration 0012 grants the app role (``grant_execute_sql``).
+
 Tables that are not wholly frozen get a narrower trigger: a chain head may only move forward, to an
 entry that exists with that hash; a policy version's ``source`` and ``sha256`` are frozen (and the
 row cannot be deleted) once it has left ``draft``.
