@@ -11,6 +11,8 @@ Only backends of the test's own database are terminated, never the test's own co
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import requests
 from django.db import connection
@@ -41,7 +43,8 @@ def test_it_answers_every_call_and_decides_each_key_once_while_backends_are_term
                           "input": BASE}, headers=auth, timeout=30)
     first.raise_for_status()
     decision_url = f"{live_server.url}/api/v1/decisions/{first.json()['decision_id']}"
-    sessions, outcomes = {}, {}
+    sessions, outcomes, decided = {}, {}, itertools.count(1)
+    progress = {"decided": 0}
 
     def call(worker, n):
         session = sessions.setdefault(worker, requests.Session())
@@ -54,14 +57,19 @@ def test_it_answers_every_call_and_decides_each_key_once_while_backends_are_term
                 headers={**auth, "Idempotency-Key": key, "X-Corr-ID": key})
             outcomes.setdefault(key, []).append(answer)
             if answer.status != 503:
+                progress["decided"] = next(decided)
                 break
         return answer
 
     terminated = 0
     with Load(call, workers=6) as load:
         for _round in range(KILL_ROUNDS):
-            seen = load.count()
-            load.wait_for(lambda seen=seen: load.count() >= seen + 4, 30, "answers between terminations")
+            # Between two terminations the service answers calls and decides at least one key: backends
+            # die now and then, not faster than a decision can be made (else a slow decide could lose
+            # every attempt to the next round while the fast reads keep the rounds coming).
+            seen, made = load.count(), progress["decided"]
+            load.wait_for(lambda seen=seen, made=made: load.count() >= seen + 4 and progress["decided"] > made, 30,
+                          "answers and a decision between terminations")
             with connection.cursor() as cur:
                 cur.execute(TERMINATE)
                 terminated += cur.fetchone()[0]
