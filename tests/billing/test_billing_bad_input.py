@@ -13,24 +13,9 @@ from django.core.management.base import CommandError
 from billing.accounts import billing_account_update
 from billing.models import BillingAccount, Coupon, CreditGrant
 from dos import scope
-from tenancy.models import PlatformRole
-from tests.factories import UserFactory, add_member, verified_client
+from tests.factories import verified_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fiona(db):
-    user = UserFactory(email="fiona@decisionos.example")
-    PlatformRole.objects.create(user=user, role="platform_finance")
-    return user
-
-
-@pytest.fixture
-def bill(acme):
-    user = UserFactory(email="bill@acme.example")
-    add_member(acme, user, "billing_admin")
-    return user
 
 
 @pytest.mark.parametrize("month", ["0001-01", "9999-12", "1999-12", "3000-01"])

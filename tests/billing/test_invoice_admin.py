@@ -10,7 +10,7 @@ from dos import scope
 from dos.models import LedgerEntry
 from tenancy.models import PlatformRole
 from tests.billing.invoicing_support import NOVEMBER, draft_for, issued_for, launch_price_book
-from tests.factories import UserFactory, add_member, query_count, verified_client
+from tests.factories import UserFactory, query_count, verified_client
 
 pytestmark = pytest.mark.django_db
 
@@ -18,18 +18,6 @@ pytestmark = pytest.mark.django_db
 def finance_user(email: str):
     user = UserFactory(email=email)
     PlatformRole.objects.create(user=user, role="platform_finance")
-    return user
-
-
-@pytest.fixture
-def fiona(db):
-    return finance_user("fiona@decisionos.example")
-
-
-@pytest.fixture
-def bill(acme):
-    user = UserFactory(email="bill@acme.example")
-    add_member(acme, user, "billing_admin")
     return user
 
 

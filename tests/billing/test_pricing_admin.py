@@ -11,25 +11,10 @@ import pytest
 from billing.models import BillingAccount, CreditGrant, PriceVersion, Subscription
 from dos import scope
 from dos.scope import ScopeError
-from tenancy.models import PlatformRole
 from tests.billing.subscription_support import live, subscribe
-from tests.factories import UserFactory, add_member, query_count, verified_client
+from tests.factories import query_count, verified_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fiona(db):
-    user = UserFactory(email="fiona@decisionos.example")
-    PlatformRole.objects.create(user=user, role="platform_finance")
-    return user
-
-
-@pytest.fixture
-def bill(acme):
-    user = UserFactory(email="bill@acme.example")
-    add_member(acme, user, "billing_admin")
-    return user
 
 
 SPEC = '{"base": "350000", "metrics": {"decision_calls": {"model": "standard", "unit_price": "18"}}, ' \

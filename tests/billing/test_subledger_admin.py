@@ -14,27 +14,10 @@ from billing.drift import invoice_drift_compute
 from billing.models import InvoiceDrift, Journal, UsageMonthly
 from dos import scope
 from dos.authz import system_actor
-from tenancy.models import PlatformRole
 from tests.billing.invoicing_support import NOVEMBER, issued_for, pov_rating
 from tests.factories import UserFactory, add_member, query_count, verified_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def fiona(db):
-    """Platform finance."""
-    user = UserFactory(email="fiona@decisionos.example")
-    PlatformRole.objects.create(user=user, role="platform_finance")
-    return user
-
-
-@pytest.fixture
-def bill(acme):
-    """Acme's billing admin."""
-    user = UserFactory(email="bill@acme.example")
-    add_member(acme, user, "billing_admin")
-    return user
 
 
 @pytest.fixture
