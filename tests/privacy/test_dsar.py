@@ -26,7 +26,6 @@ from tests.privacy.dsar_world import (
     approve_handover,
     export_files,
     export_json,
-    officer,
     pdf_text,
     run,
     submitted,
@@ -34,16 +33,6 @@ from tests.privacy.dsar_world import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def priya(acme):
-    return officer(acme, "priya@acme.example")
-
-
-@pytest.fixture
-def pedro(acme):
-    return officer(acme, "pedro@acme.example")
 
 
 def test_it_takes_the_deadline_from_the_org_settings_and_waits_for_verification(acme, lending, priya):

@@ -16,20 +16,10 @@ from dos.models import OutboxEvent
 from privacy.models import DsarRequest, LegalHold, RetentionRun
 from privacy.retention.services import retention_plan
 from tests.factories import as_member, verified_client
-from tests.privacy.dsar_world import applicant, approve_erasure, approve_handover, officer, run, submitted
+from tests.privacy.dsar_world import applicant, approve_erasure, approve_handover, run, submitted
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/admin/privacy/dsarrequest/"
-
-
-@pytest.fixture
-def priya(acme):
-    return officer(acme, "priya@acme.example")
-
-
-@pytest.fixture
-def pedro(acme):
-    return officer(acme, "pedro@acme.example")
 
 
 def test_the_queue_shows_deadlines_and_verifies_with_a_confirmation(client, acme, lending, priya,

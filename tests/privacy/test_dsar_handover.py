@@ -24,23 +24,12 @@ from tests.privacy.dsar_world import (
     approve_handover,
     export_files,
     export_json,
-    officer,
     run,
     submitted,
     verified,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def priya(acme):
-    return officer(acme, "priya@acme.example")
-
-
-@pytest.fixture
-def pedro(acme):
-    return officer(acme, "pedro@acme.example")
 
 
 def _notes(org, request):

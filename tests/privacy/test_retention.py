@@ -30,20 +30,10 @@ from privacy.tasks import retention_plan_daily, retention_run_execute
 from privacy.vault import is_erased
 from tenancy.approvals import FourEyesViolation
 from tests.factories import as_member
-from tests.privacy.dsar_world import applicant, officer
+from tests.privacy.dsar_world import applicant
 
 pytestmark = pytest.mark.django_db
 LATER = timezone.now() + dt.timedelta(days=8 * 365)  # everything recorded today is past every TTL then
-
-
-@pytest.fixture
-def priya(acme):
-    return officer(acme, "priya@acme.example")
-
-
-@pytest.fixture
-def pedro(acme):
-    return officer(acme, "pedro@acme.example")
 
 
 def traces(org, n: int, *, age_days: int = 10, status: str = "delivered") -> list[int]:

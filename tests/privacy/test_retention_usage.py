@@ -20,7 +20,7 @@ from privacy.retention.holds import holds_covering_subject
 from privacy.retention.services import retention_approve, retention_execute, rule_save
 from tests.factories import as_member
 from tests.privacy.dsar_world import applicant
-from tests.privacy.test_retention import items, pedro, plan, priya  # noqa: F401 - the fixtures
+from tests.privacy.test_retention import items, plan
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def events(org, *ages_days: int, corr_ids=()) -> list[MeterEvent]:
 
 
 def test_a_run_purges_usage_events_past_ninety_days_and_keeps_what_a_correction_points_at(
-        acme, outsider, priya, pedro):  # noqa: F811
+        acme, outsider, priya, pedro):
     _old, corrected, recent = events(acme, 120, 150, 30)
     theirs = events(outsider, 120)
     with scope.org_scope(acme.id):
@@ -79,7 +79,7 @@ def test_nothing_else_deletes_a_meter_event(acme, outsider):
         assert MeterEvent.objects.filter(id=theirs.id).exists()
 
 
-def test_a_usage_rule_cannot_go_below_the_purge_floor(acme, priya):  # noqa: F811
+def test_a_usage_rule_cannot_go_below_the_purge_floor(acme, priya):
     with scope.org_scope(acme.id), pytest.raises(FieldErrors) as refused:
         rule_save(org_id=acme.id, actor=as_member(acme, priya), dataset="usage_events", ttl_days=30,
                   action="delete", legal_basis="shorter")
@@ -87,7 +87,7 @@ def test_a_usage_rule_cannot_go_below_the_purge_floor(acme, priya):  # noqa: F81
 
 
 def test_a_hold_on_a_subject_or_a_case_keeps_the_usage_events_of_their_decisions(
-        acme, lending, priya, pedro):  # noqa: F811
+        acme, lending, priya, pedro):
     held, in_case, free = (applicant(acme, subject) for subject in ("lead-held", "lead-case", "lead-free"))
     theirs = events(acme, 120, 120, 120, corr_ids=[str(a.decision.id) for a in (held, in_case, free)])
     with scope.org_scope(acme.id):
